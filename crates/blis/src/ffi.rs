@@ -1,0 +1,91 @@
+//! The few BLIS entry points this crate uses (BLIS 1.0, 64-bit `dim_t`).
+//!
+//! `bli_gks_lookup_id` and `bli_check_valid_arch_id` are internal (hidden visibility) but
+//! resolve in the static link; they let us enumerate compiled-in sub-configurations
+//! without touching BLIS's private headers.
+
+use std::os::raw::{c_char, c_int};
+
+pub type DimT = i64;
+pub type ArchT = c_int;
+/// `BLIS_SUCCESS` in BLIS's `err_t`.
+pub const BLIS_SUCCESS: c_int = -1;
+pub const CBLAS_ROW_MAJOR: c_int = 101;
+pub const CBLAS_NO_TRANS: c_int = 111;
+
+unsafe extern "C" {
+    pub fn bli_init();
+    pub fn bli_info_get_version_str() -> *const c_char;
+    pub fn bli_thread_get_thread_impl_str(ti: c_int) -> *const c_char;
+    pub fn bli_thread_get_thread_impl() -> c_int;
+    pub fn bli_arch_query_id() -> ArchT;
+    pub fn bli_arch_string(id: ArchT) -> *const c_char;
+    pub fn bli_check_valid_arch_id(id: ArchT) -> c_int;
+    pub fn bli_gks_lookup_id(id: ArchT) -> *const std::ffi::c_void;
+    pub fn bli_thread_set_num_threads(n: DimT);
+    pub fn bli_thread_get_num_threads() -> DimT;
+    pub fn cblas_dgemm(
+        layout: c_int,
+        transa: c_int,
+        transb: c_int,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f64,
+        a: *const f64,
+        lda: c_int,
+        b: *const f64,
+        ldb: c_int,
+        beta: f64,
+        c: *mut f64,
+        ldc: c_int,
+    );
+}
+
+pub fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: BLIS returns pointers to static NUL-terminated strings.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Name of an arch id; `None` outside BLIS's range. Pure table lookups, no initialisation.
+pub fn arch_name(id: ArchT) -> Option<String> {
+    // SAFETY: the range check comes first; bli_arch_string indexes a static table.
+    unsafe { (bli_check_valid_arch_id(id) == BLIS_SUCCESS).then(|| cstr(bli_arch_string(id))) }
+}
+
+/// Every arch id BLIS defines, with its name (compiled in or not).
+pub fn all_arches() -> Vec<(ArchT, String)> {
+    (0..)
+        .map_while(|id| arch_name(id).map(|n| (id, n)))
+        .collect()
+}
+
+/// Row-major `c = a . b` straight into BLIS (no ndarray), for probes and conformance tests.
+pub fn dgemm(m: usize, n: usize, k: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let i = |v: usize| c_int::try_from(v).expect("dimension fits a C int");
+    // SAFETY: the slices hold m*k, k*n and m*n elements in row-major order.
+    unsafe {
+        cblas_dgemm(
+            CBLAS_ROW_MAJOR,
+            CBLAS_NO_TRANS,
+            CBLAS_NO_TRANS,
+            i(m),
+            i(n),
+            i(k),
+            1.0,
+            a.as_ptr(),
+            i(k.max(1)),
+            b.as_ptr(),
+            i(n.max(1)),
+            0.0,
+            c.as_mut_ptr(),
+            i(n.max(1)),
+        )
+    }
+}

@@ -1,0 +1,117 @@
+//! BLIS backend: the BLIS 1.0 that `blis-src` vendors, built static with pthreads.
+//!
+//! Thread control is `bli_thread_set_num_threads` / `bli_thread_get_num_threads`, which in
+//! vendored BLIS 1.0 act on the **calling thread** (thread-local runtime): a new thread
+//! starts at the default (BLIS_NUM_THREADS, else 1). That makes in-process hybrids possible.
+//!
+//! The kernel (sub-configuration) is chosen by [`probe`] before BLIS initialises.
+
+// Links libblis.a (and its cblas symbols, which ndarray's `blas` feature calls).
+extern crate blis_src;
+
+pub mod ffi;
+pub mod probe;
+
+use blaspar_core::backend::{Backend, KernelChoice, ThreadScope};
+use ndarray::Array2;
+use std::path::Path;
+
+pub use probe::{KernelRequest, child_hook, default_cache_dir};
+
+/// Reads a per-thread count of dgemm calls (provided by binaries that wrap `cblas_dgemm`).
+pub type CallCounter = fn() -> u64;
+
+/// BLIS, initialised with a chosen kernel.
+pub struct Blis {
+    version: String,
+    kernel: KernelChoice,
+    default_threads: usize,
+    counter: Option<CallCounter>,
+}
+
+impl Blis {
+    /// Chooses the kernel (see [`probe`]), then initialises BLIS. Call during start-up,
+    /// before other threads exist, after [`child_hook`].
+    pub fn init(request: &KernelRequest, cache_dir: &Path) -> Result<Blis, probe::ProbeError> {
+        let selection = probe::select(request, cache_dir)?;
+        // SAFETY: BLIS reads BLIS_ARCH_TYPE (set by `select`) during this initialisation.
+        unsafe { ffi::bli_init() };
+        let running = unsafe { ffi::bli_arch_query_id() };
+        let kernel = ffi::arch_name(running).unwrap_or_else(|| format!("arch {running}"));
+        if let Some(want) = selection.arch_id.filter(|&want| want != running) {
+            return Err(probe::ProbeError::Ignored {
+                want,
+                running: kernel,
+            });
+        }
+        let threading = ffi::cstr(unsafe {
+            ffi::bli_thread_get_thread_impl_str(ffi::bli_thread_get_thread_impl())
+        });
+        let version = format!(
+            "{} ({threading})",
+            ffi::cstr(unsafe { ffi::bli_info_get_version_str() })
+        );
+        // BLIS reports a non-positive count when nothing was set: it then runs one thread.
+        let default_threads = unsafe { ffi::bli_thread_get_num_threads() }.max(1) as usize;
+        Ok(Blis {
+            version,
+            kernel: KernelChoice {
+                kernel,
+                method: selection.method,
+                library_default: selection.library_default,
+                probes: selection.probes,
+            },
+            default_threads,
+            counter: None,
+        })
+    }
+
+    /// Lets [`Backend::gemm_calls_in_this_thread`] report the binary's dgemm call counter.
+    pub fn with_call_counter(mut self, counter: CallCounter) -> Self {
+        self.counter = Some(counter);
+        self
+    }
+}
+
+impl Backend for Blis {
+    fn name(&self) -> &'static str {
+        "blis"
+    }
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    fn kernel(&self) -> &KernelChoice {
+        &self.kernel
+    }
+
+    fn thread_scope(&self) -> ThreadScope {
+        ThreadScope::PerThread
+    }
+
+    fn default_threads(&self) -> usize {
+        self.default_threads
+    }
+
+    fn set_threads(&self, threads: usize) {
+        let n = i64::try_from(threads).expect("thread count fits i64");
+        // SAFETY: plain setter of BLIS's thread-local runtime.
+        unsafe { ffi::bli_thread_set_num_threads(n) }
+    }
+
+    fn threads(&self) -> usize {
+        // SAFETY: plain getter of BLIS's thread-local runtime.
+        unsafe { ffi::bli_thread_get_num_threads() }.max(1) as usize
+    }
+
+    fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        // ndarray hands standard-layout f64 products with any dimension > 7 to cblas_dgemm;
+        // the engine binary counts those calls to prove it for every task.
+        a.dot(b)
+    }
+
+    fn gemm_calls_in_this_thread(&self) -> Option<u64> {
+        self.counter.map(|f| f())
+    }
+}

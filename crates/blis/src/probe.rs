@@ -1,0 +1,465 @@
+//! Choosing BLIS's sub-configuration (kernel set) at run time.
+//!
+//! BLIS 1.0 does not know every CPU (it runs 'generic' kernels on Zen 5, about a sixth of
+//! the speed of skx there). So by default we never trust its detection silently: every
+//! sub-configuration compiled into the library is tried **in a child process** (a wrong
+//! one can abort or raise SIGILL), those whose products are correct are timed on one
+//! thread, and the fastest wins. The choice is cached per CPU model, CPU flags and BLIS
+//! version, and is handed to BLIS through `BLIS_ARCH_TYPE` before its initialisation.
+//!
+//! The child is the current executable started with `BLASPAR_BLIS_PROBE` set; every binary
+//! that links this crate calls [`child_hook`] first thing in `main`.
+
+use crate::ffi;
+use blaspar_core::backend::{ChoiceMethod, KernelProbe, ProbeOutcome};
+use blaspar_core::machine::Machine;
+use blaspar_core::verify::Verifier;
+use blaspar_core::workload::Workload;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PROBE_VAR: &str = "BLASPAR_BLIS_PROBE";
+const ARCH_VAR: &str = "BLIS_ARCH_TYPE";
+/// A probe child that takes longer than this is killed and its kernel discarded.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Size of the timed probe product.
+const PROBE_N: usize = 512;
+
+/// What the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelRequest {
+    /// Probe (or reuse a cached probe) and take the fastest correct kernel.
+    Auto,
+    /// Leave BLIS's own detection alone.
+    LibraryDefault,
+    /// This sub-configuration by name (`skx`, `haswell`, ...).
+    Named(String),
+}
+
+impl std::str::FromStr for KernelRequest {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "auto" => KernelRequest::Auto,
+            "default" => KernelRequest::LibraryDefault,
+            name => KernelRequest::Named(name.to_string()),
+        })
+    }
+}
+
+/// Errors of kernel selection; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(
+        "BLIS has no sub-configuration '{name}' compiled in; available: {available} (or 'auto', 'default')"
+    )]
+    UnknownKernel { name: String, available: String },
+    #[error(
+        "no BLIS sub-configuration gave correct products on this CPU: {table}; try --kernel default"
+    )]
+    NoneCorrect { table: String },
+    #[error(
+        "BLIS ignored BLIS_ARCH_TYPE={want} and runs {running}: was BLIS initialised before the kernel was chosen?"
+    )]
+    Ignored { want: i32, running: String },
+    #[error("could not run the BLIS probe child {exe}: {detail}")]
+    Child { exe: PathBuf, detail: String },
+}
+
+/// The outcome of selection, before BLIS is initialised.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// Arch id to put in BLIS_ARCH_TYPE, `None` to leave the environment as it is.
+    pub arch_id: Option<i32>,
+    pub method: ChoiceMethod,
+    pub library_default: Option<String>,
+    pub probes: Vec<KernelProbe>,
+}
+
+/// The compiled-in sub-configurations and BLIS's own pick, from a child.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Inventory {
+    pub library_default: String,
+    pub compiled: Vec<(i32, String)>,
+}
+
+/// What is cached per CPU and library version.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CacheEntry {
+    cpu_model: String,
+    simd: Vec<String>,
+    blis_version: String,
+    library_default: String,
+    chosen: String,
+    probes: Vec<KernelProbe>,
+}
+
+/// Decides which sub-configuration to run. Must be called before BLIS is initialised in
+/// this process, and before other threads start (it may set `BLIS_ARCH_TYPE`).
+pub fn select(request: &KernelRequest, cache_dir: &Path) -> Result<Selection, ProbeError> {
+    if std::env::var_os(ARCH_VAR).is_some() && *request == KernelRequest::Auto {
+        // The user set BLIS's own variable: respect it, and say so.
+        return Ok(Selection {
+            arch_id: None,
+            method: ChoiceMethod::UserOverride,
+            library_default: None,
+            probes: vec![],
+        });
+    }
+    match request {
+        KernelRequest::LibraryDefault => {
+            remove_arch_var();
+            Ok(Selection {
+                arch_id: None,
+                method: ChoiceMethod::LibraryDefault,
+                library_default: None,
+                probes: vec![],
+            })
+        }
+        KernelRequest::Named(name) => {
+            let inv = inventory()?;
+            let id = inv
+                .compiled
+                .iter()
+                .find(|(_, n)| n == name)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| ProbeError::UnknownKernel {
+                    name: name.clone(),
+                    available: inv
+                        .compiled
+                        .iter()
+                        .map(|(_, n)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            set_arch(id);
+            Ok(Selection {
+                arch_id: Some(id),
+                method: ChoiceMethod::UserOverride,
+                library_default: Some(inv.library_default),
+                probes: vec![],
+            })
+        }
+        KernelRequest::Auto => auto(cache_dir),
+    }
+}
+
+fn remove_arch_var() {
+    // SAFETY: called during start-up, before any other thread exists (see `select`).
+    unsafe { std::env::remove_var(ARCH_VAR) }
+}
+
+fn cache_path(cache_dir: &Path, machine: &Machine, version: &str) -> PathBuf {
+    let key = format!(
+        "{}|{}|{}",
+        machine.cpu_model,
+        machine.simd.join(","),
+        version
+    );
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    cache_dir.join(format!("blis-{version}-kernel-{hash:016x}.json"))
+}
+
+fn auto(cache_dir: &Path) -> Result<Selection, ProbeError> {
+    let machine = Machine::detect();
+    let version = ffi::cstr(unsafe { ffi::bli_info_get_version_str() });
+    let path = cache_path(cache_dir, &machine, &version);
+    let arches = ffi::all_arches();
+    let id_of = |name: &str| arches.iter().find(|(_, n)| n == name).map(|(id, _)| *id);
+    if let Some(entry) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<CacheEntry>(&b).ok())
+        && entry.cpu_model == machine.cpu_model
+        && entry.blis_version == version
+        && let Some(id) = id_of(&entry.chosen)
+    {
+        set_arch(id);
+        return Ok(Selection {
+            arch_id: Some(id),
+            method: ChoiceMethod::Cache,
+            library_default: Some(entry.library_default),
+            probes: entry.probes,
+        });
+    }
+    let inv = inventory()?;
+    let probes: Vec<KernelProbe> = inv
+        .compiled
+        .iter()
+        .map(|(id, name)| KernelProbe {
+            kernel: name.clone(),
+            outcome: probe_one(*id),
+        })
+        .collect();
+    let best = probes
+        .iter()
+        .filter_map(|p| match p.outcome {
+            ProbeOutcome::Correct { gflops } => Some((gflops, p.kernel.clone())),
+            _ => None,
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((_, chosen)) = best else {
+        return Err(ProbeError::NoneCorrect {
+            table: table(&probes),
+        });
+    };
+    let entry = CacheEntry {
+        cpu_model: machine.cpu_model.clone(),
+        simd: machine.simd.clone(),
+        blis_version: version,
+        library_default: inv.library_default.clone(),
+        chosen: chosen.clone(),
+        probes: probes.clone(),
+    };
+    // A cache that cannot be written costs a probe next time, nothing more.
+    if let Err(e) = write_atomically(
+        &path,
+        &serde_json::to_vec_pretty(&entry).expect("serialisable"),
+    ) {
+        eprintln!(
+            "note: could not cache the BLIS kernel choice in {}: {e}",
+            path.display()
+        );
+    }
+    let id = id_of(&chosen).expect("probed kernels come from the arch table");
+    set_arch(id);
+    Ok(Selection {
+        arch_id: Some(id),
+        method: ChoiceMethod::Probe,
+        library_default: Some(inv.library_default),
+        probes,
+    })
+}
+
+/// Sets BLIS_ARCH_TYPE for BLIS's initialisation in this process.
+pub fn set_arch(id: i32) {
+    // SAFETY: called during start-up, before any other thread exists (see `select`).
+    unsafe { std::env::set_var(ARCH_VAR, id.to_string()) }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The probe table as one line.
+pub fn table(probes: &[KernelProbe]) -> String {
+    probes
+        .iter()
+        .map(|p| match &p.outcome {
+            ProbeOutcome::Correct { gflops } => format!("{} {gflops:.1} GFLOP/s", p.kernel),
+            ProbeOutcome::Wrong { detail } => format!("{} wrong ({detail})", p.kernel),
+            ProbeOutcome::Failed { detail } => format!("{} failed ({detail})", p.kernel),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs the current executable as a probe child and returns its one line of stdout.
+fn run_child(mode: &str, arch: Option<i32>) -> Result<String, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the current executable: {e}"))?;
+    let mut cmd = Command::new(&exe);
+    cmd.env(PROBE_VAR, mode)
+        .env_remove(ARCH_VAR)
+        .env("BLIS_NUM_THREADS", "1");
+    if let Some(id) = arch {
+        cmd.env(ARCH_VAR, id.to_string());
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > PROBE_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {} s", PROBE_TIMEOUT.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("wait failed: {e}")),
+        }
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child.stdout.take().map(|mut s| s.read_to_string(&mut out));
+    child.stderr.take().map(|mut s| s.read_to_string(&mut err));
+    if !status.success() {
+        use std::os::unix::process::ExitStatusExt;
+        let how = match status.signal() {
+            Some(sig) => format!("killed by signal {sig}"),
+            None => format!("exit status {}", status.code().unwrap_or(-1)),
+        };
+        let last = err
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        return Err(if last.is_empty() {
+            how
+        } else {
+            format!("{how}: {last}")
+        });
+    }
+    out.lines()
+        .rfind(|l| l.starts_with('{'))
+        .map(str::to_string)
+        .ok_or_else(|| "no result line".to_string())
+}
+
+/// Asks a child which sub-configurations are compiled in and which BLIS picks by itself.
+pub fn inventory() -> Result<Inventory, ProbeError> {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let line = run_child("list", None).map_err(|detail| ProbeError::Child {
+        exe: exe.clone(),
+        detail,
+    })?;
+    serde_json::from_str(&line).map_err(|e| ProbeError::Child {
+        exe,
+        detail: format!("bad inventory '{line}': {e}"),
+    })
+}
+
+fn probe_one(id: i32) -> ProbeOutcome {
+    match run_child(&id.to_string(), Some(id)) {
+        Ok(line) => {
+            serde_json::from_str::<ProbeOutcome>(&line).unwrap_or_else(|e| ProbeOutcome::Failed {
+                detail: format!("bad probe output '{line}': {e}"),
+            })
+        }
+        Err(detail) => ProbeOutcome::Failed { detail },
+    }
+}
+
+/// Call first thing in `main` of every binary that links BLIS: when this process is a probe
+/// child, it does the probe, prints one JSON line and exits.
+pub fn child_hook() {
+    let Some(mode) = std::env::var_os(PROBE_VAR) else {
+        return;
+    };
+    let mode = mode.to_string_lossy().into_owned();
+    let line = if mode == "list" {
+        // SAFETY: BLIS initialises itself from the environment (BLIS_ARCH_TYPE removed).
+        unsafe { ffi::bli_init() };
+        let default_id = unsafe { ffi::bli_arch_query_id() };
+        let compiled = ffi::all_arches()
+            .into_iter()
+            // SAFETY: ids come from BLIS's own valid range.
+            .filter(|(id, _)| !unsafe { ffi::bli_gks_lookup_id(*id) }.is_null())
+            .collect();
+        let inv = Inventory {
+            library_default: ffi::arch_name(default_id).unwrap_or_default(),
+            compiled,
+        };
+        serde_json::to_string(&inv).expect("serialisable")
+    } else {
+        serde_json::to_string(&probe_in_child(&mode)).expect("serialisable")
+    };
+    println!("{line}");
+    std::process::exit(0);
+}
+
+fn probe_in_child(mode: &str) -> ProbeOutcome {
+    let Ok(want) = mode.parse::<i32>() else {
+        return ProbeOutcome::Failed {
+            detail: format!("bad probe mode '{mode}'"),
+        };
+    };
+    unsafe { ffi::bli_init() };
+    let got = unsafe { ffi::bli_arch_query_id() };
+    if got != want {
+        return ProbeOutcome::Failed {
+            detail: format!("BLIS runs arch {got}, not {want}"),
+        };
+    }
+    unsafe { ffi::bli_thread_set_num_threads(1) };
+    // Correctness on shapes that are not multiples of any kernel's blocks, then the timed size.
+    for (m, k, n) in [
+        (1, 1, 1),
+        (37, 53, 29),
+        (131, 67, 129),
+        (PROBE_N, PROBE_N, PROBE_N),
+    ] {
+        if let Err(detail) = check_shape(m, k, n) {
+            return ProbeOutcome::Wrong { detail };
+        }
+    }
+    let w = Workload {
+        tasks: 1,
+        size: PROBE_N,
+        seed: 1,
+    };
+    let (a, b) = w.generate(0);
+    let mut c = vec![0.0; PROBE_N * PROBE_N];
+    let (a, b) = (
+        a.as_slice().expect("standard layout"),
+        b.as_slice().expect("standard layout"),
+    );
+    let mut best = f64::INFINITY;
+    let deadline = Instant::now() + Duration::from_millis(300);
+    for rep in 0.. {
+        let t = Instant::now();
+        ffi::dgemm(PROBE_N, PROBE_N, PROBE_N, a, b, &mut c);
+        best = best.min(t.elapsed().as_secs_f64());
+        if rep >= 2 && Instant::now() > deadline {
+            break;
+        }
+    }
+    ProbeOutcome::Correct {
+        gflops: 2.0 * (PROBE_N as f64).powi(3) / best / 1e9,
+    }
+}
+
+fn check_shape(m: usize, k: usize, n: usize) -> Result<(), String> {
+    use ndarray::Array2;
+    let mut rng = Workload {
+        tasks: 1,
+        size: 1,
+        seed: 9,
+    }
+    .rng(m * 7 + k * 3 + n);
+    let a = Array2::from_shape_simple_fn((m, k), || blaspar_core::workload::unit_f64(&mut rng));
+    let b = Array2::from_shape_simple_fn((k, n), || blaspar_core::workload::unit_f64(&mut rng));
+    let mut c = Array2::zeros((m, n));
+    ffi::dgemm(
+        m,
+        n,
+        k,
+        a.as_slice().unwrap(),
+        b.as_slice().unwrap(),
+        c.as_slice_mut().unwrap(),
+    );
+    Verifier::new(n)
+        .check(&a, &b, &c)
+        .map(|_| ())
+        .map_err(|e| format!("{m}x{k}x{n}: {e}"))
+}
+
+/// Where kernel choices are cached: `$BLASPAR_CACHE_DIR`, else `$XDG_CACHE_HOME/blaspar`,
+/// else `~/.cache/blaspar`, else a folder under the system temp dir.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BLASPAR_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("blaspar");
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        return PathBuf::from(h).join(".cache").join("blaspar");
+    }
+    std::env::temp_dir().join("blaspar-cache")
+}

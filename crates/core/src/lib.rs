@@ -1,0 +1,24 @@
+//! Backend-agnostic core of blaspar: what a run *is*, independent of any BLAS library.
+//!
+//! - [`Strategy`]: how a run uses the cores (one value, one text form everywhere).
+//! - [`Workload`]: N tasks of n x n matrices from a version-stable generator.
+//! - [`Backend`]: what every BLAS (or pure-Rust) backend crate implements.
+//! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
+//! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory.
+//! - [`record`]: the JSON result record.
+//!
+//! Nothing here links a BLAS library: matrix-vector products in the verifier are
+//! plain loops, so the check stays independent of the library under test.
+
+pub mod backend;
+pub mod machine;
+pub mod record;
+pub mod schedule;
+pub mod strategy;
+pub mod usage;
+pub mod verify;
+pub mod workload;
+
+pub use backend::{Backend, ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome, ThreadScope};
+pub use strategy::{BlasThreads, Strategy, StrategyError};
+pub use workload::{Preset, Workload, WorkloadError};

@@ -1,0 +1,201 @@
+//! The result record: one JSON object per run. Every field is documented; readers check
+//! `schema_version` before trusting the rest.
+
+use crate::backend::{KernelChoice, ThreadScope};
+use crate::machine::Machine;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of this record's layout; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A smallest and a largest value seen over all tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinMax {
+    pub min: u64,
+    pub max: u64,
+}
+
+impl MinMax {
+    /// Min and max of the values, `None` when there are none.
+    pub fn of(values: impl IntoIterator<Item = u64>) -> Option<MinMax> {
+        values.into_iter().fold(None, |acc, v| match acc {
+            None => Some(MinMax { min: v, max: v }),
+            Some(m) => Some(MinMax {
+                min: m.min.min(v),
+                max: m.max.max(v),
+            }),
+        })
+    }
+}
+
+/// Wall-clock phases of a run, in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WallPhases {
+    /// Starting workers and setting BLAS threads, before the first task starts.
+    pub setup: f64,
+    /// From the first task's start to the last task's end.
+    pub tasks: f64,
+    /// Time during which at least one worker was generating data (union of intervals).
+    pub generate: f64,
+    /// Time during which at least one worker was multiplying (union of intervals).
+    pub multiply: f64,
+    /// Verification of every product, after the timed run (not in `seconds_total`).
+    pub verify: f64,
+}
+
+/// Summed over tasks, in task-seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskSeconds {
+    /// Generating A and B.
+    pub generate: f64,
+    /// Multiplying.
+    pub multiply: f64,
+    /// generate + multiply.
+    pub busy: f64,
+    /// workers x seconds_total - busy: start-up, waiting, imbalance.
+    pub idle: f64,
+}
+
+/// Where the time went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimeSplit {
+    pub wall: WallPhases,
+    pub task_seconds: TaskSeconds,
+}
+
+/// CPU use of one worker (its own thread; BLAS threads it starts are in the process total).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerUsage {
+    pub worker: usize,
+    /// Tasks this worker ran.
+    pub tasks: usize,
+    /// CPU seconds of the worker thread (getrusage RUSAGE_THREAD).
+    pub cpu_seconds: f64,
+    /// Wall seconds the worker was alive.
+    pub wall_seconds: f64,
+    /// cpu_seconds / wall_seconds.
+    pub utilisation: f64,
+}
+
+/// A task whose product failed verification.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedTask {
+    pub task: usize,
+    pub row: usize,
+    pub rel_error: f64,
+}
+
+/// How the products were checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Method: Freivalds' check `C x = A (B x)` with plain-loop matrix-vector products.
+    pub method: String,
+    /// Relative tolerance per row, `4 (n + 2) eps`.
+    pub tolerance: f64,
+    /// Worst relative error over all tasks and rows.
+    pub worst_rel_error: f64,
+    /// Tasks that failed (empty when all passed).
+    pub failed_tasks: Vec<FailedTask>,
+}
+
+/// One run of one strategy on one workload on one backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Layout version of this record ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Version of blaspar that wrote it.
+    pub tool_version: String,
+    /// Git commit the binary was built from (`-dirty` when the tree had changes).
+    pub commit: String,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_unix: u64,
+    /// Backend name (`blis`, `matrixmultiply`).
+    pub backend: String,
+    /// Library version as the library reports it.
+    pub backend_version: String,
+    /// Kernel (sub-configuration) the library runs, read back after initialisation.
+    pub kernel: String,
+    /// How the kernel was chosen, and the probe table.
+    pub kernel_choice: KernelChoice,
+    /// Whether thread settings apply per calling thread or to the process.
+    pub thread_scope: ThreadScope,
+    /// Strategy text form (`threads-4`, `hybrid-threads-2x2`, ...).
+    pub strategy: String,
+    /// Workers (tasks in flight at once).
+    pub workers: usize,
+    /// BLAS threads requested per worker; `null` means the library default.
+    pub blas_threads_requested: Option<usize>,
+    /// The library's default thread count, read before anything changed it.
+    pub blas_threads_library_default: usize,
+    /// Thread count read back through the library's API in the multiplying thread, per task.
+    pub blas_threads_verified: MinMax,
+    /// Library dgemm calls per task, counted in the multiplying thread (`null` when this
+    /// binary does not count): proves that the product reached the library.
+    pub gemm_calls_per_task: Option<MinMax>,
+    /// Number of tasks.
+    pub tasks: usize,
+    /// Matrix size n (each task multiplies two n x n matrices).
+    pub size: usize,
+    /// Workload seed.
+    pub seed: u64,
+    /// The data generator.
+    pub generator: String,
+    /// Wall seconds from the start of setup to the end of the last task.
+    pub seconds_total: f64,
+    /// Where the time went.
+    pub time: TimeSplit,
+    /// 2 n^3 x tasks / seconds_total, in GFLOP/s.
+    pub gflops: f64,
+    /// Process CPU seconds / seconds_total: average CPUs busy (all threads, getrusage).
+    pub cpu_utilisation: f64,
+    /// Per-worker CPU over wall.
+    pub workers_cpu: Vec<WorkerUsage>,
+    /// True only when every task's product passed verification.
+    pub results_verified: bool,
+    /// Verification details.
+    pub verification: Verification,
+    /// The machine.
+    pub machine: Machine,
+    /// Every OPENBLAS_*, MKL_*, BLIS_*, OMP_*, GOMP_*, KMP_*, MATMUL_* variable set.
+    pub blas_env: BTreeMap<String, String>,
+}
+
+/// Length of the union of half-open intervals `[start, end)`.
+pub fn union_length(intervals: &mut [(f64, f64)]) -> f64 {
+    intervals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for &(s, e) in intervals.iter() {
+        current = match current {
+            Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                total += ce - cs;
+                Some((s, e))
+            }
+            None => Some((s, e)),
+        };
+    }
+    if let Some((cs, ce)) = current {
+        total += ce - cs;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_of_overlapping_intervals() {
+        assert_eq!(union_length(&mut []), 0.0);
+        assert_eq!(union_length(&mut [(0.0, 1.0), (0.5, 2.0), (3.0, 4.0)]), 3.0);
+        assert_eq!(union_length(&mut [(3.0, 4.0), (0.0, 1.0)]), 2.0);
+    }
+
+    #[test]
+    fn min_max() {
+        assert_eq!(MinMax::of([3, 1, 2]), Some(MinMax { min: 1, max: 3 }));
+        assert_eq!(MinMax::of([]), None);
+    }
+}

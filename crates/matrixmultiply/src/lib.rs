@@ -1,0 +1,146 @@
+//! Pure-Rust backend: `matrixmultiply::dgemm`, called directly.
+//!
+//! Not through ndarray's `.dot`: Cargo turns ndarray's `blas` feature on for every crate of
+//! a workspace build, and `.dot` would then silently become a BLAS call. This crate links no
+//! C library at all.
+//!
+//! matrixmultiply is built without its `threading` feature, so it always runs one thread and
+//! has no API to change that: strategies that ask for more BLAS threads are reported
+//! unsupported. Its kernel is chosen inside the crate by CPU feature detection, with no API
+//! to read the choice; we report the instruction set its dispatch takes on this CPU.
+
+use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, ThreadScope};
+use ndarray::Array2;
+
+/// matrixmultiply's dgemm.
+pub struct MatrixMultiply {
+    kernel: KernelChoice,
+}
+
+/// The dgemm path matrixmultiply 0.3 dispatches to on this CPU (its own detection order).
+fn dispatch() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
+        {
+            return "x86 fma+avx2";
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            return "x86 avx";
+        }
+        "x86 sse2"
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "aarch64 neon"
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "portable fallback"
+    }
+}
+
+impl MatrixMultiply {
+    pub fn new() -> Self {
+        let kernel = dispatch().to_string();
+        MatrixMultiply {
+            kernel: KernelChoice {
+                kernel: kernel.clone(),
+                method: ChoiceMethod::Only,
+                library_default: Some(kernel),
+                probes: vec![],
+            },
+        }
+    }
+}
+
+impl Default for MatrixMultiply {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Backend for MatrixMultiply {
+    fn name(&self) -> &'static str {
+        "matrixmultiply"
+    }
+
+    fn version(&self) -> String {
+        env!("MATRIXMULTIPLY_VERSION").to_string()
+    }
+
+    fn kernel(&self) -> &KernelChoice {
+        &self.kernel
+    }
+
+    fn thread_scope(&self) -> ThreadScope {
+        ThreadScope::Fixed { threads: 1 }
+    }
+
+    fn default_threads(&self) -> usize {
+        1
+    }
+
+    fn set_threads(&self, threads: usize) {
+        // Strategies asking for more are rejected before they run (ThreadScope::Fixed).
+        debug_assert_eq!(threads, 1, "matrixmultiply runs one thread");
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+
+    fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let (m, k) = a.dim();
+        let (k2, n) = b.dim();
+        assert_eq!(k, k2, "inner dimensions differ");
+        let mut c = Array2::<f64>::zeros((m, n));
+        let (sa, sb, sc) = (a.strides(), b.strides(), c.strides().to_vec());
+        // SAFETY: pointers and element strides describe the three arrays exactly; c is
+        // freshly allocated and distinct from a and b.
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                sa[0],
+                sa[1],
+                b.as_ptr(),
+                sb[0],
+                sb[1],
+                0.0,
+                c.as_mut_ptr(),
+                sc[0],
+                sc[1],
+            );
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blaspar_core::verify::Verifier;
+
+    #[test]
+    fn products_are_correct_for_any_layout_and_shape() {
+        let mm = MatrixMultiply::new();
+        for (m, k, n) in [(1, 1, 1), (7, 3, 5), (37, 53, 29), (130, 131, 129)] {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 11.0);
+            let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j) % 13) as f64 / 13.0);
+            let c = mm.multiply(&a, &b);
+            assert!(Verifier::new(n).check(&a, &b, &c).is_ok(), "{m}x{k}x{n}");
+            let a_f = a.t().as_standard_layout().t().to_owned();
+            let c_f = mm.multiply(&a_f, &b);
+            assert!(
+                Verifier::new(n).check(&a, &b, &c_f).is_ok(),
+                "column-major {m}x{k}x{n}"
+            );
+        }
+        assert_eq!(mm.threads(), 1);
+        assert_eq!(mm.thread_scope(), ThreadScope::Fixed { threads: 1 });
+    }
+}

@@ -1,0 +1,212 @@
+//! The command line, shared by the front binary and every engine binary. clap's matches
+//! become typed [`RunOptions`] once, validated against each other before anything runs.
+
+use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::{Preset, Strategy, Workload};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "blaspar",
+    version,
+    about = "How should a program that multiplies many independent matrices use the cores?",
+    long_about = "Runs task-level parallelism (threads, processes), BLAS threads, both or neither on \
+                  a workload of independent matrix products, verifies every product and reports \
+                  time, GFLOP/s, verified BLAS thread counts and where the time went."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one strategy on one workload, verify every product, print a result row.
+    Run(RunArgs),
+    /// List the backends, whether each is built, and its version and kernel.
+    Backends,
+    /// Show the machine as this process sees it (JSON): cores, affinity, quota, SIMD.
+    Machine,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT
+    /// (procs-P, hybrid-procs-PxT come with the process runner). `blas`, `threads` and
+    /// `hybrid-threads` alone take P and T from the physical cores this process may use.
+    #[arg(long, short = 's', value_name = "STRATEGY", value_parser = parse_strategy)]
+    pub strategy: Strategy,
+    /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
+    /// of 1000x1000, a few seconds). --tasks and --size override its numbers.
+    #[arg(long, default_value = "quick", value_parser = parse_preset)]
+    pub preset: Preset,
+    /// Number of independent tasks (each: generate A and B, multiply).
+    #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Option<usize>,
+    /// Matrix size: each task multiplies two SIZE x SIZE matrices.
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
+    pub size: Option<usize>,
+    /// Seed of the data generator (Xoshiro256++).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Backend to run: blis (built-in default) or matrixmultiply (pure Rust).
+    #[arg(long, short = 'b', default_value = "blis", value_parser = parse_backend)]
+    pub backend: String,
+    /// Kernel: auto (probe every compiled-in kernel, take the fastest correct one; cached),
+    /// default (the library's own detection) or a name such as skx or haswell (BLIS).
+    #[arg(long, default_value = "auto")]
+    pub kernel: String,
+    /// Write the result record (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Folder for cached kernel probes (default: $BLASPAR_CACHE_DIR, else ~/.cache/blaspar).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Testing aid: add 1.0 to one entry of this task's product before verification.
+    #[arg(long, hide = true, value_name = "TASK")]
+    pub inject_corruption: Option<usize>,
+}
+
+fn positive(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("must be a whole number >= 1, got '{s}'"));
+    }
+    match t.parse::<usize>() {
+        Ok(0) => Err("must be at least 1, got 0".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is too large")),
+    }
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    Strategy::parse_with_defaults(s, Machine::detect().default_parallelism)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
+    Preset::from_name(s)
+        .ok_or_else(|| format!("unknown preset '{s}': expected one of {}", Preset::NAMES))
+}
+
+fn parse_backend(s: &str) -> Result<String, String> {
+    if crate::BACKENDS.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown backend '{s}': expected one of {}",
+            crate::BACKENDS.join(", ")
+        ))
+    }
+}
+
+/// A validated run request.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub strategy: Strategy,
+    pub workload: Workload,
+    pub backend: String,
+    pub kernel: String,
+    pub json: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub inject_corruption: Option<usize>,
+}
+
+impl RunArgs {
+    /// Resolves the preset against this machine and checks that the run can fit in memory.
+    /// Allocates nothing.
+    pub fn validate(&self) -> anyhow::Result<RunOptions> {
+        let machine = Machine::detect();
+        let mut workload = self.preset.workload(machine.default_parallelism);
+        workload.tasks = self.tasks.unwrap_or(workload.tasks);
+        workload.size = self.size.unwrap_or(workload.size);
+        workload.seed = self.seed;
+        let (available, source) = available_memory();
+        workload.check(available, &source)?;
+        if let Some(task) = self.inject_corruption
+            && task >= workload.tasks
+        {
+            anyhow::bail!(
+                "--inject-corruption {task} names no task (tasks are 0..{})",
+                workload.tasks - 1
+            );
+        }
+        Ok(RunOptions {
+            strategy: self.strategy,
+            workload,
+            backend: self.backend.clone(),
+            kernel: self.kernel.clone(),
+            json: self.json.clone(),
+            cache_dir: self.cache_dir.clone(),
+            inject_corruption: self.inject_corruption,
+        })
+    }
+}
+
+/// Parses the command line; on a usage error prints one line and exits with status 2.
+pub fn parse_or_exit() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("error: bad command line")
+                .trim_end();
+            eprintln!("{first} (see --help)");
+            std::process::exit(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positive_numbers_only() {
+        assert_eq!(positive("12"), Ok(12));
+        assert!(positive("0").unwrap_err().contains("at least 1"));
+        assert!(positive("-3").unwrap_err().contains("whole number"));
+        assert!(positive("abc").unwrap_err().contains("whole number"));
+        assert!(
+            positive("99999999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn overrides_apply_to_the_preset() {
+        let cli = Cli::try_parse_from([
+            "blaspar",
+            "run",
+            "-s",
+            "sequential",
+            "--preset",
+            "seed",
+            "--tasks",
+            "3",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("run")
+        };
+        let opts = args.validate().unwrap();
+        assert_eq!(opts.workload.tasks, 3);
+        assert_eq!(opts.workload.size, 2000);
+    }
+}

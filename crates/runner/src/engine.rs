@@ -1,0 +1,146 @@
+//! The engine: `main` of every backend's engine binary. It parses the same command line
+//! as the front binary, initialises the backend, runs, verifies, reports.
+//!
+//! Exit status: 0 success; 1 the run failed (verification, unsupported strategy, backend
+//! initialisation); 2 bad command line.
+
+use crate::cli::{Command, RunOptions, parse_or_exit};
+use crate::{execute, report};
+use blaspar_core::Backend;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What a backend needs to initialise.
+#[derive(Debug, Clone)]
+pub struct EngineInit {
+    /// `auto`, `default` or a kernel name.
+    pub kernel: String,
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Runs the engine for backend `name`; `init` initialises the backend (during start-up,
+/// before any other thread exists).
+pub fn main<B: Backend>(
+    name: &'static str,
+    init: impl FnOnce(&EngineInit) -> anyhow::Result<B>,
+) -> ExitCode {
+    let cli = parse_or_exit();
+    let result = match cli.command {
+        Command::Run(args) => args.validate().and_then(|opts| {
+            if opts.backend != name {
+                anyhow::bail!(
+                    "this engine runs {name}, not {}: start runs through the `blaspar` front end",
+                    opts.backend
+                );
+            }
+            let (machine, env) = report::context();
+            let backend = init(&EngineInit {
+                kernel: opts.kernel.clone(),
+                cache_dir: opts.cache_dir.clone(),
+            })?;
+            run(&backend, &opts, machine, env)
+        }),
+        Command::Backends => init(&EngineInit {
+            kernel: "auto".to_string(),
+            cache_dir: None,
+        })
+        .map(|b| {
+            let k = b.kernel();
+            println!(
+                "{:<15} {:<20} kernel {} ({}), library default {}, threads {:?}",
+                b.name(),
+                b.version(),
+                k.kernel,
+                k.method,
+                k.library_default.as_deref().unwrap_or("-"),
+                b.thread_scope()
+            );
+            ExitCode::SUCCESS
+        }),
+        Command::Machine => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&blaspar_core::machine::Machine::detect())
+                    .expect("json")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// One run: execute, verify, record, print, write JSON.
+pub fn run<B: Backend>(
+    backend: &B,
+    opts: &RunOptions,
+    machine: blaspar_core::machine::Machine,
+    env: std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<ExitCode> {
+    let w = &opts.workload;
+    execute::check_supported(backend, opts.strategy)?;
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let bar = ProgressBar::new(w.tasks as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tasks, {elapsed} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("{} {}", backend.name(), opts.strategy));
+    let mut exec = execute::execute(backend, opts.strategy, w, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    if let Some(task) = opts.inject_corruption {
+        exec.outputs[task].c[[0, 0]] += 1.0;
+    }
+    let (verification, verify_seconds) = report::verify(&exec, w.size);
+    let record = report::record(
+        backend,
+        opts.strategy,
+        w,
+        &exec,
+        verification,
+        verify_seconds,
+        started_unix,
+        machine,
+        env,
+    );
+    println!("{}", report::header());
+    println!("{}", report::row(&record));
+    println!("{}", report::time_line(&record));
+    if let Some(path) = &opts.json {
+        let mut text = serde_json::to_string_pretty(&record)?;
+        text.push('\n');
+        std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(calls) = record.gemm_calls_per_task
+        && calls.min == 0
+    {
+        anyhow::bail!(
+            "a task's product did not reach {}'s dgemm (calls per task {}..{})",
+            backend.name(),
+            calls.min,
+            calls.max
+        );
+    }
+    if let Some(first) = record.verification.failed_tasks.first() {
+        anyhow::bail!(
+            "task {} of {} failed verification: row {} has relative error {:.3e} > tolerance {:.3e} \
+             ({} task(s) failed in all)",
+            first.task,
+            w.tasks,
+            first.row,
+            first.rel_error,
+            record.verification.tolerance,
+            record.verification.failed_tasks.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,23 @@
+//! Runner: the command line and the orchestration of a run, for any [`Backend`].
+//!
+//! This crate links no BLAS. The BLAS-free front binary `blaspar` validates the command
+//! line and hands a run to the engine binary of the chosen backend
+//! (`blaspar-engine-<backend>`, built by each backend crate around [`engine::main`]).
+//!
+//! [`Backend`]: blaspar_core::Backend
+
+pub mod cli;
+pub mod engine;
+pub mod execute;
+pub mod report;
+
+/// Backends this version knows how to start, in the order `blaspar backends` lists them.
+pub const BACKENDS: &[&str] = &["blis", "matrixmultiply"];
+
+/// The commit the binary was built from.
+pub const COMMIT: &str = env!("BLASPAR_COMMIT");
+
+/// Name of the engine binary of a backend.
+pub fn engine_binary_name(backend: &str) -> String {
+    format!("blaspar-engine-{backend}")
+}

@@ -1,0 +1,207 @@
+//! Verification of a finished run, the result record, and the printed result row.
+
+use crate::execute::Execution;
+use blaspar_core::machine::{Machine, blas_env};
+use blaspar_core::record::{
+    FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
+    WallPhases, WorkerUsage, union_length,
+};
+use blaspar_core::verify::{Verifier, tolerance};
+use blaspar_core::workload::GENERATOR;
+use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Checks every task's product (in parallel, after the timed run). Returns the verification
+/// summary and its wall time.
+pub fn verify(exec: &Execution, size: usize) -> (Verification, f64) {
+    let start = Instant::now();
+    let verifier = Verifier::new(size);
+    let results: Vec<_> = exec
+        .outputs
+        .par_iter()
+        .enumerate()
+        .map(|(task, o)| (task, verifier.check(&o.a, &o.b, &o.c)))
+        .collect();
+    let mut worst = 0.0f64;
+    let mut failed = Vec::new();
+    for (task, r) in results {
+        match r {
+            Ok(rel) => worst = worst.max(rel),
+            Err(m) => {
+                worst = worst.max(m.rel_error);
+                failed.push(FailedTask {
+                    task,
+                    row: m.row,
+                    rel_error: m.rel_error,
+                });
+            }
+        }
+    }
+    let v = Verification {
+        method:
+            "freivalds: C x = A (B x), plain-loop matrix-vector products, x fixed in [0.5, 1.5)"
+                .to_string(),
+        tolerance: tolerance(size),
+        worst_rel_error: worst,
+        failed_tasks: failed,
+    };
+    (v, start.elapsed().as_secs_f64())
+}
+
+/// Builds the result record of a run.
+pub fn record<B: Backend + ?Sized>(
+    backend: &B,
+    strategy: Strategy,
+    workload: &Workload,
+    exec: &Execution,
+    verification: Verification,
+    verify_seconds: f64,
+    started_unix: u64,
+    machine: Machine,
+    env: std::collections::BTreeMap<String, String>,
+) -> RunRecord {
+    let workers = strategy.workers();
+    let total = exec.seconds_total;
+    let first_start = exec
+        .timings
+        .iter()
+        .map(|t| t.generate.0)
+        .fold(f64::INFINITY, f64::min);
+    let last_end = exec
+        .timings
+        .iter()
+        .map(|t| t.multiply.1)
+        .fold(0.0, f64::max);
+    let mut gen_iv: Vec<_> = exec.timings.iter().map(|t| t.generate).collect();
+    let mut mul_iv: Vec<_> = exec.timings.iter().map(|t| t.multiply).collect();
+    let gen_sum: f64 = gen_iv.iter().map(|(s, e)| e - s).sum();
+    let mul_sum: f64 = mul_iv.iter().map(|(s, e)| e - s).sum();
+    let busy = gen_sum + mul_sum;
+    let kernel = backend.kernel();
+    RunRecord {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: crate::COMMIT.to_string(),
+        started_unix,
+        backend: backend.name().to_string(),
+        backend_version: backend.version(),
+        kernel: kernel.kernel.clone(),
+        kernel_choice: kernel.clone(),
+        thread_scope: backend.thread_scope(),
+        strategy: strategy.to_string(),
+        workers,
+        blas_threads_requested: match strategy.blas_threads() {
+            BlasThreads::Fixed(t) => Some(t.get()),
+            BlasThreads::LibraryDefault => None,
+        },
+        blas_threads_library_default: backend.default_threads(),
+        blas_threads_verified: MinMax::of(exec.timings.iter().map(|t| t.blas_threads as u64))
+            .expect("a run has at least one task"),
+        gemm_calls_per_task: exec
+            .timings
+            .iter()
+            .map(|t| t.gemm_calls)
+            .collect::<Option<Vec<_>>>()
+            .and_then(MinMax::of),
+        tasks: workload.tasks,
+        size: workload.size,
+        seed: workload.seed,
+        generator: GENERATOR.to_string(),
+        seconds_total: total,
+        time: TimeSplit {
+            wall: WallPhases {
+                setup: first_start.min(total),
+                tasks: (last_end - first_start).max(0.0),
+                generate: union_length(&mut gen_iv),
+                multiply: union_length(&mut mul_iv),
+                verify: verify_seconds,
+            },
+            task_seconds: TaskSeconds {
+                generate: gen_sum,
+                multiply: mul_sum,
+                busy,
+                idle: (workers as f64 * total - busy).max(0.0),
+            },
+        },
+        gflops: workload.flops() / total / 1e9,
+        cpu_utilisation: exec.process_cpu_seconds / total,
+        workers_cpu: exec
+            .workers
+            .iter()
+            .map(|w| WorkerUsage {
+                worker: w.worker,
+                tasks: w.tasks,
+                cpu_seconds: w.cpu_seconds,
+                wall_seconds: w.wall_seconds,
+                utilisation: if w.wall_seconds > 0.0 {
+                    w.cpu_seconds / w.wall_seconds
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
+        results_verified: verification.failed_tasks.is_empty(),
+        verification,
+        machine,
+        blas_env: env,
+    }
+}
+
+/// Collects the machine and BLAS environment as they are now (before any library changes them).
+pub fn context() -> (Machine, std::collections::BTreeMap<String, String>) {
+    (Machine::detect(), blas_env())
+}
+
+/// Column header of [`row`].
+pub fn header() -> String {
+    format!(
+        "{:<15} {:<22} {:<20} {:>6} {:>6} {:>9} {:>8} {:>8} {:>5} {:>9}",
+        "backend",
+        "kernel",
+        "strategy",
+        "tasks",
+        "size",
+        "seconds",
+        "GFLOP/s",
+        "threads",
+        "cpu",
+        "verified"
+    )
+}
+
+/// One result row: what ran, how fast, and the proofs (threads read back, CPU use, verified).
+pub fn row(r: &RunRecord) -> String {
+    let threads = if r.blas_threads_verified.min == r.blas_threads_verified.max {
+        r.blas_threads_verified.min.to_string()
+    } else {
+        format!(
+            "{}..{}",
+            r.blas_threads_verified.min, r.blas_threads_verified.max
+        )
+    };
+    format!(
+        "{:<15} {:<22} {:<20} {:>6} {:>6} {:>9.3} {:>8.1} {:>8} {:>5.2} {:>9}",
+        r.backend,
+        format!("{} ({})", r.kernel, r.kernel_choice.method),
+        r.strategy,
+        r.tasks,
+        r.size,
+        r.seconds_total,
+        r.gflops,
+        threads,
+        r.cpu_utilisation,
+        if r.results_verified { "yes" } else { "FAILED" },
+    )
+}
+
+/// The time split as one line.
+pub fn time_line(r: &RunRecord) -> String {
+    let w = &r.time.wall;
+    let t = &r.time.task_seconds;
+    format!(
+        "time: wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, multiplying {:.3} s); \
+         task-seconds generate {:.3}, multiply {:.3}, idle {:.3}; verify {:.3} s (not timed)",
+        w.setup, w.tasks, w.generate, w.multiply, t.generate, t.multiply, t.idle, w.verify
+    )
+}
