@@ -97,6 +97,9 @@ pub struct Verification {
     pub worst_rel_error: f64,
     /// Tasks that failed (empty when all passed).
     pub failed_tasks: Vec<FailedTask>,
+    /// Per task, the sum of `C x` (`null` for a failed task): products of two runs agree
+    /// when their fingerprints agree to about n eps.
+    pub fingerprints: Vec<Option<f64>>,
 }
 
 /// One run of one strategy on one workload on one backend.

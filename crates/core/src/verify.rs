@@ -29,6 +29,15 @@ pub struct Mismatch {
     pub tolerance: f64,
 }
 
+/// A product that passed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Checked {
+    /// Worst relative error over the rows.
+    pub rel_error: f64,
+    /// Sum of the entries of `C x`.
+    pub fingerprint: f64,
+}
+
 /// Checks products of n x k times k x m matrices.
 #[derive(Debug, Clone)]
 pub struct Verifier {
@@ -44,13 +53,14 @@ impl Verifier {
         }
     }
 
-    /// Checks `c == a . b` within the tolerance; returns the worst relative error.
+    /// Checks `c == a . b` within the tolerance; returns the worst relative error and a
+    /// fingerprint of `c` (the sum of `C x`), which lets runs compare products.
     pub fn check(
         &self,
         a: &Array2<f64>,
         b: &Array2<f64>,
         c: &Array2<f64>,
-    ) -> Result<f64, Mismatch> {
+    ) -> Result<Checked, Mismatch> {
         let (n, k) = a.dim();
         let m = b.ncols();
         assert_eq!(b.nrows(), k, "inner dimensions");
@@ -83,7 +93,10 @@ impl Verifier {
             }
         }
         if worst.rel_error <= tol {
-            Ok(worst.rel_error)
+            Ok(Checked {
+                rel_error: worst.rel_error,
+                fingerprint: cx.iter().sum(),
+            })
         } else {
             Err(worst)
         }

@@ -160,13 +160,10 @@ pub fn parse_or_exit() -> Cli {
             e.exit()
         }
         Err(e) => {
+            // clap's first paragraph, as one line (missing arguments are listed below the first).
             let text = e.to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("error: bad command line")
-                .trim_end();
-            eprintln!("{first} (see --help)");
+            let first: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            eprintln!("{} (see --help)", first.join(" "));
             std::process::exit(2)
         }
     }

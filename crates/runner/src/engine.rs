@@ -27,20 +27,28 @@ pub fn main<B: Backend>(
 ) -> ExitCode {
     let cli = parse_or_exit();
     let result = match cli.command {
-        Command::Run(args) => args.validate().and_then(|opts| {
+        Command::Run(args) => {
+            let opts = match args.validate() {
+                Ok(opts) => opts,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
             if opts.backend != name {
-                anyhow::bail!(
-                    "this engine runs {name}, not {}: start runs through the `blaspar` front end",
+                eprintln!(
+                    "error: this engine runs {name}, not {}: start runs through the `blaspar` front end",
                     opts.backend
                 );
+                return ExitCode::from(2);
             }
             let (machine, env) = report::context();
-            let backend = init(&EngineInit {
+            init(&EngineInit {
                 kernel: opts.kernel.clone(),
                 cache_dir: opts.cache_dir.clone(),
-            })?;
-            run(&backend, &opts, machine, env)
-        }),
+            })
+            .and_then(|backend| run(&backend, &opts, machine, env))
+        }
         Command::Backends => init(&EngineInit {
             kernel: "auto".to_string(),
             cache_dir: None,
@@ -120,14 +128,14 @@ pub fn run<B: Backend>(
         std::fs::write(path, text)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
-    if let Some(calls) = record.gemm_calls_per_task
-        && calls.min == 0
-    {
+    if let Some(t) = exec.timings.iter().find(|t| t.gemm_calls == Some(0)) {
         anyhow::bail!(
-            "a task's product did not reach {}'s dgemm (calls per task {}..{})",
+            "task {}'s product did not reach {}'s dgemm (ndarray's .dot uses its own matrixmultiply \
+             when no dimension exceeds 7 or the layout is not BLAS-compatible): these figures would not \
+             measure {}; use a larger --size",
+            t.task,
             backend.name(),
-            calls.min,
-            calls.max
+            backend.name()
         );
     }
     if let Some(first) = record.verification.failed_tasks.first() {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod execute;
 pub mod report;
+pub mod testkit;
 
 /// Backends this version knows how to start, in the order `blaspar backends` lists them.
 pub const BACKENDS: &[&str] = &["blis", "matrixmultiply"];

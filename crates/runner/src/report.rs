@@ -25,9 +25,11 @@ pub fn verify(exec: &Execution, size: usize) -> (Verification, f64) {
         .collect();
     let mut worst = 0.0f64;
     let mut failed = Vec::new();
+    let mut fingerprints = Vec::with_capacity(results.len());
     for (task, r) in results {
+        fingerprints.push(r.as_ref().ok().map(|c| c.fingerprint));
         match r {
-            Ok(rel) => worst = worst.max(rel),
+            Ok(c) => worst = worst.max(c.rel_error),
             Err(m) => {
                 worst = worst.max(m.rel_error);
                 failed.push(FailedTask {
@@ -45,6 +47,7 @@ pub fn verify(exec: &Execution, size: usize) -> (Verification, f64) {
         tolerance: tolerance(size),
         worst_rel_error: worst,
         failed_tasks: failed,
+        fingerprints,
     };
     (v, start.elapsed().as_secs_f64())
 }

@@ -1,0 +1,204 @@
+//! The BLIS engine binary, run for real: strategies agree, threads are read back, the kernel
+//! choice is probed / cached / overridden, and a corrupted product is caught.
+
+use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use std::path::Path;
+
+const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-blis");
+
+fn exe() -> &'static Path {
+    Path::new(EXE)
+}
+
+fn cache() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn every_strategy_agrees_with_sequential() {
+    let c = cache();
+    let dir = c.path().to_str().unwrap();
+    assert_strategies_agree(
+        exe(),
+        "blis",
+        &[
+            "blas-default",
+            "blas-2",
+            "blas-3",
+            "threads-2",
+            "threads-3",
+            "hybrid-threads-2x2",
+            "hybrid-threads-3x1",
+        ],
+        &[("BLASPAR_CACHE_DIR", dir)],
+    );
+}
+
+#[test]
+fn every_product_reaches_blis_and_threads_are_read_back() {
+    let c = cache();
+    let dir = c.path().to_str().unwrap();
+    let (out, rec) = run(
+        exe(),
+        &["-s", "hybrid-threads-2x3", "--tasks", "4", "--size", "64"],
+        &[("BLASPAR_CACHE_DIR", dir)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rec = rec.unwrap();
+    let calls = rec
+        .gemm_calls_per_task
+        .expect("the engine counts dgemm calls");
+    assert_eq!((calls.min, calls.max), (1, 1));
+    assert_eq!(
+        (rec.blas_threads_verified.min, rec.blas_threads_verified.max),
+        (3, 3)
+    );
+    assert_eq!(rec.thread_scope, blaspar_core::ThreadScope::PerThread);
+
+    // The library default comes from BLIS_NUM_THREADS and is read back as such.
+    let (out, rec) = run(
+        exe(),
+        &["-s", "blas-default", "--tasks", "2", "--size", "64"],
+        &[("BLASPAR_CACHE_DIR", dir), ("BLIS_NUM_THREADS", "3")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rec = rec.unwrap();
+    assert_eq!(rec.blas_threads_library_default, 3);
+    assert_eq!(
+        (rec.blas_threads_verified.min, rec.blas_threads_verified.max),
+        (3, 3)
+    );
+    assert_eq!(rec.blas_threads_requested, None);
+    assert_eq!(
+        rec.blas_env.get("BLIS_NUM_THREADS").map(String::as_str),
+        Some("3")
+    );
+}
+
+#[test]
+fn tiny_matrices_that_bypass_blis_are_refused() {
+    let c = cache();
+    let (out, _) = run(
+        exe(),
+        &["-s", "sequential", "--tasks", "2", "--size", "5"],
+        &[("BLASPAR_CACHE_DIR", c.path().to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("did not reach blis's dgemm"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn kernel_is_probed_then_cached_then_overridden() {
+    use blaspar_core::{ChoiceMethod, ProbeOutcome};
+    let c = cache();
+    let dir = c.path().to_str().unwrap();
+    let env = [("BLASPAR_CACHE_DIR", dir)];
+    let args = ["-s", "sequential", "--tasks", "2", "--size", "64"];
+
+    let (out, rec) = run(exe(), &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let probed = rec.unwrap();
+    assert_eq!(probed.kernel_choice.method, ChoiceMethod::Probe);
+    let correct: Vec<_> = probed
+        .kernel_choice
+        .probes
+        .iter()
+        .filter_map(|p| match p.outcome {
+            ProbeOutcome::Correct { gflops } => Some((p.kernel.clone(), gflops)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        correct.iter().any(|(k, _)| k == "generic"),
+        "generic is always compiled in: {correct:?}"
+    );
+    let fastest = correct.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert_eq!(probed.kernel, fastest.0, "the fastest correct kernel wins");
+
+    let (out, rec) = run(exe(), &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let cached = rec.unwrap();
+    assert_eq!(cached.kernel_choice.method, ChoiceMethod::Cache);
+    assert_eq!(cached.kernel, probed.kernel);
+    assert_eq!(cached.kernel_choice.probes, probed.kernel_choice.probes);
+
+    let (out, rec) = run(exe(), &[&args[..], &["--kernel", "generic"]].concat(), &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let named = rec.unwrap();
+    assert_eq!(
+        (named.kernel.as_str(), named.kernel_choice.method),
+        ("generic", ChoiceMethod::UserOverride)
+    );
+
+    let (out, rec) = run(exe(), &[&args[..], &["--kernel", "default"]].concat(), &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let default = rec.unwrap();
+    assert_eq!(default.kernel_choice.method, ChoiceMethod::LibraryDefault);
+    assert_eq!(
+        Some(&default.kernel),
+        probed.kernel_choice.library_default.as_ref()
+    );
+
+    // BLIS's own variable, set by the user, is respected and reported (0 = skx, 30-odd = generic).
+    let generic_id = "35";
+    let (out, rec) = run(
+        exe(),
+        &args,
+        &[("BLASPAR_CACHE_DIR", dir), ("BLIS_ARCH_TYPE", generic_id)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let user = rec.unwrap();
+    assert_eq!(
+        (user.kernel.as_str(), user.kernel_choice.method),
+        ("generic", ChoiceMethod::UserOverride)
+    );
+
+    let (out, _) = run(
+        exe(),
+        &[&args[..], &["--kernel", "nonesuch"]].concat(),
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let msg = text(&out);
+    assert!(
+        msg.contains("no sub-configuration 'nonesuch'") && msg.contains("generic"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_corrupted_product_names_its_task_and_fails() {
+    let c = cache();
+    let (out, rec) = run(
+        exe(),
+        &[
+            "-s",
+            "threads-2",
+            "--tasks",
+            "5",
+            "--size",
+            "80",
+            "--inject-corruption",
+            "3",
+        ],
+        &[("BLASPAR_CACHE_DIR", c.path().to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("task 3 of 5 failed verification"), "{msg}");
+    assert!(!msg.contains("panicked at"), "{msg}");
+    let rec = rec.expect("the record is written, marked unverified");
+    assert!(!rec.results_verified);
+    let failed: Vec<_> = rec
+        .verification
+        .failed_tasks
+        .iter()
+        .map(|f| f.task)
+        .collect();
+    assert_eq!(failed, vec![3]);
+    assert_eq!(rec.verification.fingerprints[3], None);
+}
