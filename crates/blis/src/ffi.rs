@@ -42,7 +42,7 @@ unsafe extern "C" {
     );
 }
 
-pub fn cstr(p: *const c_char) -> String {
+pub(crate) fn cstr(p: *const c_char) -> String {
     if p.is_null() {
         return String::new();
     }

@@ -143,8 +143,15 @@ fn kernel_is_probed_then_cached_then_overridden() {
         probed.kernel_choice.library_default.as_ref()
     );
 
-    // BLIS's own variable, set by the user, is respected and reported (0 = skx, 30-odd = generic).
-    let generic_id = "35";
+    // BLIS's own variable, set by the user, is respected and reported.
+    let arches = blaspar_blis::ffi::all_arches();
+    let generic_id = arches
+        .iter()
+        .find(|(_, n)| n == "generic")
+        .unwrap()
+        .0
+        .to_string();
+    let generic_id = generic_id.as_str();
     let (out, rec) = run(
         exe(),
         &args,

@@ -162,7 +162,11 @@ pub fn parse_or_exit() -> Cli {
         Err(e) => {
             // clap's first paragraph, as one line (missing arguments are listed below the first).
             let text = e.to_string();
-            let first: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
             eprintln!("{} (see --help)", first.join(" "));
             std::process::exit(2)
         }

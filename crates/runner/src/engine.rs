@@ -42,12 +42,12 @@ pub fn main<B: Backend>(
                 );
                 return ExitCode::from(2);
             }
-            let (machine, env) = report::context();
+            let ctx = report::RunContext::now();
             init(&EngineInit {
                 kernel: opts.kernel.clone(),
                 cache_dir: opts.cache_dir.clone(),
             })
-            .and_then(|backend| run(&backend, &opts, machine, env))
+            .and_then(|backend| run(&backend, &opts, ctx))
         }
         Command::Backends => init(&EngineInit {
             kernel: "auto".to_string(),
@@ -88,14 +88,10 @@ pub fn main<B: Backend>(
 pub fn run<B: Backend>(
     backend: &B,
     opts: &RunOptions,
-    machine: blaspar_core::machine::Machine,
-    env: std::collections::BTreeMap<String, String>,
+    ctx: report::RunContext,
 ) -> anyhow::Result<ExitCode> {
     let w = &opts.workload;
     execute::check_supported(backend, opts.strategy)?;
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let bar = ProgressBar::new(w.tasks as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tasks, {elapsed} (eta {eta})")
             .expect("valid template")
@@ -113,11 +109,8 @@ pub fn run<B: Backend>(
         opts.strategy,
         w,
         &exec,
-        verification,
-        verify_seconds,
-        started_unix,
-        machine,
-        env,
+        (verification, verify_seconds),
+        ctx,
     );
     println!("{}", report::header());
     println!("{}", report::row(&record));

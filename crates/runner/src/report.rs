@@ -52,17 +52,35 @@ pub fn verify(exec: &Execution, size: usize) -> (Verification, f64) {
     (v, start.elapsed().as_secs_f64())
 }
 
+/// What a run's record needs besides the run itself, collected before the backend starts.
+pub struct RunContext {
+    pub started_unix: u64,
+    pub machine: Machine,
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+impl RunContext {
+    /// The machine and BLAS environment as they are now (before any library changes them).
+    pub fn now() -> RunContext {
+        let started_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        RunContext {
+            started_unix,
+            machine: Machine::detect(),
+            env: blas_env(),
+        }
+    }
+}
+
 /// Builds the result record of a run.
 pub fn record<B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
     workload: &Workload,
     exec: &Execution,
-    verification: Verification,
-    verify_seconds: f64,
-    started_unix: u64,
-    machine: Machine,
-    env: std::collections::BTreeMap<String, String>,
+    (verification, verify_seconds): (Verification, f64),
+    ctx: RunContext,
 ) -> RunRecord {
     let workers = strategy.workers();
     let total = exec.seconds_total;
@@ -86,7 +104,7 @@ pub fn record<B: Backend + ?Sized>(
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         commit: crate::COMMIT.to_string(),
-        started_unix,
+        started_unix: ctx.started_unix,
         backend: backend.name().to_string(),
         backend_version: backend.version(),
         kernel: kernel.kernel.clone(),
@@ -146,14 +164,9 @@ pub fn record<B: Backend + ?Sized>(
             .collect(),
         results_verified: verification.failed_tasks.is_empty(),
         verification,
-        machine,
-        blas_env: env,
+        machine: ctx.machine,
+        blas_env: ctx.env,
     }
-}
-
-/// Collects the machine and BLAS environment as they are now (before any library changes them).
-pub fn context() -> (Machine, std::collections::BTreeMap<String, String>) {
-    (Machine::detect(), blas_env())
 }
 
 /// Column header of [`row`].

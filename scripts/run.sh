@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job: build, run every in-process strategy on every built backend through the
+# runner (verified; JSON records in target/blaspar-runs/), then the criterion suite on
+# the embedded default backend (BLIS). PRESET=seed for the tutorial's workload.
+source "$(dirname "$0")/lib.sh"
+preset="${PRESET:-quick}"
+scripts/build.sh
+cpus=$(target/release/blaspar machine | sed -n 's/.*"default_parallelism": \([0-9]*\).*/\1/p')
+half=$(( cpus / 2 > 0 ? cpus / 2 : 1 ))
+strategies=(sequential blas-default "blas-$cpus" "threads-$cpus" "hybrid-threads-${half}x2")
+out="target/blaspar-runs/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out"
+target/release/blaspar backends
+for entry in "${ENGINES[@]}"; do
+    backend=${entry##*:}
+    for s in "${strategies[@]}"; do
+        # A strategy a backend cannot run honestly is reported and skipped, not faked.
+        target/release/blaspar run --backend "$backend" --strategy "$s" --preset "$preset" \
+            --json "$out/$backend-$s.json" || echo "($backend $s: not run, see the line above)"
+    done
+done
+echo "records: $out"
+BLASPAR_BENCH_WORKLOAD="$preset" cargo bench --locked
+echo "criterion report: target/criterion/report/index.html"
