@@ -56,13 +56,17 @@ pub fn main<B: Backend>(
         .map(|b| {
             let k = b.kernel();
             println!(
-                "{:<15} {:<20} kernel {} ({}), library default {}, threads {:?}",
+                "{:<15} {:<20} kernel {} ({}), library default {}, threads {}",
                 b.name(),
                 b.version(),
                 k.kernel,
                 k.method,
                 k.library_default.as_deref().unwrap_or("-"),
-                b.thread_scope()
+                match b.thread_scope() {
+                    blaspar_core::ThreadScope::PerThread => "per calling thread".to_string(),
+                    blaspar_core::ThreadScope::Process => "process-wide".to_string(),
+                    blaspar_core::ThreadScope::Fixed { threads } => format!("fixed at {threads}"),
+                }
             );
             ExitCode::SUCCESS
         }),
