@@ -1,19 +1,31 @@
-//! The criterion suite: every in-process strategy on one workload, on the backend this build
-//! links (feature `blis` by default). One group per backend x workload (`blis/quick-16x1000`),
-//! one bench id per strategy (its text form), throughput in FLOPs (criterion prints
-//! "elem/s": read it as FLOP/s).
+//! The criterion suite: every strategy of the default set on one workload, on the backend
+//! this build links (feature `blis` by default). One group per backend x workload
+//! (`blis/quick-16x1000`), one bench id per strategy (its text form), throughput in FLOPs
+//! (criterion prints "elem/s": read it as FLOP/s).
 //!
-//! Workload: `BLASPAR_BENCH_WORKLOAD=quick|seed|TASKSxSIZE` (default quick). Each strategy's
-//! products are verified on its first run (outside the timing). `cargo bench -- --test`
-//! runs every bench once.
+//! Workers (a thread pool, or worker processes: this bench binary started again as a
+//! worker, fork+exec) and the result store are set up outside the timing, as in
+//! criterion's external-process example, then driven once per iteration and timed on
+//! this process's clock, so that handing out tasks and collecting results is counted.
+//! Each strategy's products are verified after its first iteration (outside the timing).
+//!
+//! Workload: `BLASPAR_BENCH_WORKLOAD=quick|seed|TASKSxSIZE` (default quick).
+//! `cargo bench -- --test` runs every bench once.
 
 use blaspar_core::Backend;
 use blaspar_core::machine::{Machine, available_memory};
-use blaspar_core::{Strategy, Workload};
-use blaspar_runner::execute::{check_supported, execute};
+use blaspar_core::{MemoryPlan, Strategy, Workload};
+use blaspar_runner::execute::{Workers, check_supported};
+use blaspar_runner::procs::WorkerSettings;
 use blaspar_runner::report::verify;
+use blaspar_runner::store::ResultStore;
 use criterion::{Criterion, SamplingMode, Throughput};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+fn fail(msg: String) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1)
+}
 
 fn bench_strategy(
     c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -21,19 +33,33 @@ fn bench_strategy(
     strategy: Strategy,
     workload: Workload,
 ) {
+    let mut store = ResultStore::new(workload.tasks, workload.size)
+        .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
+    let (mut workers, _) = Workers::start(
+        backend,
+        strategy,
+        &workload,
+        Some(&store),
+        &WorkerSettings::default(),
+    )
+    .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
     let mut verified = false;
     c.bench_function(strategy.to_string(), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let exec = execute(backend, strategy, &workload, &|| {}).expect("checked as supported");
-                // The run's own clock: setup and every task, products kept, nothing else.
-                total += Duration::from_secs_f64(exec.seconds_total);
+                let start = Instant::now();
+                let exec = workers
+                    .run(backend, strategy, &workload, Some(&mut store), &|| {})
+                    .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
+                total += start.elapsed();
                 if !verified {
-                    let (v, _) = verify(&exec, workload.size);
+                    let (v, _) = verify(&exec, &workload, Some(&store));
                     if let Some(f) = v.failed_tasks.first() {
-                        eprintln!("error: {strategy}: task {} failed verification (row {}, relative error {:.3e})", f.task, f.row, f.rel_error);
-                        std::process::exit(1);
+                        fail(format!(
+                            "{strategy}: task {} failed verification (row {}, relative error {:.3e})",
+                            f.task, f.row, f.rel_error
+                        ));
                     }
                     verified = true;
                 }
@@ -41,22 +67,27 @@ fn bench_strategy(
             total
         })
     });
+    workers
+        .shutdown()
+        .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
 }
 
 fn main() {
     blaspar_bench::child_hook();
-    let fail = |msg: String| -> ! {
-        eprintln!("error: {msg}");
-        std::process::exit(1)
-    };
+    // This binary is also the worker process of the process strategies.
+    blaspar_runner::procs::serve_if_worker(blaspar_bench::backend_for);
     let machine = Machine::detect();
     let spec = std::env::var("BLASPAR_BENCH_WORKLOAD").ok();
     let (workload, label) =
         blaspar_bench::bench_workload(spec.as_deref(), machine.default_parallelism)
             .unwrap_or_else(|e| fail(e.to_string()));
     let (available, source) = available_memory();
+    let plan = MemoryPlan {
+        keep_products: true,
+        in_flight: machine.cpus_allowed.len().max(machine.default_parallelism),
+    };
     workload
-        .check(available, &source)
+        .check(plan, available, &source)
         .unwrap_or_else(|e| fail(e.to_string()));
     let backend = blaspar_bench::backend().unwrap_or_else(|e| fail(format!("{e:#}")));
     eprintln!(

@@ -10,6 +10,7 @@ compile_error!(
 compile_error!("choose exactly one backend feature: blis (default) or matrixmultiply");
 
 use blaspar_core::{Preset, Workload};
+use blaspar_runner::engine::EngineInit;
 
 /// The backend of this build.
 #[cfg(feature = "blis")]
@@ -26,15 +27,27 @@ pub fn child_hook() {
 
 /// Initialises the backend of this build (BLIS: probed or cached kernel choice).
 pub fn backend() -> anyhow::Result<SelectedBackend> {
+    backend_for(&EngineInit {
+        kernel: "auto".to_string(),
+        cache_dir: None,
+    })
+}
+
+/// Initialises the backend of this build as `init` asks (a worker process gets the
+/// parent's kernel request and probe cache).
+pub fn backend_for(init: &EngineInit) -> anyhow::Result<SelectedBackend> {
     #[cfg(feature = "blis")]
     {
-        Ok(blaspar_blis::Blis::init(
-            &blaspar_blis::KernelRequest::Auto,
-            &blaspar_blis::default_cache_dir(),
-        )?)
+        let request: blaspar_blis::KernelRequest = init.kernel.parse()?;
+        let cache = init
+            .cache_dir
+            .clone()
+            .unwrap_or_else(blaspar_blis::default_cache_dir);
+        Ok(blaspar_blis::Blis::init(&request, &cache)?)
     }
     #[cfg(all(feature = "matrixmultiply", not(feature = "blis")))]
     {
+        let _ = init; // one kernel, nothing to choose
         Ok(blaspar_matrixmultiply::MatrixMultiply::new())
     }
 }

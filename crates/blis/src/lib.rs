@@ -13,7 +13,7 @@ pub mod ffi;
 pub mod probe;
 
 use blaspar_core::backend::{Backend, KernelChoice, ThreadScope};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::path::Path;
 
 pub use probe::{KernelRequest, child_hook, default_cache_dir};
@@ -109,6 +109,17 @@ impl Backend for Blis {
         // ndarray hands standard-layout f64 products with any dimension > 7 to cblas_dgemm;
         // the engine binary counts those calls to prove it for every task.
         a.dot(b)
+    }
+
+    fn multiply_into(
+        &self,
+        a: ArrayView2<'_, f64>,
+        b: ArrayView2<'_, f64>,
+        mut c: ArrayViewMut2<'_, f64>,
+    ) {
+        // The same ndarray path as `.dot` (cblas_dgemm for standard layouts with a dimension
+        // > 7), writing into `c` in place: beta = 0, so c's old contents do not matter.
+        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
     }
 
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {

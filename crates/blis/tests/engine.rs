@@ -29,6 +29,10 @@ fn every_strategy_agrees_with_sequential() {
             "threads-3",
             "hybrid-threads-2x2",
             "hybrid-threads-3x1",
+            "procs-2",
+            "procs-3",
+            "hybrid-procs-2x2",
+            "hybrid-procs-3x1",
         ],
         &[("BLASPAR_CACHE_DIR", dir)],
     );
@@ -55,6 +59,21 @@ fn every_product_reaches_blis_and_threads_are_read_back() {
     );
     assert_eq!(rec.thread_scope, blaspar_core::ThreadScope::PerThread);
 
+    // The same proofs from worker processes: each reached BLIS and read back its threads.
+    let (out, rec) = run(
+        exe(),
+        &["-s", "hybrid-procs-2x3", "--tasks", "4", "--size", "64"],
+        &[("BLASPAR_CACHE_DIR", dir)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rec = rec.unwrap();
+    let calls = rec.gemm_calls_per_task.expect("workers count dgemm calls");
+    assert_eq!((calls.min, calls.max), (1, 1));
+    assert_eq!(
+        (rec.blas_threads_verified.min, rec.blas_threads_verified.max),
+        (3, 3)
+    );
+
     // The library default comes from BLIS_NUM_THREADS and is read back as such.
     let (out, rec) = run(
         exe(),
@@ -73,6 +92,55 @@ fn every_product_reaches_blis_and_threads_are_read_back() {
         rec.blas_env.get("BLIS_NUM_THREADS").map(String::as_str),
         Some("3")
     );
+}
+
+#[test]
+fn a_worker_binary_of_another_backend_is_refused() {
+    let other = exe().with_file_name("blaspar-engine-matrixmultiply");
+    assert!(
+        other.exists(),
+        "{} is missing: build every engine first (scripts/build.sh)",
+        other.display()
+    );
+    let c = cache();
+    let (out, rec) = run(
+        exe(),
+        &[
+            "-s",
+            "procs-2",
+            "--tasks",
+            "4",
+            "--size",
+            "64",
+            "--worker-exe",
+        ],
+        &[("BLASPAR_CACHE_DIR", c.path().to_str().unwrap())],
+    );
+    // `--worker-exe` without a value is a usage error.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(rec.is_none());
+    let (out, rec) = run(
+        exe(),
+        &[
+            "-s",
+            "procs-2",
+            "--tasks",
+            "4",
+            "--size",
+            "64",
+            "--worker-exe",
+            other.to_str().unwrap(),
+        ],
+        &[("BLASPAR_CACHE_DIR", c.path().to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("this binary runs backend matrixmultiply, not blis"),
+        "{msg}"
+    );
+    assert!(msg.contains("worker 0 (pid "), "{msg}");
+    assert!(rec.is_none(), "no record for a failed run");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! thread or to the whole process, and says which kernel it runs and how that kernel was
 //! chosen. The count is read back in the thread that multiplies, for every task.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
 /// Whether a thread-count setting applies to the calling thread or to the whole process.
@@ -100,6 +100,17 @@ pub trait Backend: Send + Sync {
     fn threads(&self) -> usize;
     /// `a . b` through the path the benchmark measures (ndarray's `.dot` for BLAS backends).
     fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64>;
+    /// `c = a . b`, written straight into `c` (a slot of the result store, possibly shared
+    /// memory that another process maps). Backends override this to call their dgemm on
+    /// `c` directly; the default multiplies into a new array and copies.
+    fn multiply_into(
+        &self,
+        a: ArrayView2<'_, f64>,
+        b: ArrayView2<'_, f64>,
+        mut c: ArrayViewMut2<'_, f64>,
+    ) {
+        c.assign(&self.multiply(&a.to_owned(), &b.to_owned()));
+    }
     /// Calls into the library's dgemm made by the calling thread so far, when the binary counts
     /// them; proves that [`Backend::multiply`] reached the library.
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {

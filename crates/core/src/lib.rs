@@ -21,4 +21,4 @@ pub mod workload;
 
 pub use backend::{Backend, ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome, ThreadScope};
 pub use strategy::{BlasThreads, Strategy, StrategyError};
-pub use workload::{Preset, Workload, WorkloadError};
+pub use workload::{MemoryPlan, Preset, Workload, WorkloadError};

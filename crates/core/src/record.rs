@@ -7,7 +7,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of this record's layout; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// - 1: first layout.
+/// - 2: products go to a result store (A and B are not kept; verification regenerates
+///   them); worker start-up is measured apart (`time.wall.startup`, not in `seconds_total`);
+///   `results`, `time.task_seconds.transfer`/`verify`, and per-worker `pid`/`startup_seconds`
+///   added. Version-1 records still read (the added fields default to zero or empty).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +38,12 @@ impl MinMax {
 /// Wall-clock phases of a run, in seconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WallPhases {
-    /// Starting workers and setting BLAS threads, before the first task starts.
+    /// Starting the workers (thread pool, or worker processes up to their "ready" with
+    /// BLAS initialised and threads set): before the timed run, not in `seconds_total`.
+    #[serde(default)]
+    pub startup: f64,
+    /// From the start of the timed run to the first task's start (setting BLAS threads,
+    /// handing out the first tasks).
     pub setup: f64,
     /// From the first task's start to the last task's end.
     pub tasks: f64,
@@ -51,9 +62,16 @@ pub struct TaskSeconds {
     pub generate: f64,
     /// Multiplying.
     pub multiply: f64,
-    /// generate + multiply.
+    /// Checking the product in the worker (`--results fingerprints` only).
+    #[serde(default)]
+    pub verify: f64,
+    /// From a worker finishing a task to the parent knowing it (worker processes: the
+    /// reply on the pipe; the product itself is already in shared memory). Zero in-process.
+    #[serde(default)]
+    pub transfer: f64,
+    /// generate + multiply + verify.
     pub busy: f64,
-    /// workers x seconds_total - busy: start-up, waiting, imbalance.
+    /// workers x seconds_total - busy: hand-out, waiting, transfer, imbalance.
     pub idle: f64,
 }
 
@@ -68,9 +86,16 @@ pub struct TimeSplit {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkerUsage {
     pub worker: usize,
+    /// Process id of a worker process (`null` for threads).
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// Start-up of this worker: spawn to ready (processes) or pool start (threads).
+    #[serde(default)]
+    pub startup_seconds: f64,
     /// Tasks this worker ran.
     pub tasks: usize,
-    /// CPU seconds of the worker thread (getrusage RUSAGE_THREAD).
+    /// CPU seconds of the worker over the timed run: its thread (getrusage RUSAGE_THREAD)
+    /// or, for a worker process, the whole process with its BLAS threads (RUSAGE_SELF).
     pub cpu_seconds: f64,
     /// Wall seconds the worker was alive.
     pub wall_seconds: f64,
@@ -144,13 +169,20 @@ pub struct RunRecord {
     pub seed: u64,
     /// The data generator.
     pub generator: String,
-    /// Wall seconds from the start of setup to the end of the last task.
+    /// How products come back: `matrices` (every product kept in the result store, which
+    /// worker processes write in place through shared memory) or `fingerprints` (each
+    /// worker checks its product and returns only the check).
+    #[serde(default)]
+    pub results: String,
+    /// Wall seconds from the start of the timed run (workers started) to the moment the
+    /// last task's result was in the parent.
     pub seconds_total: f64,
     /// Where the time went.
     pub time: TimeSplit,
     /// 2 n^3 x tasks / seconds_total, in GFLOP/s.
     pub gflops: f64,
-    /// Process CPU seconds / seconds_total: average CPUs busy (all threads, getrusage).
+    /// CPU seconds of every thread of the run (and of every worker process) over
+    /// seconds_total: average CPUs busy (getrusage).
     pub cpu_utilisation: f64,
     /// Per-worker CPU over wall.
     pub workers_cpu: Vec<WorkerUsage>,
@@ -200,5 +232,16 @@ mod tests {
     fn min_max() {
         assert_eq!(MinMax::of([3, 1, 2]), Some(MinMax { min: 1, max: 3 }));
         assert_eq!(MinMax::of([]), None);
+    }
+
+    #[test]
+    fn version_1_records_still_read() {
+        let text = include_str!("../../../results/2026-11-23-vm/quick-blis-threads-2.json");
+        let r: RunRecord = serde_json::from_str(text).expect("a schema 1 record parses");
+        assert_eq!(r.schema_version, 1);
+        assert_eq!(r.strategy, "threads-2");
+        assert_eq!(r.time.wall.startup, 0.0);
+        assert_eq!(r.results, "");
+        assert!(r.results_verified);
     }
 }

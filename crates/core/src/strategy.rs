@@ -96,16 +96,26 @@ impl Strategy {
         }
     }
 
-    /// The in-process strategies of the default set for a machine with `cpus` usable cores:
-    /// the tutorial's four cases plus the Rust-only thread pool.
+    /// The default set for a machine with `cpus` usable cores: the tutorial's four cases
+    /// (sequential, BLAS threads at the default and at `cpus`, a pool of worker processes,
+    /// the hybrid), the Rust-only thread pool and the thread hybrid.
     pub fn default_set(cpus: usize) -> Vec<Strategy> {
         let c = NonZeroUsize::new(cpus).unwrap_or(ONE);
+        let (hybrid_threads, hybrid_procs) = match Strategy::default_hybrid_threads(cpus) {
+            Strategy::HybridThreads { workers, threads } => (
+                Strategy::HybridThreads { workers, threads },
+                Strategy::HybridProcs { workers, threads },
+            ),
+            _ => unreachable!("default_hybrid_threads returns a hybrid"),
+        };
         vec![
             Strategy::Sequential,
             Strategy::BlasDefault,
             Strategy::Blas { threads: c },
             Strategy::Threads { workers: c },
-            Strategy::default_hybrid_threads(cpus),
+            Strategy::Procs { workers: c },
+            hybrid_threads,
+            hybrid_procs,
         ]
     }
 

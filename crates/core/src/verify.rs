@@ -11,7 +11,7 @@
 //! moves the left side by about d; for [0, 1) data the right side is about n^2 eps.
 
 use crate::workload::unit_f64;
-use ndarray::Array2;
+use ndarray::{ArrayBase, Data, Ix2};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -57,9 +57,9 @@ impl Verifier {
     /// fingerprint of `c` (the sum of `C x`), which lets runs compare products.
     pub fn check(
         &self,
-        a: &Array2<f64>,
-        b: &Array2<f64>,
-        c: &Array2<f64>,
+        a: &ArrayBase<impl Data<Elem = f64>, Ix2>,
+        b: &ArrayBase<impl Data<Elem = f64>, Ix2>,
+        c: &ArrayBase<impl Data<Elem = f64>, Ix2>,
     ) -> Result<Checked, Mismatch> {
         let (n, k) = a.dim();
         let m = b.ncols();
@@ -104,7 +104,7 @@ impl Verifier {
 }
 
 /// `M v` (or `|M| v` when `abs`) with plain loops, any memory layout.
-fn matvec(m: &Array2<f64>, v: &[f64], abs: bool) -> Vec<f64> {
+fn matvec(m: &ArrayBase<impl Data<Elem = f64>, Ix2>, v: &[f64], abs: bool) -> Vec<f64> {
     m.rows()
         .into_iter()
         .map(|row| {
@@ -120,6 +120,7 @@ fn matvec(m: &Array2<f64>, v: &[f64], abs: bool) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::workload::Workload;
+    use ndarray::Array2;
 
     fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
         let (n, k) = a.dim();

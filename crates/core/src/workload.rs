@@ -61,7 +61,7 @@ impl Preset {
 }
 
 /// N tasks of n x n.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Workload {
     pub tasks: usize,
     pub size: usize,
@@ -76,13 +76,15 @@ pub enum WorkloadError {
     #[error("the matrix size must be at least 1")]
     NoSize,
     #[error(
-        "{tasks} tasks of {size}x{size} need {need} (A, B and the product of every task are kept) \
-         but only {available} is available ({what}): lower --tasks or --size"
+        "{tasks} tasks of {size}x{size} need {need} ({plan}) but only {available} is available \
+         ({what}): lower --tasks or --size{hint}",
+        hint = if plan.keep_products { ", or return fingerprints only (--results fingerprints)" } else { "" }
     )]
     TooBig {
         tasks: usize,
         size: usize,
         need: Bytes,
+        plan: MemoryPlan,
         available: Bytes,
         what: String,
     },
@@ -90,6 +92,25 @@ pub enum WorkloadError {
         "the workload is too large to count in bytes ({tasks} tasks of {size}x{size}): lower --tasks or --size"
     )]
     Overflow { tasks: usize, size: usize },
+}
+
+/// What a run holds in memory: every product (the default, as the tutorial's lists and
+/// Pool results hold them) or none, plus A, B and C of each task in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// Every task's product is kept until the run ends.
+    pub keep_products: bool,
+    /// Tasks whose A, B and C exist at once (workers, or verification threads).
+    pub in_flight: usize,
+}
+
+impl std::fmt::Display for MemoryPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.keep_products {
+            write!(f, "every product is kept, ")?;
+        }
+        write!(f, "A, B and C of {} task(s) at once", self.in_flight.max(1))
+    }
 }
 
 /// A byte count that prints in binary units.
@@ -120,26 +141,39 @@ impl Workload {
         2.0 * (self.size as f64).powi(3) * self.tasks as f64
     }
 
-    /// Bytes held when every task's A, B and product are kept, plus the verifier's vectors.
-    /// `None` when the count overflows a u64.
-    pub fn memory_bytes(&self) -> Option<u64> {
+    /// Bytes a run holds at its peak under `plan`, plus the verifier's vectors. `None`
+    /// when the count overflows a u64.
+    pub fn memory_bytes(&self, plan: MemoryPlan) -> Option<u64> {
         let n = self.size as u64;
         let per_matrix = n.checked_mul(n)?.checked_mul(8)?;
-        let per_task = per_matrix.checked_mul(3)?;
-        let all = per_task.checked_mul(self.tasks as u64)?;
-        all.checked_add(n.checked_mul(8 * 8)?)
+        let products = if plan.keep_products {
+            per_matrix.checked_mul(self.tasks as u64)?
+        } else {
+            0
+        };
+        let working = per_matrix
+            .checked_mul(3)?
+            .checked_mul(plan.in_flight.max(1) as u64)?;
+        products
+            .checked_add(working)?
+            .checked_add(n.checked_mul(8 * 8)?)
     }
 
-    /// Checks counts and that the memory the run needs fits in `available` bytes (described
-    /// by `source`, e.g. "MemAvailable"). Nothing is allocated.
-    pub fn check(&self, available: u64, source: &str) -> Result<(), WorkloadError> {
+    /// Checks counts and that the memory the run needs under `plan` fits in `available`
+    /// bytes (described by `source`, e.g. "MemAvailable"). Nothing is allocated.
+    pub fn check(
+        &self,
+        plan: MemoryPlan,
+        available: u64,
+        source: &str,
+    ) -> Result<(), WorkloadError> {
         if self.tasks == 0 {
             return Err(WorkloadError::NoTasks);
         }
         if self.size == 0 {
             return Err(WorkloadError::NoSize);
         }
-        let need = self.memory_bytes().ok_or(WorkloadError::Overflow {
+        let need = self.memory_bytes(plan).ok_or(WorkloadError::Overflow {
             tasks: self.tasks,
             size: self.size,
         })?;
@@ -149,6 +183,7 @@ impl Workload {
                 tasks: self.tasks,
                 size: self.size,
                 need: Bytes(need),
+                plan,
                 available: Bytes(available),
                 what: source.to_string(),
             });
@@ -218,24 +253,35 @@ mod tests {
         assert_eq!(first, expected);
     }
 
+    const KEEP_2: MemoryPlan = MemoryPlan {
+        keep_products: true,
+        in_flight: 2,
+    };
+
     #[test]
-    fn memory_estimate_counts_three_matrices_per_task() {
+    fn memory_estimate_counts_products_and_tasks_in_flight() {
         let w = Workload {
             tasks: 100,
             size: 2000,
             seed: 0,
         };
+        let m = 2000 * 2000 * 8;
         assert_eq!(
-            w.memory_bytes(),
-            Some(100 * 3 * 2000 * 2000 * 8 + 2000 * 64)
+            w.memory_bytes(KEEP_2),
+            Some(100 * m + 2 * 3 * m + 2000 * 64)
         );
+        let drop_4 = MemoryPlan {
+            keep_products: false,
+            in_flight: 4,
+        };
+        assert_eq!(w.memory_bytes(drop_4), Some(4 * 3 * m + 2000 * 64));
         assert_eq!(
             Workload {
                 tasks: usize::MAX,
                 size: usize::MAX,
                 seed: 0
             }
-            .memory_bytes(),
+            .memory_bytes(KEEP_2),
             None
         );
     }
@@ -249,7 +295,7 @@ mod tests {
                 size: 10,
                 seed: 0
             }
-            .check(gib, "test"),
+            .check(KEEP_2, gib, "test"),
             Err(WorkloadError::NoTasks)
         );
         assert_eq!(
@@ -258,7 +304,7 @@ mod tests {
                 size: 0,
                 seed: 0
             }
-            .check(gib, "test"),
+            .check(KEEP_2, gib, "test"),
             Err(WorkloadError::NoSize)
         );
         let big = Workload {
@@ -266,10 +312,17 @@ mod tests {
             size: 2000,
             seed: 0,
         };
-        let err = big.check(8 * gib, "MemAvailable").unwrap_err();
-        assert!(err.to_string().contains("lower --tasks or --size"), "{err}");
-        assert!(err.to_string().contains("8.9 GiB"), "{err}");
-        assert!(big.check(16 * gib, "MemAvailable").is_ok());
+        let err = big.check(KEEP_2, 2 * gib, "MemAvailable").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("lower --tasks or --size"), "{text}");
+        assert!(text.contains("3.2 GiB"), "{text}");
+        assert!(text.contains("--results fingerprints"), "{text}");
+        assert!(big.check(KEEP_2, 4 * gib, "MemAvailable").is_ok());
+        let fingerprints = MemoryPlan {
+            keep_products: false,
+            in_flight: 2,
+        };
+        assert!(big.check(fingerprints, gib, "MemAvailable").is_ok());
     }
 
     #[test]

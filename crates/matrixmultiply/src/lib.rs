@@ -10,7 +10,7 @@
 //! to read the choice; we report the instruction set its dispatch takes on this CPU.
 
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, ThreadScope};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// matrixmultiply's dgemm.
 pub struct MatrixMultiply {
@@ -91,13 +91,24 @@ impl Backend for MatrixMultiply {
     }
 
     fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
+        self.multiply_into(a.view(), b.view(), c.view_mut());
+        c
+    }
+
+    fn multiply_into(
+        &self,
+        a: ArrayView2<'_, f64>,
+        b: ArrayView2<'_, f64>,
+        mut c: ArrayViewMut2<'_, f64>,
+    ) {
         let (m, k) = a.dim();
         let (k2, n) = b.dim();
         assert_eq!(k, k2, "inner dimensions differ");
-        let mut c = Array2::<f64>::zeros((m, n));
+        assert_eq!(c.dim(), (m, n), "product shape");
         let (sa, sb, sc) = (a.strides(), b.strides(), c.strides().to_vec());
-        // SAFETY: pointers and element strides describe the three arrays exactly; c is
-        // freshly allocated and distinct from a and b.
+        // SAFETY: pointers and element strides describe the three arrays exactly; c is an
+        // exclusive view, so it does not overlap a or b.
         unsafe {
             matrixmultiply::dgemm(
                 m,
@@ -116,7 +127,6 @@ impl Backend for MatrixMultiply {
                 sc[1],
             );
         }
-        c
     }
 }
 

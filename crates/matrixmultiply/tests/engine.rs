@@ -16,6 +16,9 @@ fn every_supported_strategy_agrees_with_sequential() {
             "threads-2",
             "threads-3",
             "hybrid-threads-2x1",
+            "procs-2",
+            "procs-3",
+            "hybrid-procs-2x1",
         ],
         &[],
     );
@@ -23,7 +26,7 @@ fn every_supported_strategy_agrees_with_sequential() {
 
 #[test]
 fn more_than_one_blas_thread_is_refused_with_the_reason() {
-    for s in ["blas-2", "hybrid-threads-2x2", "procs-2"] {
+    for s in ["blas-2", "hybrid-threads-2x2", "hybrid-procs-2x2"] {
         let (out, rec) = run(
             Path::new(EXE),
             &[

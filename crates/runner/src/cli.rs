@@ -1,8 +1,9 @@
 //! The command line, shared by the front binary and every engine binary. clap's matches
 //! become typed [`RunOptions`] once, validated against each other before anything runs.
 
+use crate::execute::ResultMode;
 use blaspar_core::machine::{Machine, available_memory};
-use blaspar_core::{Preset, Strategy, Workload};
+use blaspar_core::{MemoryPlan, Preset, Strategy, Workload};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -23,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one strategy on one workload, verify every product, print a result row.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the backends, whether each is built, and its version and kernel.
     Backends,
     /// Show the machine as this process sees it (JSON): cores, affinity, quota, SIMD.
@@ -32,9 +33,9 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT
-    /// (procs-P, hybrid-procs-PxT come with the process runner). `blas`, `threads` and
-    /// `hybrid-threads` alone take P and T from the physical cores this process may use.
+    /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT, procs-P,
+    /// hybrid-procs-PxT. `blas`, `threads`, `procs`, `hybrid-threads` and `hybrid-procs`
+    /// alone take P and T from the physical cores this process may use.
     #[arg(long, short = 's', value_name = "STRATEGY", value_parser = parse_strategy)]
     pub strategy: Strategy,
     /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
@@ -63,6 +64,19 @@ pub struct RunArgs {
     /// Folder for cached kernel probes (default: $BLASPAR_CACHE_DIR, else ~/.cache/blaspar).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// How products come back: matrices (every product kept; worker processes write theirs
+    /// straight into shared memory that this process maps) or fingerprints (each worker
+    /// checks its product and returns only the check; needs no memory for products).
+    #[arg(long, value_enum, default_value_t = ResultMode::Matrices)]
+    pub results: ResultMode,
+    /// Longest a task may take in a worker process before the worker is killed and the run
+    /// fails, in seconds (also bounds a worker's start-up, at least 30 s). Default: 60 s plus
+    /// 2 s per GFLOP of one task.
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub task_timeout: Option<std::time::Duration>,
+    /// Binary to start as worker processes (default: this engine itself).
+    #[arg(long, value_name = "FILE")]
+    pub worker_exe: Option<PathBuf>,
     /// Testing aid: add 1.0 to one entry of this task's product before verification.
     #[arg(long, hide = true, value_name = "TASK")]
     pub inject_corruption: Option<usize>,
@@ -77,6 +91,13 @@ fn positive(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1, got 0".to_string()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("'{s}' is too large")),
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("must be a number of seconds > 0, got '{s}'")),
     }
 }
 
@@ -110,6 +131,9 @@ pub struct RunOptions {
     pub kernel: String,
     pub json: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
+    pub results: ResultMode,
+    pub task_timeout: Option<std::time::Duration>,
+    pub worker_exe: Option<PathBuf>,
     pub inject_corruption: Option<usize>,
 }
 
@@ -123,13 +147,23 @@ impl RunArgs {
         workload.size = self.size.unwrap_or(workload.size);
         workload.seed = self.seed;
         let (available, source) = available_memory();
-        workload.check(available, &source)?;
+        let plan = MemoryPlan {
+            keep_products: self.results == ResultMode::Matrices,
+            // Workers in flight, or verification threads afterwards.
+            in_flight: self.strategy.workers().max(machine.cpus_allowed.len()),
+        };
+        workload.check(plan, available, &source)?;
         if let Some(task) = self.inject_corruption
             && task >= workload.tasks
         {
             anyhow::bail!(
                 "--inject-corruption {task} names no task (tasks are 0..{})",
                 workload.tasks - 1
+            );
+        }
+        if self.inject_corruption.is_some() && self.results == ResultMode::Fingerprints {
+            anyhow::bail!(
+                "--inject-corruption needs --results matrices (it corrupts a kept product)"
             );
         }
         Ok(RunOptions {
@@ -139,6 +173,9 @@ impl RunArgs {
             kernel: self.kernel.clone(),
             json: self.json.clone(),
             cache_dir: self.cache_dir.clone(),
+            results: self.results,
+            task_timeout: self.task_timeout,
+            worker_exe: self.worker_exe.clone(),
             inject_corruption: self.inject_corruption,
         })
     }

@@ -2,10 +2,15 @@
 //! as the front binary, initialises the backend, runs, verifies, reports.
 //!
 //! Exit status: 0 success; 1 the run failed (verification, unsupported strategy, backend
-//! initialisation); 2 bad command line.
+//! initialisation, a worker process failed); 2 bad command line; 130 interrupted.
+//!
+//! The same binary serves as a worker process of process strategies ([`crate::procs`]).
 
 use crate::cli::{Command, RunOptions, parse_or_exit};
-use crate::{execute, report};
+use crate::execute::{ExecError, ResultMode, Workers};
+use crate::procs::WorkerSettings;
+use crate::report;
+use crate::store::ResultStore;
 use blaspar_core::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -20,11 +25,12 @@ pub struct EngineInit {
 }
 
 /// Runs the engine for backend `name`; `init` initialises the backend (during start-up,
-/// before any other thread exists).
+/// before any other thread exists). A worker process serves its parent instead.
 pub fn main<B: Backend>(
     name: &'static str,
-    init: impl FnOnce(&EngineInit) -> anyhow::Result<B>,
+    init: impl Fn(&EngineInit) -> anyhow::Result<B>,
 ) -> ExitCode {
+    crate::procs::serve_if_worker(&init);
     let cli = parse_or_exit();
     let result = match cli.command {
         Command::Run(args) => {
@@ -83,7 +89,11 @@ pub fn main<B: Backend>(
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let code = match e.downcast_ref::<ExecError>() {
+                Some(ExecError::Procs(p)) => p.exit_code(),
+                _ => 1,
+            };
+            ExitCode::from(code)
         }
     }
 }
@@ -95,24 +105,49 @@ pub fn run<B: Backend>(
     ctx: report::RunContext,
 ) -> anyhow::Result<ExitCode> {
     let w = &opts.workload;
-    execute::check_supported(backend, opts.strategy)?;
+    let strategy = opts.strategy;
+    let mut store = match opts.results {
+        ResultMode::Matrices => Some(ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?),
+        ResultMode::Fingerprints => None,
+    };
+    let settings = WorkerSettings {
+        exe: opts.worker_exe.clone(),
+        init: Some(EngineInit {
+            kernel: opts.kernel.clone(),
+            cache_dir: opts.cache_dir.clone(),
+        }),
+        task_timeout: opts.task_timeout,
+    };
+    if strategy.placement() == blaspar_core::strategy::Placement::Processes {
+        crate::procs::stop_on_interrupt();
+    }
     let bar = ProgressBar::new(w.tasks as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tasks, {elapsed} (eta {eta})")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    bar.set_message(format!("{} {}", backend.name(), opts.strategy));
-    let mut exec = execute::execute(backend, opts.strategy, w, &|| bar.inc(1))?;
+    bar.set_message(format!(
+        "{} {} (starting workers)",
+        backend.name(),
+        strategy
+    ));
+    let (mut workers, startup) = Workers::start(backend, strategy, w, store.as_ref(), &settings)?;
+    bar.set_message(format!("{} {}", backend.name(), strategy));
+    let exec = workers.run(backend, strategy, w, store.as_mut(), &|| bar.inc(1));
     bar.finish_and_clear();
-    if let Some(task) = opts.inject_corruption {
-        exec.outputs[task].c[[0, 0]] += 1.0;
+    let mut exec = exec?;
+    workers.shutdown()?;
+    exec.startup_seconds = startup;
+    if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
+        store.slots()[task][[0, 0]] += 1.0;
     }
-    let (verification, verify_seconds) = report::verify(&exec, w.size);
+    let (verification, verify_seconds) = report::verify(&exec, w, store.as_ref());
     let record = report::record(
         backend,
-        opts.strategy,
+        strategy,
         w,
         &exec,
+        opts.results,
         (verification, verify_seconds),
         ctx,
     );

@@ -1,55 +1,99 @@
-//! Running one in-process strategy: workers take tasks from a [`TaskQueue`], set their BLAS
-//! threads through the backend before the first task, and read the count back before every
-//! multiply. Every product is kept (as the tutorial's lists and Pool results are).
+//! Running a strategy: start its workers (the calling thread, a rayon pool, or worker
+//! processes), then run the workload on them, as many times as wanted (criterion reuses
+//! the workers across iterations, so start-up is measured apart from the work).
+//!
+//! Every worker takes tasks dynamically from a queue, sets its BLAS threads through the
+//! backend before its first task, and reads the count back before every multiply. Each
+//! product goes to the [`ResultStore`] (or, with fingerprints only, is checked by the
+//! worker and dropped); A and B are dropped after the multiply and regenerated for
+//! verification.
 
+use crate::procs::{ProcError, ProcessPool, WorkerSettings};
+use crate::store::{ResultStore, StoreError};
 use blaspar_core::backend::unsupported_reason;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
+use blaspar_core::verify::{Checked, Mismatch, Verifier};
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
-use ndarray::Array2;
+use ndarray::ArrayViewMut2;
+use std::sync::Mutex;
 use std::time::Instant;
 
-/// One task's matrices and product.
-pub struct TaskOutput {
-    pub a: Array2<f64>,
-    pub b: Array2<f64>,
-    pub c: Array2<f64>,
+/// How products come back from the workers.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultMode {
+    /// Every product is kept in the result store (shared memory for worker processes).
+    Matrices,
+    /// Each worker checks its product (Freivalds) and returns only the check.
+    Fingerprints,
 }
 
-/// One task's timings (seconds from the start of the run) and thread read-back.
+impl std::fmt::Display for ResultMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ResultMode::Matrices => "matrices",
+            ResultMode::Fingerprints => "fingerprints",
+        })
+    }
+}
+
+/// A worker's own check of a task's product (`--results fingerprints` only).
+type TaskCheck = Option<Result<Checked, Mismatch>>;
+
+/// One task's timings (seconds from the start of the timed run) and thread read-back.
 #[derive(Clone, Debug)]
 pub struct TaskTiming {
     pub task: usize,
     pub worker: usize,
     pub generate: (f64, f64),
     pub multiply: (f64, f64),
+    /// The worker's own check of the product (`--results fingerprints`).
+    pub verify: Option<(f64, f64)>,
+    /// When the run's owner knew the task was done (later than the worker's end only for
+    /// worker processes: the reply crosses a pipe).
+    pub delivered: f64,
     /// BLAS threads read back in the multiplying thread just before the multiply.
     pub blas_threads: usize,
     /// dgemm calls the multiply made, when the binary counts them.
     pub gemm_calls: Option<u64>,
 }
 
-/// One worker's CPU and wall time.
+impl TaskTiming {
+    /// End of the worker's own work on the task.
+    pub fn worker_end(&self) -> f64 {
+        self.verify.map_or(self.multiply.1, |v| v.1)
+    }
+}
+
+/// One worker's CPU and wall time over a run.
 #[derive(Clone, Debug)]
 pub struct WorkerStats {
     pub worker: usize,
+    /// Process id of a worker process.
+    pub pid: Option<u32>,
+    pub startup_seconds: f64,
     pub tasks: usize,
     pub cpu_seconds: f64,
     pub wall_seconds: f64,
 }
 
-/// Everything a run produced.
+/// Everything a run produced besides the products (those are in the store).
 pub struct Execution {
-    /// Indexed by task.
-    pub outputs: Vec<TaskOutput>,
     /// Indexed by task.
     pub timings: Vec<TaskTiming>,
     pub workers: Vec<WorkerStats>,
-    /// From the start to the end of the last task, seconds.
+    /// With `--results fingerprints`: each task's check, done by its worker.
+    pub checks: Option<Vec<Result<Checked, Mismatch>>>,
+    /// Starting the workers (before the timed run).
+    pub startup_seconds: f64,
+    /// From the start of the timed run to the last task delivered, seconds.
     pub seconds_total: f64,
-    /// Process CPU seconds (all threads) over the run.
-    pub process_cpu_seconds: f64,
+    /// CPU seconds of the run: this process, plus every worker process.
+    pub cpu_seconds: f64,
 }
 
 /// Why a strategy did not run.
@@ -63,6 +107,10 @@ pub enum ExecError {
     },
     #[error("could not start {workers} worker threads: {detail}")]
     Pool { workers: usize, detail: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Procs(#[from] ProcError),
 }
 
 /// Checks that `backend` can run `strategy` honestly, without running it.
@@ -70,157 +118,251 @@ pub fn check_supported<B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
 ) -> Result<(), ExecError> {
-    let unsupported = |reason: String| ExecError::Unsupported {
-        strategy,
-        backend: backend.name().to_string(),
-        reason,
-    };
-    if strategy.placement() == Placement::Processes {
-        return Err(unsupported(
-            "process strategies need the process runner, which is not built yet; use threads-P or hybrid-threads-PxT"
-                .to_string(),
-        ));
-    }
     let threads = match strategy.blas_threads() {
         BlasThreads::Fixed(t) => Some(t.get()),
         BlasThreads::LibraryDefault => None,
     };
+    // Worker processes each have their own library: process-wide settings are per worker.
+    let in_one_process = match strategy.placement() {
+        Placement::Processes => 1,
+        _ => strategy.workers(),
+    };
     match unsupported_reason(
         backend.thread_scope(),
         backend.name(),
-        strategy.workers(),
+        in_one_process,
         threads,
     ) {
-        Some(reason) => Err(unsupported(reason)),
+        Some(reason) => Err(ExecError::Unsupported {
+            strategy,
+            backend: backend.name().to_string(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
 
-/// Runs `strategy` on `workload`. `on_task_done` is called after each task (progress).
+/// The started workers of one strategy.
+pub enum Workers {
+    /// The calling thread does every task.
+    CallingThread,
+    /// A rayon pool of P threads.
+    Threads(rayon::ThreadPool),
+    /// P worker processes, ready.
+    Processes(ProcessPool),
+}
+
+impl Workers {
+    /// Starts the workers of `strategy`. Worker processes get `settings` (their binary,
+    /// the store to write to) and are ready, BLAS initialised, when this returns.
+    pub fn start<B: Backend + ?Sized>(
+        backend: &B,
+        strategy: Strategy,
+        workload: &Workload,
+        store: Option<&ResultStore>,
+        settings: &WorkerSettings,
+    ) -> Result<(Workers, f64), ExecError> {
+        check_supported(backend, strategy)?;
+        let t0 = Instant::now();
+        let workers = match strategy.placement() {
+            Placement::CallingThread => Workers::CallingThread,
+            Placement::Threads => {
+                let p = strategy.workers();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(p)
+                    .thread_name(|i| format!("blaspar-worker-{i}"))
+                    .build()
+                    .map_err(|e| ExecError::Pool {
+                        workers: p,
+                        detail: e.to_string(),
+                    })?;
+                Workers::Threads(pool)
+            }
+            Placement::Processes => Workers::Processes(ProcessPool::start(
+                backend, strategy, workload, store, settings,
+            )?),
+        };
+        Ok((workers, t0.elapsed().as_secs_f64()))
+    }
+
+    /// Runs `workload` once on these workers. Products go to `store` (or, when `None`, are
+    /// checked by their worker and dropped). `on_task_done` is called after each task.
+    pub fn run<B: Backend + ?Sized>(
+        &mut self,
+        backend: &B,
+        strategy: Strategy,
+        workload: &Workload,
+        store: Option<&mut ResultStore>,
+        on_task_done: &(dyn Fn() + Sync),
+    ) -> Result<Execution, ExecError> {
+        if let Workers::Processes(pool) = self {
+            return Ok(pool.run(workload, store.is_some(), on_task_done)?);
+        }
+        let queue = TaskQueue::new(workload.tasks);
+        let threads = strategy.blas_threads();
+        let slots: Option<Vec<Mutex<Option<ArrayViewMut2<'_, f64>>>>> = store.map(|s| {
+            assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
+            s.slots().into_iter().map(|v| Mutex::new(Some(v))).collect()
+        });
+        let verifier = slots.is_none().then(|| Verifier::new(workload.size));
+        let job = InProcessJob {
+            backend,
+            workload,
+            queue: &queue,
+            threads,
+            slots: slots.as_deref(),
+            verifier: verifier.as_ref(),
+            on_task_done,
+        };
+        let cpu0 = process_cpu_seconds();
+        let t0 = Instant::now();
+        let per_worker: Vec<WorkerResult> = match self {
+            Workers::CallingThread => vec![job.worker(0, t0)],
+            Workers::Threads(pool) => pool.broadcast(|ctx| job.worker(ctx.index(), t0)),
+            Workers::Processes(_) => unreachable!("handled above"),
+        };
+        let seconds_total = t0.elapsed().as_secs_f64();
+        let cpu_seconds = process_cpu_seconds() - cpu0;
+
+        let mut slots: Vec<Option<(TaskTiming, TaskCheck)>> =
+            (0..workload.tasks).map(|_| None).collect();
+        let mut workers = Vec::with_capacity(per_worker.len());
+        for w in per_worker {
+            workers.push(w.stats);
+            for (timing, check) in w.done {
+                let task = timing.task;
+                slots[task] = Some((timing, check));
+            }
+        }
+        let (timings, checks): (Vec<_>, Vec<_>) = slots
+            .into_iter()
+            .map(|s| s.expect("the queue hands out every task exactly once"))
+            .unzip();
+        let checks = if verifier.is_some() {
+            Some(checks.into_iter().map(|c| c.expect("checked")).collect())
+        } else {
+            None
+        };
+        Ok(Execution {
+            timings,
+            workers,
+            checks,
+            startup_seconds: 0.0,
+            seconds_total,
+            cpu_seconds,
+        })
+    }
+
+    /// Stops the workers: worker processes are told to exit and reaped.
+    pub fn shutdown(self) -> Result<(), ExecError> {
+        match self {
+            Workers::Processes(pool) => Ok(pool.shutdown()?),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Starts the workers, runs once, stops them: one command-line run. The start-up time is
+/// in the returned execution.
 pub fn execute<B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
     workload: &Workload,
+    store: Option<&mut ResultStore>,
+    settings: &WorkerSettings,
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<Execution, ExecError> {
-    check_supported(backend, strategy)?;
-    let queue = TaskQueue::new(workload.tasks);
-    let threads = strategy.blas_threads();
-    let cpu0 = process_cpu_seconds();
-    let t0 = Instant::now();
-    let per_worker: Vec<WorkerResult> = match strategy.placement() {
-        Placement::CallingThread => vec![worker(
-            backend,
-            workload,
-            &queue,
-            threads,
-            0,
-            t0,
-            on_task_done,
-        )],
-        Placement::Threads => {
-            let p = strategy.workers();
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(p)
-                .thread_name(|i| format!("blaspar-worker-{i}"))
-                .build()
-                .map_err(|e| ExecError::Pool {
-                    workers: p,
-                    detail: e.to_string(),
-                })?;
-            pool.broadcast(|ctx| {
-                worker(
-                    backend,
-                    workload,
-                    &queue,
-                    threads,
-                    ctx.index(),
-                    t0,
-                    on_task_done,
-                )
-            })
-        }
-        Placement::Processes => unreachable!("rejected by check_supported"),
-    };
-    let seconds_total = t0.elapsed().as_secs_f64();
-    let process_cpu = process_cpu_seconds() - cpu0;
+    let (mut workers, startup) =
+        Workers::start(backend, strategy, workload, store.as_deref(), settings)?;
+    let mut exec = workers.run(backend, strategy, workload, store, on_task_done)?;
+    workers.shutdown()?;
+    exec.startup_seconds = startup;
+    Ok(exec)
+}
 
-    let mut slots: Vec<Option<(TaskTiming, TaskOutput)>> =
-        (0..workload.tasks).map(|_| None).collect();
-    let mut workers = Vec::with_capacity(per_worker.len());
-    for w in per_worker {
-        workers.push(w.stats);
-        for (timing, output) in w.done {
-            let task = timing.task;
-            slots[task] = Some((timing, output));
-        }
-    }
-    let (timings, outputs) = slots
-        .into_iter()
-        .map(|s| s.expect("the queue hands out every task exactly once"))
-        .unzip();
-    Ok(Execution {
-        outputs,
-        timings,
-        workers,
-        seconds_total,
-        process_cpu_seconds: process_cpu,
-    })
+struct InProcessJob<'a, B: Backend + ?Sized> {
+    backend: &'a B,
+    workload: &'a Workload,
+    queue: &'a TaskQueue,
+    threads: BlasThreads,
+    slots: Option<&'a [Mutex<Option<ArrayViewMut2<'a, f64>>>]>,
+    verifier: Option<&'a Verifier>,
+    on_task_done: &'a (dyn Fn() + Sync),
 }
 
 struct WorkerResult {
     stats: WorkerStats,
-    done: Vec<(TaskTiming, TaskOutput)>,
+    done: Vec<(TaskTiming, TaskCheck)>,
 }
 
-fn worker<B: Backend + ?Sized>(
-    backend: &B,
-    workload: &Workload,
-    queue: &TaskQueue,
-    threads: BlasThreads,
-    index: usize,
-    t0: Instant,
-    on_task_done: &(dyn Fn() + Sync),
-) -> WorkerResult {
-    let start = Instant::now();
-    let cpu0 = thread_cpu_seconds();
-    backend.set_threads(match threads {
-        BlasThreads::Fixed(t) => t.get(),
-        BlasThreads::LibraryDefault => backend.default_threads(),
-    });
-    let since = |t: Instant| t.duration_since(t0).as_secs_f64();
-    let mut done = Vec::new();
-    while let Some(task) = queue.next() {
-        let g0 = Instant::now();
-        let (a, b) = workload.generate(task);
-        let g1 = Instant::now();
-        let blas_threads = backend.threads();
-        let calls0 = backend.gemm_calls_in_this_thread();
-        let c = backend.multiply(&a, &b);
-        let m1 = Instant::now();
-        let gemm_calls = calls0
-            .zip(backend.gemm_calls_in_this_thread())
-            .map(|(before, after)| after - before);
-        done.push((
-            TaskTiming {
+impl<B: Backend + ?Sized> InProcessJob<'_, B> {
+    fn worker(&self, index: usize, t0: Instant) -> WorkerResult {
+        let backend = self.backend;
+        let start = Instant::now();
+        let cpu0 = thread_cpu_seconds();
+        backend.set_threads(match self.threads {
+            BlasThreads::Fixed(t) => t.get(),
+            BlasThreads::LibraryDefault => backend.default_threads(),
+        });
+        let since = |t: Instant| t.duration_since(t0).as_secs_f64();
+        let mut done = Vec::new();
+        while let Some(task) = self.queue.next() {
+            let g0 = Instant::now();
+            let (a, b) = self.workload.generate(task);
+            let g1 = Instant::now();
+            let blas_threads = backend.threads();
+            let calls0 = backend.gemm_calls_in_this_thread();
+            let mut check = None;
+            let mut verify = None;
+            match (self.slots, self.verifier) {
+                (Some(slots), _) => {
+                    let slot = slots[task]
+                        .lock()
+                        .expect("no worker panics holding a slot")
+                        .take()
+                        .expect("each task is handed out once");
+                    backend.multiply_into(a.view(), b.view(), slot);
+                }
+                (None, Some(verifier)) => {
+                    let c = backend.multiply(&a, &b);
+                    let v0 = Instant::now();
+                    check = Some(verifier.check(&a, &b, &c));
+                    verify = Some((since(v0), since(Instant::now())));
+                }
+                (None, None) => unreachable!("a verifier exists when no store does"),
+            }
+            let m1 = Instant::now();
+            let m1 = verify.map_or(since(m1), |v| v.0);
+            let gemm_calls = calls0
+                .zip(backend.gemm_calls_in_this_thread())
+                .map(|(before, after)| after - before);
+            let timing = TaskTiming {
                 task,
                 worker: index,
                 generate: (since(g0), since(g1)),
-                multiply: (since(g1), since(m1)),
+                multiply: (since(g1), m1),
+                verify,
+                delivered: 0.0,
                 blas_threads,
                 gemm_calls,
+            };
+            let timing = TaskTiming {
+                delivered: timing.worker_end(),
+                ..timing
+            };
+            done.push((timing, check));
+            (self.on_task_done)();
+        }
+        WorkerResult {
+            stats: WorkerStats {
+                worker: index,
+                pid: None,
+                startup_seconds: 0.0,
+                tasks: done.len(),
+                cpu_seconds: thread_cpu_seconds() - cpu0,
+                wall_seconds: start.elapsed().as_secs_f64(),
             },
-            TaskOutput { a, b, c },
-        ));
-        on_task_done();
-    }
-    WorkerResult {
-        stats: WorkerStats {
-            worker: index,
-            tasks: done.len(),
-            cpu_seconds: thread_cpu_seconds() - cpu0,
-            wall_seconds: start.elapsed().as_secs_f64(),
-        },
-        done,
+            done,
+        }
     }
 }

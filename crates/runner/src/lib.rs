@@ -9,7 +9,9 @@
 pub mod cli;
 pub mod engine;
 pub mod execute;
+pub mod procs;
 pub mod report;
+pub mod store;
 pub mod testkit;
 
 /// Backends this version knows how to start, in the order `blaspar backends` lists them.

@@ -1,32 +1,45 @@
 //! Verification of a finished run, the result record, and the printed result row.
 
-use crate::execute::Execution;
+use crate::execute::{Execution, ResultMode};
+use crate::store::ResultStore;
 use blaspar_core::machine::{Machine, blas_env};
 use blaspar_core::record::{
     FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
     WallPhases, WorkerUsage, union_length,
 };
-use blaspar_core::verify::{Verifier, tolerance};
+use blaspar_core::verify::{Checked, Mismatch, Verifier, tolerance};
 use blaspar_core::workload::GENERATOR;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use rayon::prelude::*;
 use std::time::Instant;
 
-/// Checks every task's product (in parallel, after the timed run). Returns the verification
+/// Checks every task's product after the timed run, in parallel: A and B are regenerated
+/// from the workload's seed and the product is read from `store`. With fingerprints only
+/// (`store` is `None`) the workers' own checks are summarised. Returns the verification
 /// summary and its wall time.
-pub fn verify(exec: &Execution, size: usize) -> (Verification, f64) {
+pub fn verify(
+    exec: &Execution,
+    workload: &Workload,
+    store: Option<&ResultStore>,
+) -> (Verification, f64) {
     let start = Instant::now();
+    let size = workload.size;
     let verifier = Verifier::new(size);
-    let results: Vec<_> = exec
-        .outputs
-        .par_iter()
-        .enumerate()
-        .map(|(task, o)| (task, verifier.check(&o.a, &o.b, &o.c)))
-        .collect();
+    let results: Vec<Result<Checked, Mismatch>> = match (store, &exec.checks) {
+        (Some(store), _) => (0..workload.tasks)
+            .into_par_iter()
+            .map(|task| {
+                let (a, b) = workload.generate(task);
+                verifier.check(&a, &b, &store.product(task))
+            })
+            .collect(),
+        (None, Some(checks)) => checks.clone(),
+        (None, None) => panic!("a run without a store carries its workers' checks"),
+    };
     let mut worst = 0.0f64;
     let mut failed = Vec::new();
     let mut fingerprints = Vec::with_capacity(results.len());
-    for (task, r) in results {
+    for (task, r) in results.into_iter().enumerate() {
         fingerprints.push(r.as_ref().ok().map(|c| c.fingerprint));
         match r {
             Ok(c) => worst = worst.max(c.rel_error),
@@ -40,10 +53,15 @@ pub fn verify(exec: &Execution, size: usize) -> (Verification, f64) {
             }
         }
     }
+    let by = if store.is_some() {
+        "after the run, A and B regenerated from the seed"
+    } else {
+        "by each worker right after its multiply"
+    };
     let v = Verification {
-        method:
-            "freivalds: C x = A (B x), plain-loop matrix-vector products, x fixed in [0.5, 1.5)"
-                .to_string(),
+        method: format!(
+            "freivalds: C x = A (B x), plain-loop matrix-vector products, x fixed in [0.5, 1.5), {by}"
+        ),
         tolerance: tolerance(size),
         worst_rel_error: worst,
         failed_tasks: failed,
@@ -79,6 +97,7 @@ pub fn record<B: Backend + ?Sized>(
     strategy: Strategy,
     workload: &Workload,
     exec: &Execution,
+    results: ResultMode,
     (verification, verify_seconds): (Verification, f64),
     ctx: RunContext,
 ) -> RunRecord {
@@ -89,16 +108,22 @@ pub fn record<B: Backend + ?Sized>(
         .iter()
         .map(|t| t.generate.0)
         .fold(f64::INFINITY, f64::min);
-    let last_end = exec
-        .timings
-        .iter()
-        .map(|t| t.multiply.1)
-        .fold(0.0, f64::max);
+    let last_end = exec.timings.iter().map(|t| t.delivered).fold(0.0, f64::max);
     let mut gen_iv: Vec<_> = exec.timings.iter().map(|t| t.generate).collect();
     let mut mul_iv: Vec<_> = exec.timings.iter().map(|t| t.multiply).collect();
     let gen_sum: f64 = gen_iv.iter().map(|(s, e)| e - s).sum();
     let mul_sum: f64 = mul_iv.iter().map(|(s, e)| e - s).sum();
-    let busy = gen_sum + mul_sum;
+    let verify_sum: f64 = exec
+        .timings
+        .iter()
+        .filter_map(|t| t.verify.map(|(s, e)| e - s))
+        .sum();
+    let transfer_sum: f64 = exec
+        .timings
+        .iter()
+        .map(|t| (t.delivered - t.worker_end()).max(0.0))
+        .sum();
+    let busy = gen_sum + mul_sum + verify_sum;
     let kernel = backend.kernel();
     RunRecord {
         schema_version: SCHEMA_VERSION,
@@ -129,9 +154,11 @@ pub fn record<B: Backend + ?Sized>(
         size: workload.size,
         seed: workload.seed,
         generator: GENERATOR.to_string(),
+        results: results.to_string(),
         seconds_total: total,
         time: TimeSplit {
             wall: WallPhases {
+                startup: exec.startup_seconds,
                 setup: first_start.min(total),
                 tasks: (last_end - first_start).max(0.0),
                 generate: union_length(&mut gen_iv),
@@ -141,17 +168,21 @@ pub fn record<B: Backend + ?Sized>(
             task_seconds: TaskSeconds {
                 generate: gen_sum,
                 multiply: mul_sum,
+                verify: verify_sum,
+                transfer: transfer_sum,
                 busy,
                 idle: (workers as f64 * total - busy).max(0.0),
             },
         },
         gflops: workload.flops() / total / 1e9,
-        cpu_utilisation: exec.process_cpu_seconds / total,
+        cpu_utilisation: exec.cpu_seconds / total,
         workers_cpu: exec
             .workers
             .iter()
             .map(|w| WorkerUsage {
                 worker: w.worker,
+                pid: w.pid,
+                startup_seconds: w.startup_seconds,
                 tasks: w.tasks,
                 cpu_seconds: w.cpu_seconds,
                 wall_seconds: w.wall_seconds,
@@ -215,9 +246,24 @@ pub fn row(r: &RunRecord) -> String {
 pub fn time_line(r: &RunRecord) -> String {
     let w = &r.time.wall;
     let t = &r.time.task_seconds;
+    let in_worker = if t.verify > 0.0 {
+        format!(", verify in workers {:.3}", t.verify)
+    } else {
+        String::new()
+    };
     format!(
-        "time: wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, multiplying {:.3} s); \
-         task-seconds generate {:.3}, multiply {:.3}, idle {:.3}; verify {:.3} s (not timed)",
-        w.setup, w.tasks, w.generate, w.multiply, t.generate, t.multiply, t.idle, w.verify
+        "time: start-up {:.3} s (not timed); wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, \
+         multiplying {:.3} s); task-seconds generate {:.3}, multiply {:.3}{in_worker}, transfer {:.4}, \
+         idle {:.3}; verify {:.3} s (not timed)",
+        w.startup,
+        w.setup,
+        w.tasks,
+        w.generate,
+        w.multiply,
+        t.generate,
+        t.multiply,
+        t.transfer,
+        t.idle,
+        w.verify
     )
 }

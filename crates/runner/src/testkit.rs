@@ -38,9 +38,40 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// Process ids of the live children of `pid` (from `/proc/*/stat`).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+                    let rest = &s[s.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Whether a process with this id exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s[s.rfind(')')? + 1..].to_string();
+            rest.split_whitespace().next().map(|st| st != "Z")
+        })
+        .unwrap_or(false)
+}
+
 /// Runs every strategy on a small workload and checks each against `sequential`: verified,
 /// same fingerprints (to 1e-12 relative), BLAS threads read back as requested in every
-/// task, one worker record per worker.
+/// task, one worker record per worker. Process strategies run twice: products returned
+/// through shared memory, and fingerprints only.
 pub fn assert_strategies_agree(
     exe: &Path,
     backend: &str,
@@ -56,11 +87,24 @@ pub fn assert_strategies_agree(
     assert!(out.status.success(), "sequential failed: {}", text(&out));
     let reference = reference.expect("record written");
     assert!(reference.results_verified);
-    for s in strategies {
-        let (out, rec) = run(exe, &[&["--strategy", s], &common[..]].concat(), envs);
-        assert!(out.status.success(), "{s} failed: {}", text(&out));
+    let runs = strategies.iter().flat_map(|s| {
+        let modes: &[&str] = if s.contains("procs") {
+            &["matrices", "fingerprints"]
+        } else {
+            &["matrices"]
+        };
+        modes.iter().map(move |m| (*s, *m))
+    });
+    for (s, mode) in runs {
+        let (out, rec) = run(
+            exe,
+            &[&["--strategy", s, "--results", mode], &common[..]].concat(),
+            envs,
+        );
+        assert!(out.status.success(), "{s} ({mode}) failed: {}", text(&out));
         let rec = rec.expect("record written");
         assert_eq!(rec.strategy, *s);
+        assert_eq!(rec.results, mode);
         assert!(rec.results_verified, "{s} not verified");
         assert_eq!(rec.verification.fingerprints.len(), 6);
         for (task, (a, b)) in rec
@@ -73,7 +117,7 @@ pub fn assert_strategies_agree(
             let (a, b) = (a.expect("verified task"), b.expect("verified task"));
             assert!(
                 ((a - b) / b).abs() < 1e-12,
-                "{s}: task {task} differs from sequential: {a} vs {b}"
+                "{s} ({mode}): task {task} differs from sequential: {a} vs {b}"
             );
         }
         if let Some(t) = rec.blas_threads_requested {
@@ -89,6 +133,15 @@ pub fn assert_strategies_agree(
             6,
             "{s}"
         );
+        let mut pids: Vec<u32> = rec.workers_cpu.iter().filter_map(|w| w.pid).collect();
+        if s.contains("procs") {
+            pids.sort();
+            pids.dedup();
+            assert_eq!(pids.len(), rec.workers, "{s}: one process per worker");
+            assert!(rec.time.wall.startup > 0.0, "{s}: start-up measured");
+        } else {
+            assert!(pids.is_empty(), "{s}: threads have no pid");
+        }
         assert!(rec.gflops > 0.0 && rec.seconds_total > 0.0);
     }
 }
