@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: build, run every in-process strategy on every built backend through the
+# The main job: build, run every strategy on every built backend through the
 # runner (verified; JSON records in target/blaspar-runs/), then the criterion suite on
 # the embedded default backend (BLIS). PRESET=seed for the tutorial's workload.
 source "$(dirname "$0")/lib.sh"
@@ -7,7 +7,8 @@ preset="${PRESET:-quick}"
 scripts/build.sh
 cpus=$(target/release/blaspar machine | sed -n 's/.*"default_parallelism": \([0-9]*\).*/\1/p')
 half=$(( cpus / 2 > 0 ? cpus / 2 : 1 ))
-strategies=(sequential blas-default "blas-$cpus" "threads-$cpus" "hybrid-threads-${half}x2")
+strategies=(sequential blas-default "blas-$cpus" "threads-$cpus" "procs-$cpus"
+            "hybrid-threads-${half}x2" "hybrid-procs-${half}x2")
 out="target/blaspar-runs/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 target/release/blaspar backends

@@ -364,4 +364,24 @@ mod tests {
             Placement::Processes
         );
     }
+
+    #[test]
+    fn default_set_covers_the_tutorial_and_rust_cases() {
+        let names: Vec<String> = Strategy::default_set(8)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "sequential",
+                "blas-default",
+                "blas-8",
+                "threads-8",
+                "procs-8",
+                "hybrid-threads-4x2",
+                "hybrid-procs-4x2"
+            ]
+        );
+    }
 }
