@@ -153,3 +153,22 @@ fn help_and_machine_work() {
     let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(m["default_parallelism"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn bad_process_options_are_rejected() {
+    let s = ["run", "-s", "procs-2"];
+    for (extra, msg) in [
+        (
+            &["--task-timeout", "0"][..],
+            "must be a number of seconds > 0, got '0'",
+        ),
+        (&["--task-timeout", "soon"][..], "got 'soon'"),
+        (&["--task-timeout", "-1"][..], "got '-1'"),
+        (
+            &["--results", "some"][..],
+            "invalid value 'some' for '--results",
+        ),
+    ] {
+        assert_rejected(&[&s[..], extra].concat(), msg);
+    }
+}
