@@ -117,7 +117,7 @@ pub fn record<B: Backend + ?Sized>(
         .timings
         .iter()
         .filter_map(|t| t.verify.map(|(s, e)| e - s))
-        .sum();
+        .fold(0.0, |a, b| a + b); // an empty f64 sum is -0.0
     let transfer_sum: f64 = exec
         .timings
         .iter()
