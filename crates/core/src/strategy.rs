@@ -2,7 +2,7 @@
 //!
 //! One `Display`/`FromStr` pair gives the text form used in CLI flags, bench ids, file
 //! names and result records alike: `sequential`, `blas-default`, `blas-4`, `threads-4`,
-//! `hybrid-threads-2x4`, `procs-4`, `hybrid-procs-2x4`.
+//! `hybrid-threads-2x4`, `procs-4`, `hybrid-procs-2x4`, `batched-4`.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -46,6 +46,9 @@ pub enum Strategy {
         workers: NonZeroUsize,
         threads: NonZeroUsize,
     },
+    /// Every task's matrices generated first, then all products in one batched dgemm call
+    /// (`cblas_dgemm_batch`) with the library at T threads.
+    Batched { threads: NonZeroUsize },
 }
 
 /// Where a strategy's workers live.
@@ -65,7 +68,10 @@ impl Strategy {
     /// Number of workers (tasks in flight at once).
     pub fn workers(&self) -> usize {
         match *self {
-            Strategy::Sequential | Strategy::BlasDefault | Strategy::Blas { .. } => 1,
+            Strategy::Sequential
+            | Strategy::BlasDefault
+            | Strategy::Blas { .. }
+            | Strategy::Batched { .. } => 1,
             Strategy::Threads { workers }
             | Strategy::HybridThreads { workers, .. }
             | Strategy::Procs { workers }
@@ -82,22 +88,25 @@ impl Strategy {
             }
             Strategy::Blas { threads }
             | Strategy::HybridThreads { threads, .. }
-            | Strategy::HybridProcs { threads, .. } => BlasThreads::Fixed(threads),
+            | Strategy::HybridProcs { threads, .. }
+            | Strategy::Batched { threads } => BlasThreads::Fixed(threads),
         }
     }
 
     pub fn placement(&self) -> Placement {
         match self {
-            Strategy::Sequential | Strategy::BlasDefault | Strategy::Blas { .. } => {
-                Placement::CallingThread
-            }
+            Strategy::Sequential
+            | Strategy::BlasDefault
+            | Strategy::Blas { .. }
+            | Strategy::Batched { .. } => Placement::CallingThread,
             Strategy::Threads { .. } | Strategy::HybridThreads { .. } => Placement::Threads,
             Strategy::Procs { .. } | Strategy::HybridProcs { .. } => Placement::Processes,
         }
     }
 
     /// The in-process strategies of the default set for a machine with `cpus` usable cores:
-    /// the tutorial's four cases plus the Rust-only thread pool.
+    /// the tutorial's four cases, the Rust-only thread pool, and one batched call (the
+    /// tutorial's closing suggestion; refused with the reason on libraries without one).
     pub fn default_set(cpus: usize) -> Vec<Strategy> {
         let c = NonZeroUsize::new(cpus).unwrap_or(ONE);
         vec![
@@ -106,6 +115,7 @@ impl Strategy {
             Strategy::Blas { threads: c },
             Strategy::Threads { workers: c },
             Strategy::default_hybrid_threads(cpus),
+            Strategy::Batched { threads: c },
         ]
     }
 
@@ -117,14 +127,16 @@ impl Strategy {
         Strategy::HybridThreads { workers, threads }
     }
 
-    /// Parses a strategy; the short forms `blas`, `threads`, `procs`, `hybrid-threads` and
-    /// `hybrid-procs` take their numbers from `cpus` (the default P and T of this machine).
+    /// Parses a strategy; the short forms `blas`, `threads`, `procs`, `hybrid-threads`,
+    /// `hybrid-procs` and `batched` take their numbers from `cpus` (the default P and T of
+    /// this machine).
     pub fn parse_with_defaults(text: &str, cpus: usize) -> Result<Strategy, StrategyError> {
         let c = NonZeroUsize::new(cpus).unwrap_or(ONE);
         match text.trim() {
             "blas" => Ok(Strategy::Blas { threads: c }),
             "threads" => Ok(Strategy::Threads { workers: c }),
             "procs" => Ok(Strategy::Procs { workers: c }),
+            "batched" => Ok(Strategy::Batched { threads: c }),
             "hybrid-threads" => Ok(Strategy::default_hybrid_threads(cpus)),
             "hybrid-procs" => match Strategy::default_hybrid_threads(cpus) {
                 Strategy::HybridThreads { workers, threads } => {
@@ -151,6 +163,7 @@ impl fmt::Display for Strategy {
             Strategy::HybridProcs { workers, threads } => {
                 write!(f, "hybrid-procs-{workers}x{threads}")
             }
+            Strategy::Batched { threads } => write!(f, "batched-{threads}"),
         }
     }
 }
@@ -160,7 +173,7 @@ impl fmt::Display for Strategy {
 pub enum StrategyError {
     #[error(
         "unknown strategy '{0}': expected sequential, blas-default, blas-T, threads-P, \
-         hybrid-threads-PxT, procs-P or hybrid-procs-PxT (P, T whole numbers >= 1, e.g. hybrid-threads-2x4)"
+         hybrid-threads-PxT, procs-P, hybrid-procs-PxT or batched-T (P, T whole numbers >= 1, e.g. hybrid-threads-2x4)"
     )]
     Unknown(String),
     #[error("'{text}': {what} must be a whole number >= 1, got '{value}'")]
@@ -221,6 +234,10 @@ impl FromStr for Strategy {
             Ok(Strategy::Procs {
                 workers: count(text, "the worker count P", v)?,
             })
+        } else if let Some(v) = text.strip_prefix("batched-") {
+            Ok(Strategy::Batched {
+                threads: count(text, "the BLAS thread count T", v)?,
+            })
         } else {
             Err(StrategyError::Unknown(text.to_string()))
         }
@@ -251,6 +268,7 @@ mod tests {
                 workers: nz(4),
                 threads: nz(1),
             },
+            Strategy::Batched { threads: nz(2) },
         ];
         for s in all {
             let text = s.to_string();
@@ -325,6 +343,16 @@ mod tests {
                 .to_string(),
             "hybrid-procs-1x2"
         );
+        assert_eq!(
+            Strategy::parse_with_defaults("batched", 4)
+                .unwrap()
+                .to_string(),
+            "batched-4"
+        );
+        assert!(matches!(
+            "batched-0".parse::<Strategy>(),
+            Err(StrategyError::BadCount { .. })
+        ));
         assert_eq!(
             Strategy::parse_with_defaults("hybrid-threads", 1)
                 .unwrap()

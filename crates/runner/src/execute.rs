@@ -85,6 +85,9 @@ pub fn check_supported<B: Backend + ?Sized>(
         BlasThreads::Fixed(t) => Some(t.get()),
         BlasThreads::LibraryDefault => None,
     };
+    if let Some(reason) = crate::batched::unsupported(backend, strategy) {
+        return Err(unsupported(reason));
+    }
     match unsupported_reason(
         backend.thread_scope(),
         backend.name(),
@@ -104,6 +107,9 @@ pub fn execute<B: Backend + ?Sized>(
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<Execution, ExecError> {
     check_supported(backend, strategy)?;
+    if let Strategy::Batched { .. } = strategy {
+        return crate::batched::execute(backend, strategy, workload, on_task_done);
+    }
     let queue = TaskQueue::new(workload.tasks);
     let threads = strategy.blas_threads();
     let cpu0 = process_cpu_seconds();

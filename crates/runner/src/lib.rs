@@ -6,6 +6,7 @@
 //!
 //! [`Backend`]: blaspar_core::Backend
 
+pub mod batched;
 pub mod cli;
 pub mod engine;
 pub mod execute;
