@@ -35,6 +35,7 @@ pub struct RunArgs {
     /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT
     /// (procs-P, hybrid-procs-PxT come with the process runner). `blas`, `threads` and
     /// `hybrid-threads` alone take P and T from the physical cores this process may use.
+    /// batched-T (`batched`): all products in one batched dgemm call at T BLAS threads.
     #[arg(long, short = 's', value_name = "STRATEGY", value_parser = parse_strategy)]
     pub strategy: Strategy,
     /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
@@ -50,7 +51,9 @@ pub struct RunArgs {
     /// Seed of the data generator (Xoshiro256++).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Backend to run: blis (built-in default) or matrixmultiply (pure Rust).
+    /// Backend to run: blis (built-in default), openblas-pthread, openblas-openmp,
+    /// openblas-serial, mkl-seq, mkl-iomp, faer or matrixmultiply (`blaspar backends` lists
+    /// what is built).
     #[arg(long, short = 'b', default_value = "blis", value_parser = parse_backend)]
     pub backend: String,
     /// Kernel: auto (probe every compiled-in kernel, take the fastest correct one; cached),
