@@ -98,6 +98,13 @@ impl Variant {
         }
     }
 
+    /// The build the loader picked for this process (`openblas_get_parallel`).
+    pub fn loaded() -> Option<Variant> {
+        // SAFETY: plain getter.
+        let code = unsafe { ffi::openblas_get_parallel() };
+        Variant::ALL.into_iter().find(|v| v.parallel_code() == code)
+    }
+
     /// The folder Debian installs this build into.
     pub fn dir(self) -> PathBuf {
         PathBuf::from(env!("BLASPAR_OPENBLAS_LIBDIR")).join(format!("openblas-{}", self.name()))
