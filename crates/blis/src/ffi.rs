@@ -22,26 +22,6 @@ unsafe extern "C" {
     pub fn bli_gks_lookup_id(id: ArchT) -> *const std::ffi::c_void;
     pub fn bli_thread_set_num_threads(n: DimT);
     pub fn bli_thread_get_num_threads() -> DimT;
-    /// BLIS 1.0's batched dgemm (frame/compat/cblas/src/extra): one group per shape, each
-    /// product through BLIS's gemm with the calling thread's thread count.
-    pub fn cblas_dgemm_batch(
-        layout: c_int,
-        transa: *const c_int,
-        transb: *const c_int,
-        m: *const c_int,
-        n: *const c_int,
-        k: *const c_int,
-        alpha: *const f64,
-        a: *const *const f64,
-        lda: *const c_int,
-        b: *const *const f64,
-        ldb: *const c_int,
-        beta: *const f64,
-        c: *const *mut f64,
-        ldc: *const c_int,
-        group_count: c_int,
-        group_size: *const c_int,
-    );
 }
 
 pub(crate) fn cstr(p: *const c_char) -> String {

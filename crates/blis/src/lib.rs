@@ -128,6 +128,6 @@ impl Backend for Blis {
     fn multiply_batch(&self, pairs: &[(&Array2<f64>, &Array2<f64>)]) -> Option<Vec<Array2<f64>>> {
         // Shapes come from ndarray arrays, so the only refusal (dimensions beyond i32) would
         // have been a failed allocation long before.
-        blaspar_cblas::multiply_batch(ffi::cblas_dgemm_batch, pairs).ok()
+        blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
     }
 }

@@ -62,6 +62,38 @@ pub type DgemmBatchFn = unsafe extern "C" fn(
     group_size: *const c_int,
 );
 
+mod batch_symbol {
+    use std::os::raw::c_int;
+    unsafe extern "C" {
+        pub fn cblas_dgemm_batch(
+            layout: c_int,
+            transa: *const c_int,
+            transb: *const c_int,
+            m: *const c_int,
+            n: *const c_int,
+            k: *const c_int,
+            alpha: *const f64,
+            a: *const *const f64,
+            lda: *const c_int,
+            b: *const *const f64,
+            ldb: *const c_int,
+            beta: *const f64,
+            c: *const *mut f64,
+            ldc: *const c_int,
+            group_count: c_int,
+            group_size: *const c_int,
+        );
+    }
+}
+
+/// The linked library's own `cblas_dgemm_batch`, for backends whose library has one (BLIS,
+/// MKL). `#[inline]`: only a crate that calls this references the symbol, so OpenBLAS 0.3.21
+/// (which has none) still links.
+#[inline]
+pub fn linked_dgemm_batch() -> DgemmBatchFn {
+    batch_symbol::cblas_dgemm_batch
+}
+
 fn int(v: usize) -> c_int {
     // Gemm::check and shape_of have bounded every value by i32::MAX.
     c_int::try_from(v).unwrap_or(c_int::MAX)

@@ -69,24 +69,6 @@ mod ffi {
         pub fn MKL_Get_Max_Threads() -> c_int;
         #[cfg(feature = "iomp")]
         pub fn MKL_Set_Num_Threads_Local(n: c_int) -> c_int;
-        pub fn cblas_dgemm_batch(
-            layout: c_int,
-            transa: *const c_int,
-            transb: *const c_int,
-            m: *const c_int,
-            n: *const c_int,
-            k: *const c_int,
-            alpha: *const f64,
-            a: *const *const f64,
-            lda: *const c_int,
-            b: *const *const f64,
-            ldb: *const c_int,
-            beta: *const f64,
-            c: *const *mut f64,
-            ldc: *const c_int,
-            group_count: c_int,
-            group_size: *const c_int,
-        );
     }
 }
 
@@ -262,7 +244,7 @@ impl Backend for Mkl {
     fn multiply_batch(&self, pairs: &[(&Array2<f64>, &Array2<f64>)]) -> Option<Vec<Array2<f64>>> {
         // Shapes come from ndarray arrays; the only refusal (dimensions beyond i32) would
         // have failed allocation long before.
-        blaspar_cblas::multiply_batch(ffi::cblas_dgemm_batch, pairs).ok()
+        blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
     }
 }
 
