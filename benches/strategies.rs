@@ -84,7 +84,8 @@ fn main() {
     let (available, source) = available_memory();
     let plan = MemoryPlan {
         keep_products: true,
-        in_flight: machine.cpus_allowed.len().max(machine.default_parallelism),
+        // The batched strategy holds every task's A, B and C at once.
+        in_flight: workload.tasks.max(machine.cpus_allowed.len()),
     };
     workload
         .check(plan, available, &source)

@@ -3,10 +3,64 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Every engine: "package:backend". One cargo invocation each (features must not unify).
-ENGINES=("blaspar-blis:blis" "blaspar-matrixmultiply:matrixmultiply")
-# Every package for clippy and tests, one invocation each.
-PACKAGES=(blaspar-core blaspar-runner blaspar-matrixmultiply blaspar-blis)
+# Every engine build: "package|features|backends". One cargo invocation each (features must
+# not unify across packages; MKL's seq and iomp builds clash). One build may make several
+# engines (OpenBLAS: one binary per Debian build, chosen by run path).
+BUILDS=(
+    "blaspar-blis||blis"
+    "blaspar-openblas||openblas-pthread openblas-openmp openblas-serial"
+    "blaspar-mkl|seq|mkl-seq"
+    "blaspar-mkl|iomp|mkl-iomp"
+    "blaspar-faer||faer"
+    "blaspar-matrixmultiply||matrixmultiply"
+)
+# Every (package|features) for clippy and tests, one invocation each.
+CHECKS=(
+    "blaspar-core|" "blaspar-runner|" "blaspar-cblas|" "blaspar-matrixmultiply|" "blaspar-faer|"
+    "blaspar-blis|" "blaspar-openblas|" "blaspar-mkl|seq" "blaspar-mkl|iomp"
+)
+# Where scripts/setup.sh installs MKL (.cargo/config.toml points MKLROOT here by default).
+MKL_PREFIX="${MKLROOT:-$PWD/.deps/mkl}"
+OPENBLAS_VARIANTS=(pthread openmp serial)
+
+# Why a backend cannot be built or run here (empty when it can).
+backend_missing() {
+    case $1 in
+        openblas-*)
+            if ! pkg-config --exists openblas 2>/dev/null; then
+                echo "OpenBLAS is not installed (libopenblas-dev; run scripts/setup.sh)"
+            elif [ ! -e "$(openblas_dir "${1#openblas-}")/libopenblas.so.0" ]; then
+                echo "Debian's libopenblas0-${1#openblas-} is not installed (run scripts/setup.sh)"
+            fi ;;
+        mkl-*)
+            if [ ! -f "$MKL_PREFIX/lib/libmkl_core.a" ]; then
+                echo "Intel MKL is not installed in $MKL_PREFIX (run scripts/setup.sh)"
+            elif [ "$1" = mkl-iomp ] && [ ! -f "$MKL_PREFIX/lib/libiomp5.so" ]; then
+                echo "Intel OpenMP (libiomp5.so) is not installed in $MKL_PREFIX (run scripts/setup.sh)"
+            fi ;;
+    esac
+}
+openblas_dir() { # the folder of one Debian OpenBLAS build
+    echo "$(dirname "$(pkg-config --variable=libdir openblas)")/openblas-$1"
+}
+# "package|features" for a cargo command line: -p package [--features f]
+cargo_args() {
+    local package=${1%%|*} features=${1#*|}
+    echo "-p $package${features:+ --features $features}"
+}
+
+# Every engine that can be built here: "package:backend" (filled by available_engines).
+ENGINES=()
+available_engines() {
+    ENGINES=()
+    local entry backend
+    for entry in "${BUILDS[@]}"; do
+        for backend in ${entry##*|}; do
+            [ -z "$(backend_missing "$backend")" ] && ENGINES+=("${entry%%|*}:$backend")
+        done
+    done
+    return 0
+}
 
 STAGE_LOG=()
 stage() { # stage NAME COMMAND...: run a command, time it, stop on failure

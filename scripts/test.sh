@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (.ci/run calls this). One build profile: release.
-# Stages are timed; the summary at the end says where the time went.
+# The whole test suite, as CI runs it (.ci/run calls this): installs every backend's library
+# (scripts/setup.sh), then checks and tests every (package, features), one cargo invocation
+# each. One build profile: release; one target dir. Stages are timed; the summary at the
+# end says where the time went.
 source "$(dirname "$0")/lib.sh"
 export BLASPAR_CACHE_DIR="${BLASPAR_CACHE_DIR:-$PWD/target/blaspar-cache}"
 
+stage "setup (apt, MKL wheels)" scripts/setup.sh
 stage "build tools" ensure_build_tools
 stage "cargo fmt --check" cargo fmt --all -- --check
-for p in "${PACKAGES[@]}"; do
-    stage "clippy $p" cargo clippy --release --locked -p "$p" --all-targets -- -D warnings
+for c in "${CHECKS[@]}"; do
+    # shellcheck disable=SC2046 # cargo_args prints separate words on purpose
+    stage "clippy ${c%|}" cargo clippy --release --locked $(cargo_args "$c") --all-targets -- -D warnings
 done
 stage "clippy root (blis)" cargo clippy --release --locked --all-targets -- -D warnings
 stage "clippy root (matrixmultiply)" \
     cargo clippy --release --locked --no-default-features --features matrixmultiply --all-targets -- -D warnings
 stage "build front end and engines" scripts/build.sh
-for p in "${PACKAGES[@]}"; do
-    stage "test $p" cargo test --release --locked -p "$p"
+for c in "${CHECKS[@]}"; do
+    # shellcheck disable=SC2046
+    stage "test ${c%|}" cargo test --release --locked $(cargo_args "$c")
+done
+# The conformance tests again on the other two Debian builds of OpenBLAS (the loader picks
+# the build; the test checks it got the one it was told).
+for v in openmp serial; do
+    stage "conformance openblas-$v" env BLASPAR_OPENBLAS_VARIANT="$v" \
+        LD_LIBRARY_PATH="$(openblas_dir "$v")" \
+        cargo test --release --locked -p blaspar-openblas --test conformance
 done
 stage "bench smoke (blis)" cargo bench --locked -- --test
 stage "bench smoke (matrixmultiply)" \
     cargo bench --locked --no-default-features --features matrixmultiply -- --test
-stage "front end runs an engine" target/release/blaspar run --strategy threads --tasks 4 --size 128
+available_engines
+every_engine() {
+    for entry in "${ENGINES[@]}"; do
+        target/release/blaspar run --backend "${entry##*:}" --strategy threads --tasks 4 --size 128
+        target/release/blaspar run --backend "${entry##*:}" --strategy procs --tasks 4 --size 128
+    done
+}
+stage "front end runs every engine" every_engine
 stage_summary
 echo "all tests passed"

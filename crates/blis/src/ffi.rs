@@ -10,8 +10,6 @@ pub type DimT = i64;
 pub type ArchT = c_int;
 /// `BLIS_SUCCESS` in BLIS's `err_t`.
 pub const BLIS_SUCCESS: c_int = -1;
-pub const CBLAS_ROW_MAJOR: c_int = 101;
-pub const CBLAS_NO_TRANS: c_int = 111;
 
 unsafe extern "C" {
     pub fn bli_init();
@@ -24,22 +22,6 @@ unsafe extern "C" {
     pub fn bli_gks_lookup_id(id: ArchT) -> *const std::ffi::c_void;
     pub fn bli_thread_set_num_threads(n: DimT);
     pub fn bli_thread_get_num_threads() -> DimT;
-    pub fn cblas_dgemm(
-        layout: c_int,
-        transa: c_int,
-        transb: c_int,
-        m: c_int,
-        n: c_int,
-        k: c_int,
-        alpha: f64,
-        a: *const f64,
-        lda: c_int,
-        b: *const f64,
-        ldb: c_int,
-        beta: f64,
-        c: *mut f64,
-        ldc: c_int,
-    );
 }
 
 pub(crate) fn cstr(p: *const c_char) -> String {
@@ -65,27 +47,10 @@ pub fn all_arches() -> Vec<(ArchT, String)> {
         .collect()
 }
 
-/// Row-major `c = a . b` straight into BLIS (no ndarray), for probes and conformance tests.
+/// Row-major `c = a . b` straight into BLIS's cblas_dgemm (no ndarray), for the probes.
 pub fn dgemm(m: usize, n: usize, k: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    let i = |v: usize| c_int::try_from(v).expect("dimension fits a C int");
-    // SAFETY: the slices hold m*k, k*n and m*n elements in row-major order.
-    unsafe {
-        cblas_dgemm(
-            CBLAS_ROW_MAJOR,
-            CBLAS_NO_TRANS,
-            CBLAS_NO_TRANS,
-            i(m),
-            i(n),
-            i(k),
-            1.0,
-            a.as_ptr(),
-            i(k.max(1)),
-            b.as_ptr(),
-            i(n.max(1)),
-            0.0,
-            c.as_mut_ptr(),
-            i(n.max(1)),
-        )
+    let g = blaspar_core::Gemm::packed(blaspar_core::Layout::RowMajor, m, n, k);
+    if let Err(e) = blaspar_cblas::dgemm(&g, a, b, c) {
+        panic!("probe product {m}x{k}x{n}: {e}");
     }
 }

@@ -13,6 +13,7 @@ pub mod ffi;
 pub mod probe;
 
 use blaspar_core::backend::{Backend, KernelChoice, ThreadScope};
+use blaspar_core::{Gemm, GemmError};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::path::Path;
 
@@ -33,6 +34,7 @@ impl Blis {
     /// Chooses the kernel (see [`probe`]), then initialises BLIS. Call during start-up,
     /// before other threads exist, after [`child_hook`].
     pub fn init(request: &KernelRequest, cache_dir: &Path) -> Result<Blis, probe::ProbeError> {
+        blaspar_cblas::provenance::expect_static("BLIS (vendored by blis-src)")?;
         let selection = probe::select(request, cache_dir)?;
         // SAFETY: BLIS reads BLIS_ARCH_TYPE (set by `select`) during this initialisation.
         unsafe { ffi::bli_init() };
@@ -124,5 +126,19 @@ impl Backend for Blis {
 
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {
         self.counter.map(|f| f())
+    }
+
+    fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError> {
+        blaspar_cblas::dgemm(g, a, b, c)
+    }
+
+    fn batch_unsupported(&self) -> Option<String> {
+        None
+    }
+
+    fn multiply_batch(&self, pairs: &[(&Array2<f64>, &Array2<f64>)]) -> Option<Vec<Array2<f64>>> {
+        // Shapes come from ndarray arrays, so the only refusal (dimensions beyond i32) would
+        // have been a failed allocation long before.
+        blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
     }
 }

@@ -65,6 +65,8 @@ pub enum ProbeError {
         "BLIS ignored BLIS_ARCH_TYPE={want} and runs {running}: was BLIS initialised before the kernel was chosen?"
     )]
     Ignored { want: i32, running: String },
+    #[error(transparent)]
+    Provenance(#[from] blaspar_cblas::provenance::ProvenanceError),
     #[error("could not run the BLIS probe child {exe}: {detail}")]
     Child { exe: PathBuf, detail: String },
 }

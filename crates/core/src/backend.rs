@@ -82,6 +82,117 @@ pub struct KernelChoice {
     pub probes: Vec<KernelProbe>,
 }
 
+/// Memory order of the operands of one [`Gemm`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Rows are contiguous; the leading dimension is the distance between rows.
+    RowMajor,
+    /// Columns are contiguous; the leading dimension is the distance between columns.
+    ColMajor,
+}
+
+/// One direct dgemm call `C = A B` (no transposes, alpha 1, beta 0) on plain slices:
+/// A is m x k, B is k x n, C is m x n, each stored in `layout` with its leading dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemm {
+    pub layout: Layout,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub lda: usize,
+    pub ldb: usize,
+    pub ldc: usize,
+}
+
+/// Why a [`Gemm`] call was refused before it reached the library.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GemmError {
+    #[error("leading dimension {what} = {ld} is smaller than the {min} the layout needs")]
+    LeadingDimension {
+        what: &'static str,
+        ld: usize,
+        min: usize,
+    },
+    #[error("operand {what} holds {len} elements, the call reads {need}")]
+    TooShort {
+        what: &'static str,
+        len: usize,
+        need: usize,
+    },
+    #[error("A has {a_cols} columns but B has {b_rows} rows")]
+    InnerDimension { a_cols: usize, b_rows: usize },
+    #[error("dimension {value} does not fit the library's 32-bit integers")]
+    TooLarge { value: usize },
+}
+
+impl Gemm {
+    /// Densely packed operands (leading dimension = row or column length).
+    pub fn packed(layout: Layout, m: usize, n: usize, k: usize) -> Gemm {
+        let (lda, ldb, ldc) = match layout {
+            Layout::RowMajor => (k, n, n),
+            Layout::ColMajor => (m, k, m),
+        };
+        Gemm {
+            layout,
+            m,
+            n,
+            k,
+            lda: lda.max(1),
+            ldb: ldb.max(1),
+            ldc: ldc.max(1),
+        }
+    }
+
+    /// (rows, cols, ld) of A, B and C, with their names.
+    fn operands(&self) -> [(&'static str, usize, usize, usize); 3] {
+        [
+            ("A", self.m, self.k, self.lda),
+            ("B", self.k, self.n, self.ldb),
+            ("C", self.m, self.n, self.ldc),
+        ]
+    }
+
+    /// Row and column strides (in elements) of an operand with leading dimension `ld`.
+    pub fn strides(&self, ld: usize) -> (isize, isize) {
+        match self.layout {
+            Layout::RowMajor => (ld as isize, 1),
+            Layout::ColMajor => (1, ld as isize),
+        }
+    }
+
+    /// Checks leading dimensions and slice lengths; every backend calls this before its
+    /// library sees a pointer.
+    pub fn check(&self, a: usize, b: usize, c: usize) -> Result<(), GemmError> {
+        for ((what, rows, cols, ld), len) in self.operands().into_iter().zip([a, b, c]) {
+            let (lines, line_len) = match self.layout {
+                Layout::RowMajor => (rows, cols),
+                Layout::ColMajor => (cols, rows),
+            };
+            if ld < line_len.max(1) {
+                return Err(GemmError::LeadingDimension {
+                    what,
+                    ld,
+                    min: line_len.max(1),
+                });
+            }
+            let need = if lines == 0 || line_len == 0 {
+                0
+            } else {
+                (lines - 1) * ld + line_len
+            };
+            if len < need {
+                return Err(GemmError::TooShort { what, len, need });
+            }
+            for v in [rows, cols, ld] {
+                if i32::try_from(v).is_err() {
+                    return Err(GemmError::TooLarge { value: v });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One BLAS (or pure-Rust) library, initialised and ready to multiply.
 pub trait Backend: Send + Sync {
     /// Short backend name, as used on the command line (`blis`, `matrixmultiply`).
@@ -116,6 +227,23 @@ pub trait Backend: Send + Sync {
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {
         None
     }
+    /// `C = A B` through the library's own dgemm, called directly on slices (no ndarray in
+    /// between), after [`Gemm::check`]. The conformance tests of every backend use it.
+    fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError>;
+    /// `None` when the library multiplies a whole batch in one call
+    /// ([`Backend::multiply_batch`]); otherwise why it cannot.
+    fn batch_unsupported(&self) -> Option<String> {
+        Some(format!(
+            "{} offers no batched dgemm (cblas_dgemm_batch)",
+            self.name()
+        ))
+    }
+    /// Every product `a[i] . b[i]` in one batched library call; `None` when the library has
+    /// no batched dgemm ([`Backend::batch_unsupported`] says why).
+    fn multiply_batch(&self, pairs: &[(&Array2<f64>, &Array2<f64>)]) -> Option<Vec<Array2<f64>>> {
+        let _ = pairs;
+        None
+    }
 }
 
 /// Why a strategy cannot run on a backend.
@@ -140,6 +268,35 @@ pub fn unsupported_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gemm_shapes_are_checked() {
+        let g = Gemm::packed(Layout::RowMajor, 3, 4, 5);
+        assert_eq!((g.lda, g.ldb, g.ldc), (5, 4, 4));
+        assert!(g.check(15, 20, 12).is_ok());
+        assert_eq!(
+            g.check(14, 20, 12),
+            Err(GemmError::TooShort {
+                what: "A",
+                len: 14,
+                need: 15
+            })
+        );
+        let g = Gemm::packed(Layout::ColMajor, 3, 4, 5);
+        assert_eq!((g.lda, g.ldb, g.ldc), (3, 5, 3));
+        let bad = Gemm { ldc: 2, ..g };
+        assert!(matches!(
+            bad.check(15, 20, 12),
+            Err(GemmError::LeadingDimension { what: "C", .. })
+        ));
+        let padded = Gemm { lda: 7, ..g };
+        assert!(padded.check(7 * 4 + 3, 20, 12).is_ok());
+        assert!(
+            Gemm::packed(Layout::RowMajor, 0, 0, 0)
+                .check(0, 0, 0)
+                .is_ok()
+        );
+    }
 
     #[test]
     fn unsupported_combinations_say_why() {

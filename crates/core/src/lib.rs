@@ -11,6 +11,7 @@
 //! plain loops, so the check stays independent of the library under test.
 
 pub mod backend;
+pub mod conformance;
 pub mod machine;
 pub mod record;
 pub mod schedule;
@@ -19,6 +20,9 @@ pub mod usage;
 pub mod verify;
 pub mod workload;
 
-pub use backend::{Backend, ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome, ThreadScope};
+pub use backend::{
+    Backend, ChoiceMethod, Gemm, GemmError, KernelChoice, KernelProbe, Layout, ProbeOutcome,
+    ThreadScope,
+};
 pub use strategy::{BlasThreads, Strategy, StrategyError};
 pub use workload::{MemoryPlan, Preset, Workload, WorkloadError};

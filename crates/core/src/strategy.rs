@@ -2,7 +2,7 @@
 //!
 //! One `Display`/`FromStr` pair gives the text form used in CLI flags, bench ids, file
 //! names and result records alike: `sequential`, `blas-default`, `blas-4`, `threads-4`,
-//! `hybrid-threads-2x4`, `procs-4`, `hybrid-procs-2x4`.
+//! `hybrid-threads-2x4`, `procs-4`, `hybrid-procs-2x4`, `batched-4`.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -46,6 +46,9 @@ pub enum Strategy {
         workers: NonZeroUsize,
         threads: NonZeroUsize,
     },
+    /// Every task's matrices generated first, then all products in one batched dgemm call
+    /// (`cblas_dgemm_batch`) with the library at T threads.
+    Batched { threads: NonZeroUsize },
 }
 
 /// Where a strategy's workers live.
@@ -65,7 +68,10 @@ impl Strategy {
     /// Number of workers (tasks in flight at once).
     pub fn workers(&self) -> usize {
         match *self {
-            Strategy::Sequential | Strategy::BlasDefault | Strategy::Blas { .. } => 1,
+            Strategy::Sequential
+            | Strategy::BlasDefault
+            | Strategy::Blas { .. }
+            | Strategy::Batched { .. } => 1,
             Strategy::Threads { workers }
             | Strategy::HybridThreads { workers, .. }
             | Strategy::Procs { workers }
@@ -82,15 +88,17 @@ impl Strategy {
             }
             Strategy::Blas { threads }
             | Strategy::HybridThreads { threads, .. }
-            | Strategy::HybridProcs { threads, .. } => BlasThreads::Fixed(threads),
+            | Strategy::HybridProcs { threads, .. }
+            | Strategy::Batched { threads } => BlasThreads::Fixed(threads),
         }
     }
 
     pub fn placement(&self) -> Placement {
         match self {
-            Strategy::Sequential | Strategy::BlasDefault | Strategy::Blas { .. } => {
-                Placement::CallingThread
-            }
+            Strategy::Sequential
+            | Strategy::BlasDefault
+            | Strategy::Blas { .. }
+            | Strategy::Batched { .. } => Placement::CallingThread,
             Strategy::Threads { .. } | Strategy::HybridThreads { .. } => Placement::Threads,
             Strategy::Procs { .. } | Strategy::HybridProcs { .. } => Placement::Processes,
         }
@@ -98,7 +106,8 @@ impl Strategy {
 
     /// The default set for a machine with `cpus` usable cores: the tutorial's four cases
     /// (sequential, BLAS threads at the default and at `cpus`, a pool of worker processes,
-    /// the hybrid), the Rust-only thread pool and the thread hybrid.
+    /// the hybrid), the Rust-only thread pool and the thread hybrid, and one batched call
+    /// (the tutorial's closing suggestion; refused with the reason on libraries without one).
     pub fn default_set(cpus: usize) -> Vec<Strategy> {
         let c = NonZeroUsize::new(cpus).unwrap_or(ONE);
         let (hybrid_threads, hybrid_procs) = match Strategy::default_hybrid_threads(cpus) {
@@ -116,6 +125,7 @@ impl Strategy {
             Strategy::Procs { workers: c },
             hybrid_threads,
             hybrid_procs,
+            Strategy::Batched { threads: c },
         ]
     }
 
@@ -127,14 +137,16 @@ impl Strategy {
         Strategy::HybridThreads { workers, threads }
     }
 
-    /// Parses a strategy; the short forms `blas`, `threads`, `procs`, `hybrid-threads` and
-    /// `hybrid-procs` take their numbers from `cpus` (the default P and T of this machine).
+    /// Parses a strategy; the short forms `blas`, `threads`, `procs`, `hybrid-threads`,
+    /// `hybrid-procs` and `batched` take their numbers from `cpus` (the default P and T of
+    /// this machine).
     pub fn parse_with_defaults(text: &str, cpus: usize) -> Result<Strategy, StrategyError> {
         let c = NonZeroUsize::new(cpus).unwrap_or(ONE);
         match text.trim() {
             "blas" => Ok(Strategy::Blas { threads: c }),
             "threads" => Ok(Strategy::Threads { workers: c }),
             "procs" => Ok(Strategy::Procs { workers: c }),
+            "batched" => Ok(Strategy::Batched { threads: c }),
             "hybrid-threads" => Ok(Strategy::default_hybrid_threads(cpus)),
             "hybrid-procs" => match Strategy::default_hybrid_threads(cpus) {
                 Strategy::HybridThreads { workers, threads } => {
@@ -161,6 +173,7 @@ impl fmt::Display for Strategy {
             Strategy::HybridProcs { workers, threads } => {
                 write!(f, "hybrid-procs-{workers}x{threads}")
             }
+            Strategy::Batched { threads } => write!(f, "batched-{threads}"),
         }
     }
 }
@@ -170,7 +183,7 @@ impl fmt::Display for Strategy {
 pub enum StrategyError {
     #[error(
         "unknown strategy '{0}': expected sequential, blas-default, blas-T, threads-P, \
-         hybrid-threads-PxT, procs-P or hybrid-procs-PxT (P, T whole numbers >= 1, e.g. hybrid-threads-2x4)"
+         hybrid-threads-PxT, procs-P, hybrid-procs-PxT or batched-T (P, T whole numbers >= 1, e.g. hybrid-threads-2x4)"
     )]
     Unknown(String),
     #[error("'{text}': {what} must be a whole number >= 1, got '{value}'")]
@@ -231,6 +244,10 @@ impl FromStr for Strategy {
             Ok(Strategy::Procs {
                 workers: count(text, "the worker count P", v)?,
             })
+        } else if let Some(v) = text.strip_prefix("batched-") {
+            Ok(Strategy::Batched {
+                threads: count(text, "the BLAS thread count T", v)?,
+            })
         } else {
             Err(StrategyError::Unknown(text.to_string()))
         }
@@ -261,6 +278,7 @@ mod tests {
                 workers: nz(4),
                 threads: nz(1),
             },
+            Strategy::Batched { threads: nz(2) },
         ];
         for s in all {
             let text = s.to_string();
@@ -336,6 +354,16 @@ mod tests {
             "hybrid-procs-1x2"
         );
         assert_eq!(
+            Strategy::parse_with_defaults("batched", 4)
+                .unwrap()
+                .to_string(),
+            "batched-4"
+        );
+        assert!(matches!(
+            "batched-0".parse::<Strategy>(),
+            Err(StrategyError::BadCount { .. })
+        ));
+        assert_eq!(
             Strategy::parse_with_defaults("hybrid-threads", 1)
                 .unwrap()
                 .to_string(),
@@ -380,7 +408,8 @@ mod tests {
                 "threads-8",
                 "procs-8",
                 "hybrid-threads-4x2",
-                "hybrid-procs-4x2"
+                "hybrid-procs-4x2",
+                "batched-8"
             ]
         );
     }

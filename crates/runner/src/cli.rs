@@ -36,6 +36,7 @@ pub struct RunArgs {
     /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT, procs-P,
     /// hybrid-procs-PxT. `blas`, `threads`, `procs`, `hybrid-threads` and `hybrid-procs`
     /// alone take P and T from the physical cores this process may use.
+    /// batched-T (`batched`): all products in one batched dgemm call at T BLAS threads.
     #[arg(long, short = 's', value_name = "STRATEGY", value_parser = parse_strategy)]
     pub strategy: Strategy,
     /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
@@ -51,7 +52,9 @@ pub struct RunArgs {
     /// Seed of the data generator (Xoshiro256++).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Backend to run: blis (built-in default) or matrixmultiply (pure Rust).
+    /// Backend to run: blis (built-in default), openblas-pthread, openblas-openmp,
+    /// openblas-serial, mkl-seq, mkl-iomp, faer or matrixmultiply (`blaspar backends` lists
+    /// what is built).
     #[arg(long, short = 'b', default_value = "blis", value_parser = parse_backend)]
     pub backend: String,
     /// Kernel: auto (probe every compiled-in kernel, take the fastest correct one; cached),
@@ -150,7 +153,11 @@ impl RunArgs {
         let plan = MemoryPlan {
             keep_products: self.results == ResultMode::Matrices,
             // Workers in flight, or verification threads afterwards.
-            in_flight: self.strategy.workers().max(machine.cpus_allowed.len()),
+            in_flight: match self.strategy {
+                // A batch holds every task's A, B and C at once.
+                Strategy::Batched { .. } => workload.tasks,
+                s => s.workers().max(machine.cpus_allowed.len()),
+            },
         };
         workload.check(plan, available, &source)?;
         if let Some(task) = self.inject_corruption

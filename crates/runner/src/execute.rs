@@ -122,6 +122,13 @@ pub fn check_supported<B: Backend + ?Sized>(
         BlasThreads::Fixed(t) => Some(t.get()),
         BlasThreads::LibraryDefault => None,
     };
+    if let Some(reason) = crate::batched::unsupported(backend, strategy) {
+        return Err(ExecError::Unsupported {
+            strategy,
+            backend: backend.name().to_string(),
+            reason,
+        });
+    }
     // Worker processes each have their own library: process-wide settings are per worker.
     let in_one_process = match strategy.placement() {
         Placement::Processes => 1,
@@ -197,6 +204,9 @@ impl Workers {
     ) -> Result<Execution, ExecError> {
         if let Workers::Processes(pool) = self {
             return Ok(pool.run(workload, store.is_some(), on_task_done)?);
+        }
+        if let Strategy::Batched { .. } = strategy {
+            return crate::batched::execute(backend, strategy, workload, store, on_task_done);
         }
         let queue = TaskQueue::new(workload.tasks);
         let threads = strategy.blas_threads();

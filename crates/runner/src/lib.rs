@@ -6,6 +6,7 @@
 //!
 //! [`Backend`]: blaspar_core::Backend
 
+pub mod batched;
 pub mod cli;
 pub mod engine;
 pub mod execute;
@@ -15,7 +16,16 @@ pub mod store;
 pub mod testkit;
 
 /// Backends this version knows how to start, in the order `blaspar backends` lists them.
-pub const BACKENDS: &[&str] = &["blis", "matrixmultiply"];
+pub const BACKENDS: &[&str] = &[
+    "blis",
+    "openblas-pthread",
+    "openblas-openmp",
+    "openblas-serial",
+    "mkl-seq",
+    "mkl-iomp",
+    "faer",
+    "matrixmultiply",
+];
 
 /// The commit the binary was built from.
 pub const COMMIT: &str = env!("BLASPAR_COMMIT");

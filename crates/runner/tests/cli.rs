@@ -89,7 +89,7 @@ fn bad_workers_and_threads_are_rejected() {
 fn unknown_backend_and_preset_are_rejected() {
     assert_rejected(
         &["run", "-s", "sequential", "--backend", "cublas"],
-        "unknown backend 'cublas': expected one of blis, matrixmultiply",
+        "unknown backend 'cublas': expected one of blis, openblas-pthread,",
     );
     assert_rejected(
         &["run", "-s", "sequential", "--preset", "huge"],

@@ -1,0 +1,13 @@
+//! Engine binary for OpenBLAS's openmp build (run path: build.rs). Counts its dgemm calls.
+
+blaspar_cblas::count_dgemm_calls!();
+
+fn main() -> std::process::ExitCode {
+    blaspar_openblas::child_hook();
+    blaspar_runner::engine::main("openblas-openmp", |init| {
+        Ok(
+            blaspar_openblas::OpenBlas::init(blaspar_openblas::Variant::Openmp, &init.kernel)?
+                .with_call_counter(dgemm_calls),
+        )
+    })
+}

@@ -1,0 +1,152 @@
+//! The OpenBLAS engine binaries, run for real: one per Debian build, each checked to load
+//! its own build; thread counts proven; OPENBLAS_CORETYPE handled as documented.
+
+use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use std::path::Path;
+
+const ENGINES: [(&str, &str); 3] = [
+    (
+        "openblas-pthread",
+        env!("CARGO_BIN_EXE_blaspar-engine-openblas-pthread"),
+    ),
+    (
+        "openblas-openmp",
+        env!("CARGO_BIN_EXE_blaspar-engine-openblas-openmp"),
+    ),
+    (
+        "openblas-serial",
+        env!("CARGO_BIN_EXE_blaspar-engine-openblas-serial"),
+    ),
+];
+
+fn small(backend: &str, strategy: &str) -> Vec<String> {
+    [
+        "-b", backend, "-s", strategy, "--tasks", "3", "--size", "64",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn every_supported_strategy_agrees_with_sequential() {
+    for (backend, exe) in ENGINES {
+        let strategies: &[&str] = if backend == "openblas-serial" {
+            &[
+                "blas-default",
+                "blas-1",
+                "threads-2",
+                "hybrid-threads-2x1",
+                "procs-2",
+            ]
+        } else {
+            // Worker processes each have their own process-wide count: P x T works.
+            &[
+                "blas-default",
+                "blas-2",
+                "threads-2",
+                "hybrid-threads-1x2",
+                "procs-2",
+                "hybrid-procs-2x2",
+            ]
+        };
+        assert_strategies_agree(Path::new(exe), backend, strategies, &[]);
+    }
+}
+
+#[test]
+fn unsupported_strategies_are_refused_with_the_reason() {
+    for (backend, exe) in ENGINES {
+        let cases: &[(&str, &str)] = if backend == "openblas-serial" {
+            &[("blas-2", "no API"), ("batched-1", "cblas_dgemm_batch")]
+        } else {
+            &[
+                ("hybrid-threads-2x2", "whole process"),
+                ("batched-2", "cblas_dgemm_batch"),
+            ]
+        };
+        for (s, why) in cases {
+            let args = small(backend, s);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (out, rec) = run(Path::new(exe), &args, &[]);
+            assert_eq!(out.status.code(), Some(1), "{backend} {s}: {}", text(&out));
+            let msg = String::from_utf8_lossy(&out.stderr);
+            assert!(msg.contains("not supported") && msg.contains(why), "{msg}");
+            assert!(rec.is_none());
+        }
+    }
+}
+
+#[test]
+fn an_engine_refuses_another_build_of_openblas() {
+    let (backend, exe) = ENGINES[0];
+    let serial = blaspar_openblas::Variant::Serial.dir();
+    if !serial.join("libopenblas.so.0").exists() {
+        eprintln!("skipped: {} is not installed", serial.display());
+        return;
+    }
+    let args = small(backend, "sequential");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (out, rec) = run(
+        Path::new(exe),
+        &args,
+        &[("LD_LIBRARY_PATH", serial.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("is the serial build") && msg.contains("scripts/setup.sh"),
+        "{msg}"
+    );
+    assert!(rec.is_none());
+}
+
+#[test]
+fn a_forced_core_is_reported_and_can_be_dropped() {
+    let (backend, exe) = ENGINES[0];
+    let args = small(backend, "sequential");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let with_default: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--kernel", "default"])
+        .collect();
+    // The library's own choice (whatever this environment sets).
+    let (out, own) = run(Path::new(exe), &with_default, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let own = own.expect("record").kernel;
+
+    let (out, forced) = run(Path::new(exe), &args, &[("OPENBLAS_CORETYPE", "Haswell")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let forced = forced.expect("record");
+    assert_eq!(forced.kernel, "Haswell");
+    assert_eq!(
+        forced.kernel_choice.library_default.as_deref(),
+        Some(own.as_str())
+    );
+    assert_eq!(
+        forced.blas_env.get("OPENBLAS_CORETYPE").map(String::as_str),
+        Some("Haswell")
+    );
+    let warned = String::from_utf8_lossy(&out.stderr).contains("--kernel default");
+    let slower = forced.kernel_choice.probes.len() == 2
+        && forced.kernel_choice.probes.windows(2).all(|p| {
+            matches!(
+                (&p[0].outcome, &p[1].outcome),
+                (
+                    blaspar_core::ProbeOutcome::Correct { gflops: a },
+                    blaspar_core::ProbeOutcome::Correct { gflops: b }
+                ) if b > a
+            )
+        });
+    assert_eq!(warned, own != "Haswell" && slower, "{}", text(&out));
+
+    let (out, dropped) = run(
+        Path::new(exe),
+        &with_default,
+        &[("OPENBLAS_CORETYPE", "Haswell")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let dropped = dropped.expect("record");
+    assert_eq!(dropped.kernel, own);
+    assert!(!dropped.blas_env.contains_key("OPENBLAS_CORETYPE"));
+}

@@ -1,0 +1,136 @@
+//! The `batched-T` strategy: every task's matrices are generated first, then all products
+//! go to the library in **one** batched call (`cblas_dgemm_batch`), with the library at T
+//! threads. The tutorial's closing notes suggest it; it needs a library that has the call
+//! ([`Backend::batch_unsupported`] says why not otherwise).
+//!
+//! Bookkeeping: one call multiplies every task, so no per-task multiply time exists. Each
+//! task's multiply interval is its equal share (the tasks are equal in size) of the call's
+//! measured interval, in task order: the wall-clock union is the call itself and the summed
+//! task-seconds equal its duration. `gemm_calls` of every task is the number of library calls
+//! the whole batch made (1 when the binary counts them).
+//!
+//! The library allocates nothing: the products are the arrays the call wrote. After the timed
+//! run they are copied into the result store (or checked, with fingerprints only) so that
+//! verification reads every strategy's products the same way; that copy is not timed.
+
+use crate::execute::{ExecError, Execution, TaskTiming, WorkerStats};
+use crate::store::ResultStore;
+use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
+use blaspar_core::verify::Verifier;
+use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use std::time::Instant;
+
+/// Why `strategy` (a batched one) cannot run on `backend`.
+pub fn unsupported<B: Backend + ?Sized>(backend: &B, strategy: Strategy) -> Option<String> {
+    match strategy {
+        Strategy::Batched { .. } => backend.batch_unsupported(),
+        _ => None,
+    }
+}
+
+/// Runs a batched strategy in the calling thread.
+pub fn execute<B: Backend + ?Sized>(
+    backend: &B,
+    strategy: Strategy,
+    workload: &Workload,
+    store: Option<&mut ResultStore>,
+    on_task_done: &(dyn Fn() + Sync),
+) -> Result<Execution, ExecError> {
+    let refuse = |reason: String| ExecError::Unsupported {
+        strategy,
+        backend: backend.name().to_string(),
+        reason,
+    };
+    if let Some(reason) = unsupported(backend, strategy) {
+        return Err(refuse(reason));
+    }
+    let threads = match strategy.blas_threads() {
+        BlasThreads::Fixed(t) => t.get(),
+        BlasThreads::LibraryDefault => backend.default_threads(),
+    };
+    let cpu0 = process_cpu_seconds();
+    let thread_cpu0 = thread_cpu_seconds();
+    let t0 = Instant::now();
+    let since = |t: Instant| t.duration_since(t0).as_secs_f64();
+    backend.set_threads(threads);
+    let mut inputs = Vec::with_capacity(workload.tasks);
+    let mut generate = Vec::with_capacity(workload.tasks);
+    for task in 0..workload.tasks {
+        let g0 = Instant::now();
+        inputs.push(workload.generate(task));
+        generate.push((since(g0), since(Instant::now())));
+    }
+    let blas_threads = backend.threads();
+    let calls0 = backend.gemm_calls_in_this_thread();
+    let m0 = Instant::now();
+    let pairs: Vec<_> = inputs.iter().map(|(a, b)| (a, b)).collect();
+    let products = backend.multiply_batch(&pairs).ok_or_else(|| {
+        refuse(format!(
+            "{} returned no batched products although it claims a batched dgemm",
+            backend.name()
+        ))
+    })?;
+    let m1 = Instant::now();
+    let gemm_calls = calls0
+        .zip(backend.gemm_calls_in_this_thread())
+        .map(|(before, after)| after - before);
+    let seconds_total = t0.elapsed().as_secs_f64();
+    let (start, end) = (since(m0), since(m1));
+    let share = (end - start) / workload.tasks as f64;
+    let cpu_seconds = process_cpu_seconds() - cpu0;
+    let worker_cpu = thread_cpu_seconds() - thread_cpu0;
+    let mut timings = Vec::with_capacity(workload.tasks);
+    for (task, &generate) in generate.iter().enumerate() {
+        let s = start + share * task as f64;
+        let end = if task + 1 == workload.tasks {
+            end
+        } else {
+            s + share
+        };
+        timings.push(TaskTiming {
+            task,
+            worker: 0,
+            generate,
+            multiply: (s, end),
+            verify: None,
+            delivered: end,
+            blas_threads,
+            gemm_calls,
+        });
+        on_task_done();
+    }
+    // Not timed: hand the products over for verification.
+    let checks = match store {
+        Some(store) => {
+            for (mut slot, c) in store.slots().into_iter().zip(&products) {
+                slot.assign(c);
+            }
+            None
+        }
+        None => {
+            let verifier = Verifier::new(workload.size);
+            Some(
+                inputs
+                    .iter()
+                    .zip(&products)
+                    .map(|((a, b), c)| verifier.check(a, b, c))
+                    .collect(),
+            )
+        }
+    };
+    Ok(Execution {
+        timings,
+        workers: vec![WorkerStats {
+            worker: 0,
+            pid: None,
+            startup_seconds: 0.0,
+            tasks: workload.tasks,
+            cpu_seconds: worker_cpu,
+            wall_seconds: seconds_total,
+        }],
+        checks,
+        startup_seconds: 0.0,
+        seconds_total,
+        cpu_seconds,
+    })
+}
