@@ -203,7 +203,7 @@ pub fn record<B: Backend + ?Sized>(
 /// Column header of [`row`].
 pub fn header() -> String {
     format!(
-        "{:<15} {:<28} {:<20} {:>6} {:>6} {:>9} {:>8} {:>8} {:>5} {:>9}",
+        "{:<16} {:<34} {:<20} {:>6} {:>6} {:>9} {:>8} {:>8} {:>5} {:>9}",
         "backend",
         "kernel",
         "strategy",
@@ -228,7 +228,7 @@ pub fn row(r: &RunRecord) -> String {
         )
     };
     format!(
-        "{:<15} {:<28} {:<20} {:>6} {:>6} {:>9.3} {:>8.1} {:>8} {:>5.2} {:>9}",
+        "{:<16} {:<34} {:<20} {:>6} {:>6} {:>9.3} {:>8.1} {:>8} {:>5.2} {:>9}",
         r.backend,
         format!("{} ({})", r.kernel, r.kernel_choice.method),
         r.strategy,
