@@ -5,6 +5,7 @@
 //! - [`Backend`]: what every BLAS (or pure-Rust) backend crate implements.
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
 //! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory.
+//! - [`peak`]: the machine's f64 FMA limit, measured by a microkernel.
 //! - [`record`]: the JSON result record.
 //!
 //! Nothing here links a BLAS library: matrix-vector products in the verifier are
@@ -13,6 +14,7 @@
 pub mod backend;
 pub mod conformance;
 pub mod machine;
+pub mod peak;
 pub mod record;
 pub mod schedule;
 pub mod strategy;

@@ -29,6 +29,43 @@ pub enum Command {
     Backends,
     /// Show the machine as this process sees it (JSON): cores, affinity, quota, SIMD.
     Machine,
+    /// Measure the machine's f64 limit: a fused multiply-add microkernel in the widest vector
+    /// instructions the CPU has, on one core and on every allowed core at once.
+    Peak(PeakArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PeakArgs {
+    /// Seconds each measurement runs (one core, then all cores).
+    #[arg(long, default_value = "0.5", value_parser = positive_seconds)]
+    pub seconds: std::time::Duration,
+    /// Kernel threads for the all-core figure (default: every CPU this process may use).
+    #[arg(long, value_parser = positive)]
+    pub threads: Option<usize>,
+    /// Write the measurement (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+impl PeakArgs {
+    /// Measures and prints the limit (and writes `--json`).
+    pub fn run(&self) -> anyhow::Result<()> {
+        let threads = self
+            .threads
+            .unwrap_or_else(|| Machine::detect().cpus_allowed.len().max(1));
+        let p = blaspar_core::peak::measure(threads, self.seconds);
+        println!(
+            "f64 FMA peak ({}, {} lanes): one core {:.1} GFLOP/s, {} threads {:.1} GFLOP/s ({:.2} s each)",
+            p.isa, p.lanes, p.one_core_gflops, p.threads, p.all_cores_gflops, p.seconds
+        );
+        if let Some(path) = &self.json {
+            let mut text = serde_json::to_string_pretty(&p)?;
+            text.push('\n');
+            std::fs::write(path, text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args, Clone)]

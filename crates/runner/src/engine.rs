@@ -76,6 +76,7 @@ pub fn main<B: Backend>(
             );
             ExitCode::SUCCESS
         }),
+        Command::Peak(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Machine => {
             println!(
                 "{}",

@@ -172,3 +172,12 @@ fn bad_process_options_are_rejected() {
         assert_rejected(&[&s[..], extra].concat(), msg);
     }
 }
+
+#[test]
+fn bad_peak_options_are_rejected() {
+    assert_rejected(
+        &["peak", "--seconds", "0"],
+        "must be a number of seconds > 0",
+    );
+    assert_rejected(&["peak", "--threads", "0"], "must be at least 1");
+}

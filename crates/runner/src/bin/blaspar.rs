@@ -74,5 +74,12 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&m).expect("json"));
             ExitCode::SUCCESS
         }
+        Command::Peak(args) => match args.run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
