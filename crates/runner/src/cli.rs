@@ -32,6 +32,36 @@ pub enum Command {
     /// Measure the machine's f64 limit: a fused multiply-add microkernel in the widest vector
     /// instructions the CPU has, on one core and on every allowed core at once.
     Peak(PeakArgs),
+    /// Sweep the strategy grid on every built backend (or those named), several interleaved
+    /// repeats each; rows are written as they are measured and an interrupted sweep resumes.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SweepArgs {
+    /// Backends to sweep, comma-separated (default: every built engine).
+    #[arg(long, value_delimiter = ',', value_parser = parse_backend)]
+    pub backends: Vec<String>,
+    /// Named workload (quick or seed); --tasks and --size override its numbers.
+    #[arg(long, default_value = "quick", value_parser = parse_preset)]
+    pub preset: Preset,
+    #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Option<usize>,
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
+    pub size: Option<usize>,
+    /// Measurements per configuration (interleaved: every configuration once, then again).
+    #[arg(long, default_value_t = 3, value_parser = positive)]
+    pub repeats: usize,
+    /// How products come back in each run (see `run --help`).
+    #[arg(long, value_enum, default_value_t = ResultMode::Matrices)]
+    pub results: ResultMode,
+    /// Folder for runs.jsonl and summary.md; an existing one is resumed
+    /// (default: target/blaspar-sweeps/<time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seconds each peak measurement runs.
+    #[arg(long, default_value = "0.5", value_parser = positive_seconds)]
+    pub peak_seconds: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

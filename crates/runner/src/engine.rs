@@ -77,6 +77,7 @@ pub fn main<B: Backend>(
             ExitCode::SUCCESS
         }),
         Command::Peak(args) => args.run().map(|()| ExitCode::SUCCESS),
+        Command::Sweep(args) => crate::sweep::main(&args).map(|()| ExitCode::SUCCESS),
         Command::Machine => {
             println!(
                 "{}",

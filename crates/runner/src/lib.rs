@@ -13,6 +13,7 @@ pub mod execute;
 pub mod procs;
 pub mod report;
 pub mod store;
+pub mod sweep;
 pub mod testkit;
 
 /// Backends this version knows how to start, in the order `blaspar backends` lists them.
@@ -29,6 +30,19 @@ pub const BACKENDS: &[&str] = &[
 
 /// The commit the binary was built from.
 pub const COMMIT: &str = env!("BLASPAR_COMMIT");
+
+/// Where the engine of `backend` is: next to the running binary, or in `$BLASPAR_ENGINE_DIR`.
+pub fn engine_path(backend: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("BLASPAR_ENGINE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(std::path::PathBuf::from))
+                .unwrap_or_else(|| std::path::PathBuf::from("."))
+        });
+    dir.join(engine_binary_name(backend))
+}
 
 /// Name of the engine binary of a backend.
 pub fn engine_binary_name(backend: &str) -> String {

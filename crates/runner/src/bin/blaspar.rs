@@ -3,22 +3,9 @@
 //! `blaspar-engine-<backend>`, found next to this executable or in `$BLASPAR_ENGINE_DIR`.
 
 use blaspar_runner::cli::{Command, parse_or_exit};
-use blaspar_runner::{BACKENDS, engine_binary_name};
+use blaspar_runner::{BACKENDS, engine_path};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-fn engine_path(backend: &str) -> PathBuf {
-    let dir = std::env::var_os("BLASPAR_ENGINE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("."))
-        });
-    dir.join(engine_binary_name(backend))
-}
 
 fn not_built(backend: &str, path: &std::path::Path) -> String {
     format!(
@@ -74,6 +61,13 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&m).expect("json"));
             ExitCode::SUCCESS
         }
+        Command::Sweep(args) => match blaspar_runner::sweep::main(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Peak(args) => match args.run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

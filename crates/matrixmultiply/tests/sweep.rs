@@ -1,0 +1,91 @@
+//! The sweep through a real engine (the pure-Rust one: cheap): rows written as measured,
+//! refusals recorded once, a summary with a recommendation, resume without re-measuring,
+//! and a corrupt rows file reported rather than overwritten.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-matrixmultiply");
+
+fn sweep(out: &Path) -> Output {
+    Command::new(EXE)
+        .args([
+            "sweep",
+            "--backends",
+            "matrixmultiply",
+            "--tasks",
+            "4",
+            "--size",
+            "64",
+            "--repeats",
+            "2",
+            "--peak-seconds",
+            "0.05",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .expect("engine starts")
+}
+
+fn rows(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("runs.jsonl"))
+        .expect("rows written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("whole json lines"))
+        .collect()
+}
+
+#[test]
+fn sweep_measures_refuses_summarises_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let first = sweep(&out);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{err}");
+    let r = rows(&out);
+    let measured = r.iter().filter(|x| !x["record"].is_null()).count();
+    let refused: Vec<_> = r.iter().filter(|x| !x["refused"].is_null()).collect();
+    // On any machine: sequential, blas-default and at least one P > 1 of threads and procs
+    // run (2 repeats each); every configuration with more than one BLAS thread is refused once.
+    assert!(
+        measured >= 8 && measured % 2 == 0,
+        "{measured} measured rows"
+    );
+    assert!(!refused.is_empty());
+    assert!(
+        refused
+            .iter()
+            .all(|x| x["refused"].as_str().unwrap().contains("not supported")),
+        "{refused:?}"
+    );
+    for x in r.iter().filter(|x| !x["record"].is_null()) {
+        assert_eq!(x["record"]["results_verified"], true);
+    }
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("## Recommendation"), "{summary}");
+    assert!(summary.contains("% of peak"), "{summary}");
+    assert!(summary.contains("In your own program:"), "{summary}");
+    assert!(out.join("peak.json").exists());
+
+    // Resume: nothing left to measure, no row added.
+    let again = sweep(&out);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert!(err.contains(" 0 measurements to do"), "{err}");
+    assert_eq!(rows(&out).len(), r.len());
+
+    // A torn last line is reported with its line number, and the file is left alone.
+    let path = out.join("runs.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"backend\": \"matrixmu");
+    std::fs::write(&path, &text).unwrap();
+    let bad = sweep(&out);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(&format!("line {} is not a sweep row", r.len() + 1)),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}

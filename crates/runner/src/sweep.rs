@@ -1,0 +1,629 @@
+//! The sweep: every strategy of a grid on every backend named, each configuration measured
+//! several times in an interleaved order (repeat 1 of everything, then repeat 2, each in
+//! its own shuffled order) so that machine drift spreads evenly. Every measurement is one
+//! engine run (`blaspar-engine-<backend> run ... --json`), verified like any run; its record
+//! is appended to `runs.jsonl` as soon as it is measured, so an interrupted sweep resumes
+//! where it stopped (`--out` the same folder).
+//!
+//! First step of the sweep issue: the grid, the interleaved measurement with resume and
+//! progress, medians with spread, the best configuration per backend and overall against
+//! the measured f64 peak. Search around the best, scaling lists and plots come next.
+
+use crate::cli::SweepArgs;
+use crate::execute::ResultMode;
+use anyhow::Context;
+use blaspar_core::Strategy;
+use blaspar_core::machine::Machine;
+use blaspar_core::peak::Peak;
+use blaspar_core::record::RunRecord;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::path::Path;
+
+/// Worker and thread counts worth measuring up to `max`: powers of two, the divisors of
+/// `cpus`, and `cpus` itself (pruned: not every number up to the core count).
+pub fn counts(cpus: usize, max: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..usize::BITS)
+        .map(|i| 1usize << i)
+        .take_while(|&p| p <= max)
+        .collect();
+    v.extend((1..=cpus).filter(|d| cpus.is_multiple_of(*d) && *d <= max));
+    if cpus <= max {
+        v.push(cpus);
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The pruned grid for a machine with `cpus` usable CPUs: sequential; BLAS threads at the
+/// default and at T <= cpus; P threads and P processes (1 BLAS thread) for P <= cpus; hybrids
+/// P x T (P, T >= 2) up to 2 x cpus (oversubscription included); one batched call at T = cpus.
+pub fn grid(cpus: usize) -> Vec<Strategy> {
+    let cpus = cpus.max(1);
+    let nz = |n: usize| NonZeroUsize::new(n).expect("counts are >= 1");
+    let mut g = vec![Strategy::Sequential, Strategy::BlasDefault];
+    let within = counts(cpus, cpus);
+    g.extend(
+        within
+            .iter()
+            .filter(|&&t| t > 1)
+            .map(|&t| Strategy::Blas { threads: nz(t) }),
+    );
+    for &p in within.iter().filter(|&&p| p > 1) {
+        g.push(Strategy::Threads { workers: nz(p) });
+        g.push(Strategy::Procs { workers: nz(p) });
+    }
+    let wide = counts(cpus, 2 * cpus);
+    for &p in wide.iter().filter(|&&p| p > 1) {
+        for &t in wide.iter().filter(|&&t| t > 1 && p * t <= 2 * cpus) {
+            g.push(Strategy::HybridThreads {
+                workers: nz(p),
+                threads: nz(t),
+            });
+            g.push(Strategy::HybridProcs {
+                workers: nz(p),
+                threads: nz(t),
+            });
+        }
+    }
+    g.push(Strategy::Batched { threads: nz(cpus) });
+    g
+}
+
+/// One line of `runs.jsonl`: a measured run, or a configuration the backend refused.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    pub backend: String,
+    pub strategy: String,
+    pub repeat: usize,
+    /// The run's record (`None` when the backend refused the strategy).
+    pub record: Option<RunRecord>,
+    /// Why the backend refused it.
+    pub refused: Option<String>,
+}
+
+/// Median and spread of one configuration's measurements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub backend: String,
+    pub strategy: String,
+    pub runs: usize,
+    pub median_seconds: f64,
+    pub min_seconds: f64,
+    pub max_seconds: f64,
+    pub median_gflops: f64,
+}
+
+impl Summary {
+    /// (max - min) / median: the measured spread.
+    pub fn spread(&self) -> f64 {
+        (self.max_seconds - self.min_seconds) / self.median_seconds
+    }
+}
+
+/// The median of a non-empty list.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Summaries of every measured configuration, fastest first.
+pub fn summarise(rows: &[Row]) -> Vec<Summary> {
+    let mut by: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
+    for r in rows {
+        if let Some(rec) = &r.record {
+            by.entry((r.backend.clone(), r.strategy.clone()))
+                .or_default()
+                .push(rec);
+        }
+    }
+    let mut out: Vec<Summary> = by
+        .into_iter()
+        .map(|((backend, strategy), recs)| {
+            let mut secs: Vec<f64> = recs.iter().map(|r| r.seconds_total).collect();
+            let mut gf: Vec<f64> = recs.iter().map(|r| r.gflops).collect();
+            Summary {
+                backend,
+                strategy,
+                runs: recs.len(),
+                median_seconds: median(&mut secs),
+                min_seconds: secs[0],
+                max_seconds: secs[secs.len() - 1],
+                median_gflops: median(&mut gf),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.median_seconds.total_cmp(&b.median_seconds));
+    out
+}
+
+/// The arguments of one engine run of the sweep.
+pub fn run_args(
+    backend: &str,
+    strategy: &str,
+    tasks: usize,
+    size: usize,
+    results: ResultMode,
+    json: &std::path::Path,
+) -> Vec<String> {
+    [
+        "run",
+        "--backend",
+        backend,
+        "--strategy",
+        strategy,
+        "--tasks",
+        &tasks.to_string(),
+        "--size",
+        &size.to_string(),
+        "--results",
+        &results.to_string(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([json.display().to_string()])
+    .collect()
+}
+
+/// A deterministic shuffle (xorshift), so that each repeat measures in another order.
+pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
+    let mut v = items.to_vec();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+/// Runs a sweep: measures what is missing from `runs.jsonl`, then prints and writes the
+/// summary.
+pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
+    let machine = Machine::detect();
+    let cpus = machine.cpus_allowed.len().max(1);
+    let mut workload = args.preset.workload(machine.default_parallelism);
+    workload.tasks = args.tasks.unwrap_or(workload.tasks);
+    workload.size = args.size.unwrap_or(workload.size);
+    let backends: Vec<String> = if args.backends.is_empty() {
+        crate::BACKENDS
+            .iter()
+            .filter(|b| crate::engine_path(b).exists())
+            .map(|b| b.to_string())
+            .collect()
+    } else {
+        args.backends.clone()
+    };
+    for b in &backends {
+        let path = crate::engine_path(b);
+        anyhow::ensure!(
+            path.exists(),
+            "the {b} engine is not built (looked for {}): run scripts/build.sh",
+            path.display()
+        );
+    }
+    anyhow::ensure!(
+        !backends.is_empty(),
+        "no engine is built: run scripts/build.sh"
+    );
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Path::new("target/blaspar-sweeps").join(stamp.to_string())
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let runs_path = out.join("runs.jsonl");
+    let mut rows = read_rows(&runs_path)?;
+
+    let peak = blaspar_core::peak::measure(cpus, args.peak_seconds);
+    eprintln!(
+        "peak (measured, {}): one core {:.1} GFLOP/s, {} CPUs {:.1} GFLOP/s",
+        peak.isa, peak.one_core_gflops, peak.threads, peak.all_cores_gflops
+    );
+    std::fs::write(
+        out.join("peak.json"),
+        serde_json::to_string_pretty(&peak)? + "\n",
+    )?;
+
+    let configs: Vec<(String, Strategy)> = backends
+        .iter()
+        .flat_map(|b| grid(cpus).into_iter().map(move |s| (b.clone(), s)))
+        .collect();
+    let done = |rows: &[Row], b: &str, s: &str, r: usize| {
+        rows.iter()
+            .any(|x| x.backend == b && x.strategy == s && (x.repeat == r || x.refused.is_some()))
+    };
+    let plan: Vec<(usize, String, Strategy)> = (1..=args.repeats)
+        .flat_map(|r| {
+            shuffled(&configs, r as u64)
+                .into_iter()
+                .map(move |(b, s)| (r, b, s))
+        })
+        .filter(|(r, b, s)| !done(&rows, b, &s.to_string(), *r))
+        .collect();
+    eprintln!(
+        "sweep: {} backends x {} configurations x {} repeats, {} tasks of {}x{}; {} measurements to do ({} already in {})",
+        backends.len(),
+        grid(cpus).len(),
+        args.repeats,
+        workload.tasks,
+        workload.size,
+        workload.size,
+        plan.len(),
+        rows.len(),
+        runs_path.display()
+    );
+    let bar = ProgressBar::new(plan.len() as u64).with_style(
+        ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len}, {elapsed} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let json = out.join("last-run.json");
+    for (repeat, backend, strategy) in plan {
+        let name = strategy.to_string();
+        // An earlier repeat may have found it refused.
+        if done(&rows, &backend, &name, repeat) {
+            bar.inc(1);
+            continue;
+        }
+        bar.set_message(format!("{backend} {name} (repeat {repeat})"));
+        let _ = std::fs::remove_file(&json);
+        let output = std::process::Command::new(crate::engine_path(&backend))
+            .args(run_args(
+                &backend,
+                &name,
+                workload.tasks,
+                workload.size,
+                args.results,
+                &json,
+            ))
+            .output()
+            .with_context(|| format!("cannot start the {backend} engine"))?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let row = if output.status.success() {
+            let text = std::fs::read_to_string(&json)
+                .with_context(|| format!("{backend} {name}: no record written"))?;
+            Row {
+                backend: backend.clone(),
+                strategy: name.clone(),
+                repeat,
+                record: Some(serde_json::from_str(&text).context("record parses")?),
+                refused: None,
+            }
+        } else if let Some(line) = stderr.lines().find(|l| l.contains("is not supported on")) {
+            Row {
+                backend: backend.clone(),
+                strategy: name.clone(),
+                repeat,
+                record: None,
+                refused: Some(line.trim_start_matches("error: ").to_string()),
+            }
+        } else {
+            bar.abandon();
+            anyhow::bail!(
+                "{backend} {name} (repeat {repeat}) failed ({}): {} -- measured rows are kept in {}; run the same command with --out {} to resume",
+                output.status,
+                stderr.trim(),
+                runs_path.display(),
+                out.display()
+            );
+        };
+        append_row(&runs_path, &row)?;
+        rows.push(row);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let _ = std::fs::remove_file(&json);
+    let text = report(&rows, &peak, &workload, args.repeats);
+    print!("{text}");
+    std::fs::write(out.join("summary.md"), &text)?;
+    eprintln!(
+        "rows: {}; summary: {}",
+        runs_path.display(),
+        out.join("summary.md").display()
+    );
+    Ok(())
+}
+
+fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| {
+                format!(
+                    "{} line {} is not a sweep row (a partial write?): fix or remove it to resume",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+fn append_row(path: &Path, row: &Row) -> anyhow::Result<()> {
+    let mut line = serde_json::to_string(row)?;
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // One write per row: an interrupted sweep leaves whole lines.
+    f.write_all(line.as_bytes())?;
+    f.sync_data()?;
+    Ok(())
+}
+
+/// The summary in the tutorial's table form per backend, the best per backend and overall,
+/// and the recommendation.
+pub fn report(
+    rows: &[Row],
+    peak: &Peak,
+    workload: &blaspar_core::Workload,
+    repeats: usize,
+) -> String {
+    use std::fmt::Write as _;
+    let sums = summarise(rows);
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# Sweep: {} tasks of {}x{}, {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs.\n",
+        workload.tasks,
+        workload.size,
+        workload.size,
+        repeats,
+        peak.isa,
+        peak.one_core_gflops,
+        peak.all_cores_gflops,
+        peak.threads
+    );
+    let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
+    backends.sort_unstable();
+    backends.dedup();
+    for b in &backends {
+        let _ = writeln!(t, "## {b}\n");
+        let _ = writeln!(
+            t,
+            "| strategy | task parallelism | BLAS threads | median s | spread | GFLOP/s | % of peak |\n|---|---|---|---:|---:|---:|---:|"
+        );
+        for s in sums.iter().filter(|s| s.backend == *b) {
+            let strat: Strategy = s.strategy.parse().expect("rows hold valid strategies");
+            let tasks = match strat {
+                Strategy::Threads { workers } | Strategy::HybridThreads { workers, .. } => {
+                    format!("{workers} threads")
+                }
+                Strategy::Procs { workers } | Strategy::HybridProcs { workers, .. } => {
+                    format!("{workers} processes")
+                }
+                Strategy::Batched { .. } => "one batch".to_string(),
+                _ => "none".to_string(),
+            };
+            let threads = match strat.blas_threads() {
+                blaspar_core::BlasThreads::Fixed(n) => n.to_string(),
+                blaspar_core::BlasThreads::LibraryDefault => "default".to_string(),
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% |",
+                s.strategy,
+                tasks,
+                threads,
+                seconds(s.median_seconds),
+                100.0 * s.spread(),
+                s.median_gflops,
+                100.0 * s.median_gflops / peak.all_cores_gflops
+            );
+        }
+        let refused: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.backend == *b && r.refused.is_some())
+            .collect();
+        if !refused.is_empty() {
+            let _ = writeln!(t, "\nNot run (the backend cannot run them honestly):\n");
+            for r in refused {
+                let why = r.refused.as_deref().unwrap_or_default();
+                let why = why.split_once(": ").map_or(why, |(_, w)| w);
+                let _ = writeln!(t, "- {}: {why}", r.strategy);
+            }
+        }
+        let _ = writeln!(t);
+    }
+    if let (Some(best), Some(second)) = (sums.first(), sums.get(1)) {
+        let strat: Strategy = best.strategy.parse().expect("valid");
+        let margin = second.median_seconds / best.median_seconds - 1.0;
+        let noise = best.spread().max(second.spread());
+        let naive: Vec<String> = sums
+            .iter()
+            .filter(|s| {
+                s.backend == best.backend
+                    && (s.strategy == "blas-default"
+                        || s.strategy == format!("procs-{}", peak.threads))
+            })
+            .map(|s| {
+                format!(
+                    "{:.2}x faster than {}",
+                    s.median_seconds / best.median_seconds,
+                    s.strategy
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            t,
+            "## Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
+             It beats the runner-up ({} on {}) by {:.1}%, which {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
+            best.strategy,
+            best.backend,
+            seconds(best.median_seconds),
+            best.median_gflops,
+            100.0 * best.median_gflops / peak.all_cores_gflops,
+            second.strategy,
+            second.backend,
+            100.0 * margin,
+            if margin > noise {
+                "exceeds"
+            } else {
+                "does not exceed (a tie within noise)"
+            },
+            100.0 * noise,
+            if naive.is_empty() { "" } else { "; it is " },
+            naive.join(" and "),
+            how_to(&best.backend, &strat)
+        );
+    }
+    t
+}
+
+/// Seconds with about four significant digits.
+fn seconds(s: f64) -> String {
+    match s {
+        s if s >= 100.0 => format!("{s:.1}"),
+        s if s >= 10.0 => format!("{s:.2}"),
+        s if s >= 1.0 => format!("{s:.3}"),
+        s => format!("{s:.4}"),
+    }
+}
+
+/// How to get a strategy in the user's own program, in words, for one backend.
+pub fn how_to(backend: &str, strategy: &Strategy) -> String {
+    let var = match backend {
+        "blis" => "BLIS_NUM_THREADS",
+        "openblas-pthread" => "OPENBLAS_NUM_THREADS",
+        "openblas-openmp" | "mkl-iomp" => "OMP_NUM_THREADS (or MKL_NUM_THREADS)",
+        "mkl-seq" | "openblas-serial" | "matrixmultiply" => "",
+        "faer" => "Par::rayon(T) in matmul",
+        _ => "the library's thread count",
+    };
+    let set = |t: usize| {
+        if var.is_empty() {
+            "the library single-threaded (as built)".to_string()
+        } else {
+            format!("{var}={t}")
+        }
+    };
+    match *strategy {
+        Strategy::Sequential => format!("run the tasks one after another with {}", set(1)),
+        Strategy::BlasDefault => {
+            "run the tasks one after another and leave the library's threads alone".to_string()
+        }
+        Strategy::Blas { threads } => format!(
+            "run the tasks one after another with {}",
+            set(threads.get())
+        ),
+        Strategy::Threads { workers } => format!(
+            "run {workers} tasks at once in a thread pool (rayon::ThreadPoolBuilder::num_threads({workers})), each with {}",
+            set(1)
+        ),
+        Strategy::Procs { workers } => format!(
+            "run {workers} worker processes (e.g. multiprocessing.Pool({workers})) that take tasks as they finish, each with {}",
+            set(1)
+        ),
+        Strategy::HybridThreads { workers, threads } => format!(
+            "run {workers} tasks at once in a thread pool, each thread setting the library to {threads} threads for itself (per-thread API)"
+        ),
+        Strategy::HybridProcs { workers, threads } => format!(
+            "run {workers} worker processes, each with {}",
+            set(threads.get())
+        ),
+        Strategy::Batched { threads } => format!(
+            "generate every task first, then one cblas_dgemm_batch call with {}",
+            set(threads.get())
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(g: &[Strategy]) -> Vec<String> {
+        g.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn counts_are_powers_of_two_and_divisors() {
+        assert_eq!(counts(2, 2), vec![1, 2]);
+        assert_eq!(counts(2, 4), vec![1, 2, 4]);
+        assert_eq!(counts(12, 12), vec![1, 2, 3, 4, 6, 8, 12]);
+        assert_eq!(counts(16, 32), vec![1, 2, 4, 8, 16, 32]);
+        assert_eq!(counts(1, 1), vec![1]);
+    }
+
+    #[test]
+    fn the_grid_on_two_cores() {
+        assert_eq!(
+            names(&grid(2)),
+            [
+                "sequential",
+                "blas-default",
+                "blas-2",
+                "threads-2",
+                "procs-2",
+                "hybrid-threads-2x2",
+                "hybrid-procs-2x2",
+                "batched-2"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_grid_on_sixteen_cores_is_pruned_and_bounded() {
+        let g = grid(16);
+        assert!(g.len() < 60, "{} configurations", g.len());
+        for s in &g {
+            let t = match s.blas_threads() {
+                blaspar_core::BlasThreads::Fixed(t) => t.get(),
+                blaspar_core::BlasThreads::LibraryDefault => 1,
+            };
+            let total = s.workers() * t;
+            assert!(total <= 32, "{s}");
+        }
+        let n = names(&g);
+        assert!(n.contains(&"hybrid-procs-2x16".to_string()));
+        assert!(n.contains(&"procs-16".to_string()));
+        assert!(!n.contains(&"procs-3".to_string()));
+    }
+
+    #[test]
+    fn medians_and_spread() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        let s = Summary {
+            backend: "b".into(),
+            strategy: "s".into(),
+            runs: 3,
+            median_seconds: 2.0,
+            min_seconds: 1.9,
+            max_seconds: 2.3,
+            median_gflops: 1.0,
+        };
+        assert!((s.spread() - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn shuffles_are_permutations_that_differ_by_seed() {
+        let items: Vec<usize> = (0..20).collect();
+        let a = shuffled(&items, 1);
+        let b = shuffled(&items, 2);
+        assert_ne!(a, b);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, items);
+        assert_eq!(shuffled(&items, 1), a);
+    }
+}
