@@ -68,12 +68,14 @@ fn sweep_measures_refuses_summarises_and_resumes() {
     assert!(summary.contains("In your own program:"), "{summary}");
     assert!(out.join("peak.json").exists());
 
-    // Resume: nothing left to measure, no row added.
+    // Resume: nothing left to measure, no row added, the first peak kept.
+    let peak = std::fs::read_to_string(out.join("peak.json")).unwrap();
     let again = sweep(&out);
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{err}");
     assert!(err.contains(" 0 measurements to do"), "{err}");
     assert_eq!(rows(&out).len(), r.len());
+    assert_eq!(std::fs::read_to_string(out.join("peak.json")).unwrap(), peak);
 
     // A torn last line is reported with its line number, and the file is left alone.
     let path = out.join("runs.jsonl");

@@ -96,6 +96,14 @@ pub struct Summary {
     pub min_seconds: f64,
     pub max_seconds: f64,
     pub median_gflops: f64,
+    /// Medians of where the worker time went, as fractions of workers x seconds:
+    /// generate, multiply, transfer (to the parent), idle.
+    pub split: [f64; 4],
+    /// Median worker start-up, seconds (not in the timed run).
+    pub startup: f64,
+    /// Median multiply-only rate of one worker: FLOPs / multiply task-seconds x workers,
+    /// per worker, GFLOP/s (the library's GEMM speed in this configuration).
+    pub gemm_gflops_per_worker: f64,
 }
 
 impl Summary {
@@ -139,6 +147,28 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
                 min_seconds: secs[0],
                 max_seconds: secs[secs.len() - 1],
                 median_gflops: median(&mut gf),
+                split: [0, 1, 2, 3].map(|i| {
+                    let mut v: Vec<f64> = recs
+                        .iter()
+                        .map(|r| {
+                            let t = &r.time.task_seconds;
+                            let total = r.workers as f64 * r.seconds_total;
+                            [t.generate, t.multiply, t.transfer, t.idle][i] / total
+                        })
+                        .collect();
+                    median(&mut v)
+                }),
+                startup: median(&mut recs.iter().map(|r| r.time.wall.startup).collect::<Vec<_>>()),
+                gemm_gflops_per_worker: median(
+                    &mut recs
+                        .iter()
+                        .map(|r| {
+                            2.0 * (r.size as f64).powi(3) * r.tasks as f64
+                                / r.time.task_seconds.multiply
+                                / 1e9
+                        })
+                        .collect::<Vec<_>>(),
+                ),
             }
         })
         .collect();
@@ -227,15 +257,25 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     let runs_path = out.join("runs.jsonl");
     let mut rows = read_rows(&runs_path)?;
 
-    let peak = blaspar_core::peak::measure(cpus, args.peak_seconds);
+    // A resumed sweep keeps the peak it measured first, so every row compares to one figure.
+    let peak_path = out.join("peak.json");
+    let peak: Peak = match std::fs::read_to_string(&peak_path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a peak measurement: remove it to measure again",
+                peak_path.display()
+            )
+        })?,
+        Err(_) => {
+            let p = blaspar_core::peak::measure(cpus, args.peak_seconds);
+            std::fs::write(&peak_path, serde_json::to_string_pretty(&p)? + "\n")?;
+            p
+        }
+    };
     eprintln!(
         "peak (measured, {}): one core {:.1} GFLOP/s, {} CPUs {:.1} GFLOP/s",
         peak.isa, peak.one_core_gflops, peak.threads, peak.all_cores_gflops
     );
-    std::fs::write(
-        out.join("peak.json"),
-        serde_json::to_string_pretty(&peak)? + "\n",
-    )?;
 
     let configs: Vec<(String, Strategy)> = backends
         .iter()
@@ -383,7 +423,9 @@ pub fn report(
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "# Sweep: {} tasks of {}x{}, {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs.\n",
+        "# Sweep: {} tasks of {}x{}, {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
+         Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
+         tutorial's times do; generate / multiply / transfer / idle are shares of workers x time.\n",
         workload.tasks,
         workload.size,
         workload.size,
@@ -400,7 +442,7 @@ pub fn report(
         let _ = writeln!(t, "## {b}\n");
         let _ = writeln!(
             t,
-            "| strategy | task parallelism | BLAS threads | median s | spread | GFLOP/s | % of peak |\n|---|---|---|---:|---:|---:|---:|"
+            "| strategy | task parallelism | BLAS threads | median s | spread | GFLOP/s | % of peak | generate | multiply | transfer | idle | start-up s |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for s in sums.iter().filter(|s| s.backend == *b) {
             let strat: Strategy = s.strategy.parse().expect("rows hold valid strategies");
@@ -420,14 +462,30 @@ pub fn report(
             };
             let _ = writeln!(
                 t,
-                "| {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% |",
+                "| {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.1}% | {:.0}% | {:.4} |",
                 s.strategy,
                 tasks,
                 threads,
                 seconds(s.median_seconds),
                 100.0 * s.spread(),
                 s.median_gflops,
-                100.0 * s.median_gflops / peak.all_cores_gflops
+                100.0 * s.median_gflops / peak.all_cores_gflops,
+                100.0 * s.split[0],
+                100.0 * s.split[1],
+                100.0 * s.split[2],
+                100.0 * s.split[3],
+                s.startup
+            );
+        }
+        if let Some(seq) = sums
+            .iter()
+            .find(|s| s.backend == *b && s.strategy == "sequential")
+        {
+            let _ = writeln!(
+                t,
+                "\nSingle-thread GEMM (sequential, multiply phase only): {:.1} GFLOP/s, {:.0}% of the one-core peak.",
+                seq.gemm_gflops_per_worker,
+                100.0 * seq.gemm_gflops_per_worker / peak.one_core_gflops
             );
         }
         let refused: Vec<&Row> = rows
@@ -611,6 +669,9 @@ mod tests {
             min_seconds: 1.9,
             max_seconds: 2.3,
             median_gflops: 1.0,
+            split: [0.1, 0.8, 0.0, 0.1],
+            startup: 0.0,
+            gemm_gflops_per_worker: 1.0,
         };
         assert!((s.spread() - 0.2).abs() < 1e-12);
     }
