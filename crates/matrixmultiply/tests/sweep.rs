@@ -67,6 +67,13 @@ fn sweep_measures_refuses_summarises_and_resumes() {
     assert!(summary.contains("% of peak"), "{summary}");
     assert!(summary.contains("In your own program:"), "{summary}");
     assert!(out.join("peak.json").exists());
+    for (svg, expected) in [
+        ("strategies.svg", "threads-"),
+        ("heatmap-matrixmultiply.svg", "P processes"),
+    ] {
+        let text = std::fs::read_to_string(out.join(svg)).expect("plot written");
+        assert!(text.starts_with("<svg") && text.contains(expected), "{svg}");
+    }
 
     // Resume: nothing left to measure, no row added, the first peak kept.
     let peak = std::fs::read_to_string(out.join("peak.json")).unwrap();
@@ -75,7 +82,10 @@ fn sweep_measures_refuses_summarises_and_resumes() {
     assert!(again.status.success(), "{err}");
     assert!(err.contains(" 0 measurements to do"), "{err}");
     assert_eq!(rows(&out).len(), r.len());
-    assert_eq!(std::fs::read_to_string(out.join("peak.json")).unwrap(), peak);
+    assert_eq!(
+        std::fs::read_to_string(out.join("peak.json")).unwrap(),
+        peak
+    );
 
     // A torn last line is reported with its line number, and the file is left alone.
     let path = out.join("runs.jsonl");

@@ -10,6 +10,7 @@ pub mod batched;
 pub mod cli;
 pub mod engine;
 pub mod execute;
+pub mod plot;
 pub mod procs;
 pub mod report;
 pub mod store;

@@ -369,6 +369,29 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     let text = report(&rows, &peak, &workload, args.repeats);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
+    let sums = summarise(&rows);
+    let order: Vec<String> = grid(cpus).iter().map(|s| s.to_string()).collect();
+    crate::plot::strategies(
+        &sums,
+        &order,
+        peak.all_cores_gflops,
+        &out.join("strategies.svg"),
+    )?;
+    let mut measured: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
+    measured.sort_unstable();
+    measured.dedup();
+    for b in measured {
+        crate::plot::heatmap(
+            b,
+            &sums,
+            peak.all_cores_gflops,
+            &out.join(format!("heatmap-{b}.svg")),
+        )?;
+    }
+    eprintln!(
+        "plots: {}/strategies.svg, heatmap-<backend>.svg",
+        out.display()
+    );
     eprintln!(
         "rows: {}; summary: {}",
         runs_path.display(),

@@ -1,0 +1,288 @@
+//! SVG plots of a sweep (plotters): every strategy side by side across backends, and a
+//! P x T heatmap per backend (task workers x BLAS threads, threads and processes apart).
+
+use crate::sweep::Summary;
+use blaspar_core::{BlasThreads, Strategy};
+use plotters::prelude::*;
+use std::path::Path;
+
+fn err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("cannot draw {}: {e}", path.display())
+}
+
+/// GFLOP/s of a summary at a given time (same work, so GFLOP/s scales with 1 / time).
+fn gflops_at(s: &Summary, seconds: f64) -> f64 {
+    s.median_gflops * s.median_seconds / seconds
+}
+
+/// Grouped bars: one group per strategy, one bar per backend (median GFLOP/s, with a
+/// min-max whisker), the measured all-core peak as a line.
+pub fn strategies(
+    sums: &[Summary],
+    order: &[String],
+    peak: f64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
+    backends.sort_unstable();
+    backends.dedup();
+    let cats: Vec<&String> = order
+        .iter()
+        .filter(|o| sums.iter().any(|s| &s.strategy == *o))
+        .collect();
+    let top = sums
+        .iter()
+        .map(|s| gflops_at(s, s.min_seconds))
+        .fold(peak, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let n = cats.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "GFLOP/s by strategy and backend (median, whisker: min-max)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(if cats.len() <= 10 { 40 } else { 130 })
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..n, 0f64..top)
+        .map_err(|e| err(path, e))?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(cats.len().max(1) * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - i as f64 - 0.5).abs() < 0.01 && i < cats.len() {
+                cats[i].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_style(if cats.len() <= 10 {
+            ("sans-serif", 13).into_font()
+        } else {
+            // Many strategies (a big machine's grid): names turned to fit.
+            ("sans-serif", 11)
+                .into_font()
+                .transform(FontTransform::Rotate90)
+        })
+        .y_desc("GFLOP/s")
+        .draw()
+        .map_err(|e| err(path, e))?;
+    let width = 0.8 / backends.len().max(1) as f64;
+    for (j, b) in backends.iter().enumerate() {
+        let color = Palette99::pick(j).to_rgba();
+        let mut bars = Vec::new();
+        let mut whiskers = Vec::new();
+        for (i, cat) in cats.iter().enumerate() {
+            if let Some(s) = sums.iter().find(|s| s.backend == *b && &&s.strategy == cat) {
+                let x0 = i as f64 + 0.1 + j as f64 * width;
+                bars.push(Rectangle::new(
+                    [(x0, 0.0), (x0 + width * 0.9, s.median_gflops)],
+                    color.filled(),
+                ));
+                let xm = x0 + width * 0.45;
+                whiskers.push(PathElement::new(
+                    vec![
+                        (xm, gflops_at(s, s.max_seconds)),
+                        (xm, gflops_at(s, s.min_seconds)),
+                    ],
+                    BLACK,
+                ));
+            }
+        }
+        chart
+            .draw_series(bars)
+            .map_err(|e| err(path, e))?
+            .label(b.to_string())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        chart.draw_series(whiskers).map_err(|e| err(path, e))?;
+    }
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, peak), (n, peak)],
+            RED.stroke_width(2),
+        )))
+        .map_err(|e| err(path, e))?
+        .label(format!("measured FMA peak, all cores ({peak:.0})"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], RED.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}
+
+/// (workers P, BLAS threads T, in processes) of a strategy on the P x T plane; `None` for
+/// strategies that are not a point of it (library-default threads, batched).
+pub fn plane_point(s: &Strategy) -> Option<(usize, usize, bool)> {
+    let t = match s.blas_threads() {
+        BlasThreads::Fixed(t) => t.get(),
+        BlasThreads::LibraryDefault => return None,
+    };
+    match s {
+        Strategy::Sequential | Strategy::Blas { .. } => Some((1, t, false)),
+        Strategy::Threads { workers } | Strategy::HybridThreads { workers, .. } => {
+            Some((workers.get(), t, false))
+        }
+        Strategy::Procs { workers } | Strategy::HybridProcs { workers, .. } => {
+            Some((workers.get(), t, true))
+        }
+        Strategy::BlasDefault | Strategy::Batched { .. } => None,
+    }
+}
+
+/// A P x T heatmap of one backend: two panels (threads, processes; P = 1 is the same one
+/// process in both), each cell the median GFLOP/s, colour relative to the all-core peak.
+pub fn heatmap(backend: &str, sums: &[Summary], peak: f64, path: &Path) -> anyhow::Result<()> {
+    let points: Vec<((usize, usize, bool), f64)> = sums
+        .iter()
+        .filter(|s| s.backend == backend)
+        .filter_map(|s| {
+            let strat: Strategy = s.strategy.parse().ok()?;
+            Some((plane_point(&strat)?, s.median_gflops))
+        })
+        .collect();
+    let mut ps: Vec<usize> = points.iter().map(|((p, _, _), _)| *p).collect();
+    let mut ts: Vec<usize> = points.iter().map(|((_, t, _), _)| *t).collect();
+    ps.sort_unstable();
+    ps.dedup();
+    ts.sort_unstable();
+    ts.dedup();
+    let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let (left, right) = root.split_horizontally(500);
+    for (area, procs) in [(left, false), (right, true)] {
+        let title = format!(
+            "{backend}: P {} x T BLAS threads (GFLOP/s)",
+            if procs { "processes" } else { "threads" }
+        );
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..ts.len().max(1) as f64, 0f64..ps.len().max(1) as f64)
+            .map_err(|e| err(path, e))?;
+        let (tl, pl) = (ts.clone(), ps.clone());
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(ts.len() * 2 + 1)
+            .y_labels(ps.len() * 2 + 1)
+            .x_label_formatter(&|x| label_at(&tl, *x))
+            .y_label_formatter(&|y| label_at(&pl, *y))
+            .x_desc("T (BLAS threads per worker)")
+            .y_desc("P (workers)")
+            .draw()
+            .map_err(|e| err(path, e))?;
+        for ((p, t, in_procs), gf) in &points {
+            if *in_procs != procs && *p != 1 {
+                continue;
+            }
+            let (x, y) = (
+                ts.iter().position(|v| v == t).unwrap_or(0) as f64,
+                ps.iter().position(|v| v == p).unwrap_or(0) as f64,
+            );
+            let share = (gf / peak).clamp(0.0, 1.0);
+            let shade = (255.0 * (1.0 - share)) as u8;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
+                    RGBColor(shade, shade, 255).filled(),
+                )))
+                .map_err(|e| err(path, e))?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{gf:.1} ({:.0}%)", 100.0 * share),
+                    (x + 0.25, y + 0.5),
+                    ("sans-serif", 15)
+                        .into_font()
+                        .color(if share > 0.6 { &WHITE } else { &BLACK }),
+                )))
+                .map_err(|e| err(path, e))?;
+        }
+    }
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}
+
+/// The level at the middle of cell `x` (labels sit at i + 0.5).
+fn label_at(levels: &[usize], x: f64) -> String {
+    let i = x.floor() as usize;
+    if (x - i as f64 - 0.5).abs() < 0.01 && i < levels.len() {
+        levels[i].to_string()
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(backend: &str, strategy: &str, seconds: f64, gflops: f64) -> Summary {
+        Summary {
+            backend: backend.into(),
+            strategy: strategy.into(),
+            runs: 3,
+            median_seconds: seconds,
+            min_seconds: seconds * 0.95,
+            max_seconds: seconds * 1.05,
+            median_gflops: gflops,
+            split: [0.2, 0.8, 0.0, 0.0],
+            startup: 0.0,
+            gemm_gflops_per_worker: gflops,
+        }
+    }
+
+    #[test]
+    fn points_on_the_plane() {
+        let p = |t: &str| plane_point(&t.parse().unwrap());
+        assert_eq!(p("sequential"), Some((1, 1, false)));
+        assert_eq!(p("blas-4"), Some((1, 4, false)));
+        assert_eq!(p("threads-3"), Some((3, 1, false)));
+        assert_eq!(p("hybrid-procs-2x4"), Some((2, 4, true)));
+        assert_eq!(p("blas-default"), None);
+        assert_eq!(p("batched-2"), None);
+    }
+
+    #[test]
+    fn svg_files_are_written_with_every_strategy_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let sums = vec![
+            summary("blis", "threads-2", 0.3, 106.9),
+            summary("blis", "sequential", 0.6, 54.0),
+            summary("blis", "hybrid-procs-2x2", 0.7, 46.5),
+            summary("faer", "threads-2", 0.35, 90.0),
+        ];
+        let order: Vec<String> = ["sequential", "threads-2", "hybrid-procs-2x2"]
+            .map(String::from)
+            .to_vec();
+        let bars = dir.path().join("strategies.svg");
+        strategies(&sums, &order, 240.0, &bars).unwrap();
+        let svg = std::fs::read_to_string(&bars).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
+        for label in [
+            "threads-2",
+            "hybrid-procs-2x2",
+            "blis",
+            "faer",
+            "measured FMA peak",
+        ] {
+            assert!(svg.contains(label), "{label} missing");
+        }
+        let heat = dir.path().join("heatmap-blis.svg");
+        heatmap("blis", &sums, 240.0, &heat).unwrap();
+        let svg = std::fs::read_to_string(&heat).unwrap();
+        assert!(svg.contains("106.9 (45%)"), "threads-2 cell");
+        assert!(svg.contains("46.5 (19%)"), "hybrid-procs cell");
+        assert!(svg.contains("P processes"));
+    }
+}
