@@ -42,13 +42,15 @@ pub struct SweepArgs {
     /// Backends to sweep, comma-separated (default: every built engine).
     #[arg(long, value_delimiter = ',', value_parser = parse_backend)]
     pub backends: Vec<String>,
-    /// Named workload (quick or seed); --tasks and --size override its numbers.
+    /// Named workload (quick or seed); --tasks and --sizes override its numbers.
     #[arg(long, default_value = "quick", value_parser = parse_preset)]
     pub preset: Preset,
-    #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
-    pub tasks: Option<usize>,
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
-    pub size: Option<usize>,
+    /// Task counts to sweep, comma-separated (scaling with N; default: the preset's).
+    #[arg(long, short = 'n', value_name = "N,...", value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Vec<usize>,
+    /// Matrix sizes to sweep, comma-separated (scaling with n; default: the preset's).
+    #[arg(long, alias = "size", value_name = "SIZE,...", value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
+    pub sizes: Vec<usize>,
     /// Measurements per configuration (interleaved: every configuration once, then again).
     #[arg(long, default_value_t = 3, value_parser = positive)]
     pub repeats: usize,

@@ -119,6 +119,87 @@ pub fn strategies(
     Ok(())
 }
 
+/// Scaling curves: for each strategy, the best GFLOP/s over backends at each workload
+/// (workloads ordered by size, then tasks).
+pub fn scaling(sums: &[Summary], order: &[String], path: &Path) -> anyhow::Result<()> {
+    let mut workloads: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
+    workloads.sort_unstable_by_key(|&(t, n)| (n, t));
+    workloads.dedup();
+    let top = sums.iter().map(|s| s.median_gflops).fold(1.0, f64::max) * 1.15;
+    let root = SVGBackend::new(path, (1100, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let last = (workloads.len().max(2) - 1) as f64;
+    let labels: Vec<String> = workloads
+        .iter()
+        .map(|(t, n)| format!("{t} x {n}"))
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Scaling: best GFLOP/s over backends per strategy (tasks x size)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.3f64..last + 0.3, 0f64..top)
+        .map_err(|e| err(path, e))?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(workloads.len().max(2) * 4)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("GFLOP/s")
+        .draw()
+        .map_err(|e| err(path, e))?;
+    for (j, strategy) in order.iter().enumerate() {
+        let points: Vec<(f64, f64)> = workloads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &(t, n))| {
+                sums.iter()
+                    .filter(|s| &s.strategy == strategy && (s.tasks, s.size) == (t, n))
+                    .map(|s| s.median_gflops)
+                    .max_by(f64::total_cmp)
+                    .map(|g| (i as f64, g))
+            })
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let color = Palette99::pick(j).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| err(path, e))?
+            .label(strategy.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )
+            .map_err(|e| err(path, e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}
+
 /// (workers P, BLAS threads T, in processes) of a strategy on the P x T plane; `None` for
 /// strategies that are not a point of it (library-default threads, batched).
 pub fn plane_point(s: &Strategy) -> Option<(usize, usize, bool)> {
@@ -236,6 +317,8 @@ mod tests {
             min_seconds: seconds * 0.95,
             max_seconds: seconds * 1.05,
             median_gflops: gflops,
+            tasks: 16,
+            size: 1000,
             split: [0.2, 0.8, 0.0, 0.0],
             startup: 0.0,
             gemm_gflops_per_worker: gflops,
@@ -284,5 +367,18 @@ mod tests {
         assert!(svg.contains("106.9 (45%)"), "threads-2 cell");
         assert!(svg.contains("46.5 (19%)"), "hybrid-procs cell");
         assert!(svg.contains("P processes"));
+        let mut more = sums.clone();
+        more.push(Summary {
+            size: 500,
+            ..summary("blis", "threads-2", 0.05, 80.0)
+        });
+        let curves = dir.path().join("scaling.svg");
+        scaling(&more, &order, &curves).unwrap();
+        let svg = std::fs::read_to_string(&curves).unwrap();
+        assert!(
+            svg.contains("16 x 500") && svg.contains("16 x 1000"),
+            "workload labels"
+        );
+        assert!(svg.contains("threads-2"));
     }
 }

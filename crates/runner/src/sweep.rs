@@ -79,6 +79,11 @@ pub fn grid(cpus: usize) -> Vec<Strategy> {
 pub struct Row {
     pub backend: String,
     pub strategy: String,
+    /// The workload (rows of a sweep over `--tasks` / `--sizes` lists differ here).
+    #[serde(default)]
+    pub tasks: usize,
+    #[serde(default)]
+    pub size: usize,
     pub repeat: usize,
     /// The run's record (`None` when the backend refused the strategy).
     pub record: Option<RunRecord>,
@@ -91,6 +96,8 @@ pub struct Row {
 pub struct Summary {
     pub backend: String,
     pub strategy: String,
+    pub tasks: usize,
+    pub size: usize,
     pub runs: usize,
     pub median_seconds: f64,
     pub min_seconds: f64,
@@ -126,22 +133,24 @@ pub fn median(values: &mut [f64]) -> f64 {
 
 /// Summaries of every measured configuration, fastest first.
 pub fn summarise(rows: &[Row]) -> Vec<Summary> {
-    let mut by: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
+    let mut by: BTreeMap<(usize, usize, String, String), Vec<&RunRecord>> = BTreeMap::new();
     for r in rows {
         if let Some(rec) = &r.record {
-            by.entry((r.backend.clone(), r.strategy.clone()))
+            by.entry((rec.tasks, rec.size, r.backend.clone(), r.strategy.clone()))
                 .or_default()
                 .push(rec);
         }
     }
     let mut out: Vec<Summary> = by
         .into_iter()
-        .map(|((backend, strategy), recs)| {
+        .map(|((tasks, size, backend, strategy), recs)| {
             let mut secs: Vec<f64> = recs.iter().map(|r| r.seconds_total).collect();
             let mut gf: Vec<f64> = recs.iter().map(|r| r.gflops).collect();
             Summary {
                 backend,
                 strategy,
+                tasks,
+                size,
                 runs: recs.len(),
                 median_seconds: median(&mut secs),
                 min_seconds: secs[0],
@@ -223,9 +232,21 @@ pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
 pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     let machine = Machine::detect();
     let cpus = machine.cpus_allowed.len().max(1);
-    let mut workload = args.preset.workload(machine.default_parallelism);
-    workload.tasks = args.tasks.unwrap_or(workload.tasks);
-    workload.size = args.size.unwrap_or(workload.size);
+    let preset = args.preset.workload(machine.default_parallelism);
+    let task_list = if args.tasks.is_empty() {
+        vec![preset.tasks]
+    } else {
+        args.tasks.clone()
+    };
+    let size_list = if args.sizes.is_empty() {
+        vec![preset.size]
+    } else {
+        args.sizes.clone()
+    };
+    let workloads: Vec<(usize, usize)> = task_list
+        .iter()
+        .flat_map(|&t| size_list.iter().map(move |&n| (t, n)))
+        .collect();
     let backends: Vec<String> = if args.backends.is_empty() {
         crate::BACKENDS
             .iter()
@@ -277,30 +298,37 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         peak.isa, peak.one_core_gflops, peak.threads, peak.all_cores_gflops
     );
 
-    let configs: Vec<(String, Strategy)> = backends
+    let configs: Vec<((usize, usize), String, Strategy)> = workloads
         .iter()
-        .flat_map(|b| grid(cpus).into_iter().map(move |s| (b.clone(), s)))
+        .flat_map(|&w| {
+            backends
+                .iter()
+                .flat_map(move |b: &String| grid(cpus).into_iter().map(move |s| (w, b.clone(), s)))
+        })
         .collect();
-    let done = |rows: &[Row], b: &str, s: &str, r: usize| {
-        rows.iter()
-            .any(|x| x.backend == b && x.strategy == s && (x.repeat == r || x.refused.is_some()))
+    let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, r: usize| {
+        rows.iter().any(|x| {
+            x.tasks == t
+                && x.size == n
+                && x.backend == b
+                && x.strategy == s
+                && (x.repeat == r || x.refused.is_some())
+        })
     };
-    let plan: Vec<(usize, String, Strategy)> = (1..=args.repeats)
+    let plan: Vec<(usize, (usize, usize), String, Strategy)> = (1..=args.repeats)
         .flat_map(|r| {
             shuffled(&configs, r as u64)
                 .into_iter()
-                .map(move |(b, s)| (r, b, s))
+                .map(move |(w, b, s)| (r, w, b, s))
         })
-        .filter(|(r, b, s)| !done(&rows, b, &s.to_string(), *r))
+        .filter(|(r, w, b, s)| !done(&rows, *w, b, &s.to_string(), *r))
         .collect();
     eprintln!(
-        "sweep: {} backends x {} configurations x {} repeats, {} tasks of {}x{}; {} measurements to do ({} already in {})",
+        "sweep: {} workloads x {} backends x {} configurations x {} repeats; {} measurements to do ({} already in {})",
+        workloads.len(),
         backends.len(),
         grid(cpus).len(),
         args.repeats,
-        workload.tasks,
-        workload.size,
-        workload.size,
         plan.len(),
         rows.len(),
         runs_path.display()
@@ -311,24 +339,17 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let json = out.join("last-run.json");
-    for (repeat, backend, strategy) in plan {
+    for (repeat, (tasks, size), backend, strategy) in plan {
         let name = strategy.to_string();
         // An earlier repeat may have found it refused.
-        if done(&rows, &backend, &name, repeat) {
+        if done(&rows, (tasks, size), &backend, &name, repeat) {
             bar.inc(1);
             continue;
         }
-        bar.set_message(format!("{backend} {name} (repeat {repeat})"));
+        bar.set_message(format!("{tasks}x{size} {backend} {name} (repeat {repeat})"));
         let _ = std::fs::remove_file(&json);
         let output = std::process::Command::new(crate::engine_path(&backend))
-            .args(run_args(
-                &backend,
-                &name,
-                workload.tasks,
-                workload.size,
-                args.results,
-                &json,
-            ))
+            .args(run_args(&backend, &name, tasks, size, args.results, &json))
             .output()
             .with_context(|| format!("cannot start the {backend} engine"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -338,6 +359,8 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
             Row {
                 backend: backend.clone(),
                 strategy: name.clone(),
+                tasks,
+                size,
                 repeat,
                 record: Some(serde_json::from_str(&text).context("record parses")?),
                 refused: None,
@@ -346,6 +369,8 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
             Row {
                 backend: backend.clone(),
                 strategy: name.clone(),
+                tasks,
+                size,
                 repeat,
                 record: None,
                 refused: Some(line.trim_start_matches("error: ").to_string()),
@@ -353,7 +378,7 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         } else {
             bar.abandon();
             anyhow::bail!(
-                "{backend} {name} (repeat {repeat}) failed ({}): {} -- measured rows are kept in {}; run the same command with --out {} to resume",
+                "{backend} {name} on {tasks}x{size} (repeat {repeat}) failed ({}): {} -- measured rows are kept in {}; run the same command with --out {} to resume",
                 output.status,
                 stderr.trim(),
                 runs_path.display(),
@@ -366,30 +391,49 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let _ = std::fs::remove_file(&json);
-    let text = report(&rows, &peak, &workload, args.repeats);
+    let text = report(&rows, &peak, args.repeats);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
     let sums = summarise(&rows);
     let order: Vec<String> = grid(cpus).iter().map(|s| s.to_string()).collect();
-    crate::plot::strategies(
-        &sums,
-        &order,
-        peak.all_cores_gflops,
-        &out.join("strategies.svg"),
-    )?;
-    let mut measured: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
+    let mut measured: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
     measured.sort_unstable();
     measured.dedup();
-    for b in measured {
-        crate::plot::heatmap(
-            b,
-            &sums,
+    let many = measured.len() > 1;
+    for &(tasks, size) in &measured {
+        let here: Vec<Summary> = sums
+            .iter()
+            .filter(|s| (s.tasks, s.size) == (tasks, size))
+            .cloned()
+            .collect();
+        let suffix = if many {
+            format!("-{tasks}x{size}")
+        } else {
+            String::new()
+        };
+        crate::plot::strategies(
+            &here,
+            &order,
             peak.all_cores_gflops,
-            &out.join(format!("heatmap-{b}.svg")),
+            &out.join(format!("strategies{suffix}.svg")),
         )?;
+        let mut backends: Vec<&str> = here.iter().map(|s| s.backend.as_str()).collect();
+        backends.sort_unstable();
+        backends.dedup();
+        for b in backends {
+            crate::plot::heatmap(
+                b,
+                &here,
+                peak.all_cores_gflops,
+                &out.join(format!("heatmap-{b}{suffix}.svg")),
+            )?;
+        }
+    }
+    if many {
+        crate::plot::scaling(&sums, &order, &out.join("scaling.svg"))?;
     }
     eprintln!(
-        "plots: {}/strategies.svg, heatmap-<backend>.svg",
+        "plots: {}/strategies*.svg, heatmap-<backend>*.svg (and scaling.svg with several workloads)",
         out.display()
     );
     eprintln!(
@@ -408,7 +452,15 @@ fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
+            serde_json::from_str::<Row>(l)
+                .map(|mut row| {
+                    // Rows written before workload lists carry the workload in the record only.
+                    if let (0, Some(rec)) = (row.tasks, &row.record) {
+                        (row.tasks, row.size) = (rec.tasks, rec.size);
+                    }
+                    row
+                })
+                .with_context(|| {
                 format!(
                     "{} line {} is not a sweep row (a partial write?): fix or remove it to resume",
                     path.display(),
@@ -435,34 +487,99 @@ fn append_row(path: &Path, row: &Row) -> anyhow::Result<()> {
 
 /// The summary in the tutorial's table form per backend, the best per backend and overall,
 /// and the recommendation.
-pub fn report(
-    rows: &[Row],
-    peak: &Peak,
-    workload: &blaspar_core::Workload,
-    repeats: usize,
-) -> String {
+pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
     use std::fmt::Write as _;
-    let sums = summarise(rows);
+    let all = summarise(rows);
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "# Sweep: {} tasks of {}x{}, {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
+        "# Sweep: {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
          Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
          tutorial's times do; generate / multiply / transfer / idle are shares of workers x time.\n",
-        workload.tasks,
-        workload.size,
-        workload.size,
-        repeats,
-        peak.isa,
-        peak.one_core_gflops,
-        peak.all_cores_gflops,
-        peak.threads
+        repeats, peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
     );
+    let mut workloads: Vec<(usize, usize)> = all.iter().map(|s| (s.tasks, s.size)).collect();
+    workloads.sort_unstable_by_key(|&(tasks, size)| (size, tasks));
+    workloads.dedup();
+    let mut bests: Vec<(usize, usize, Summary)> = Vec::new();
+    for &(tasks, size) in &workloads {
+        let sums: Vec<Summary> = all
+            .iter()
+            .filter(|s| (s.tasks, s.size) == (tasks, size))
+            .cloned()
+            .collect();
+        let rows: Vec<Row> = rows
+            .iter()
+            .filter(|r| (r.tasks, r.size) == (tasks, size))
+            .cloned()
+            .collect();
+        let _ = writeln!(t, "## {tasks} tasks of {size}x{size}\n");
+        workload_report(&mut t, &rows, &sums, peak);
+        if let Some(best) = sums.first() {
+            bests.push((tasks, size, best.clone()));
+        }
+    }
+    if bests.len() > 1 {
+        let _ = writeln!(
+            t,
+            "## Scaling\n\n| workload | best | median s | GFLOP/s | % of peak |\n|---|---|---:|---:|---:|"
+        );
+        for (tasks, size, b) in &bests {
+            let _ = writeln!(
+                t,
+                "| {tasks} x {size}x{size} | {} on {} | {} | {:.1} | {:.0}% |",
+                b.strategy,
+                b.backend,
+                seconds(b.median_seconds),
+                b.median_gflops,
+                100.0 * b.median_gflops / peak.all_cores_gflops
+            );
+        }
+        let crossovers: Vec<String> = bests
+            .windows(2)
+            .filter(|w| kind(&w[0].2.strategy) != kind(&w[1].2.strategy))
+            .map(|w| {
+                format!(
+                    "from {} x {}x{} to {} x {}x{}: {} gives way to {}",
+                    w[0].0,
+                    w[0].1,
+                    w[0].1,
+                    w[1].0,
+                    w[1].1,
+                    w[1].1,
+                    w[0].2.strategy,
+                    w[1].2.strategy
+                )
+            })
+            .collect();
+        if crossovers.is_empty() {
+            let _ = writeln!(
+                t,
+                "\nNo crossover: the same kind of strategy wins at every workload measured."
+            );
+        } else {
+            let _ = writeln!(t, "\nCrossovers (workloads ordered by size, then tasks):\n");
+            for c in crossovers {
+                let _ = writeln!(t, "- {c}");
+            }
+        }
+    }
+    t
+}
+
+/// The kind of a strategy, without its numbers (`threads-4` -> `threads`).
+fn kind(strategy: &str) -> &str {
+    strategy.trim_end_matches(|c: char| c.is_ascii_digit() || c == 'x' || c == '-')
+}
+
+/// One workload's tables (one per backend) and recommendation.
+fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) {
+    use std::fmt::Write as _;
     let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
     backends.sort_unstable();
     backends.dedup();
     for b in &backends {
-        let _ = writeln!(t, "## {b}\n");
+        let _ = writeln!(t, "### {b}\n");
         let _ = writeln!(
             t,
             "| strategy | task parallelism | BLAS threads | median s | spread | GFLOP/s | % of peak | generate | multiply | transfer | idle | start-up s |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -546,7 +663,7 @@ pub fn report(
             .collect();
         let _ = writeln!(
             t,
-            "## Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
+            "### Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
              It beats the runner-up ({} on {}) by {:.1}%, which {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
             best.strategy,
             best.backend,
@@ -566,8 +683,8 @@ pub fn report(
             naive.join(" and "),
             how_to(&best.backend, &strat)
         );
+        let _ = writeln!(t);
     }
-    t
 }
 
 /// Seconds with about four significant digits.
@@ -681,12 +798,22 @@ mod tests {
     }
 
     #[test]
+    fn strategy_kinds_drop_their_numbers() {
+        assert_eq!(kind("threads-4"), "threads");
+        assert_eq!(kind("hybrid-procs-2x8"), "hybrid-procs");
+        assert_eq!(kind("blas-default"), "blas-default");
+        assert_eq!(kind("sequential"), "sequential");
+    }
+
+    #[test]
     fn medians_and_spread() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
         let s = Summary {
             backend: "b".into(),
             strategy: "s".into(),
+            tasks: 4,
+            size: 10,
             runs: 3,
             median_seconds: 2.0,
             min_seconds: 1.9,
