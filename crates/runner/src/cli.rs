@@ -64,6 +64,13 @@ pub struct SweepArgs {
     /// Seconds each peak measurement runs.
     #[arg(long, default_value = "0.5", value_parser = positive_seconds)]
     pub peak_seconds: std::time::Duration,
+    /// Measure only these strategies, comma-separated (default: the pruned grid of this
+    /// machine, then the neighbours of each backend's best).
+    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    pub strategies: Vec<Strategy>,
+    /// Skip the search around each backend's best configuration.
+    #[arg(long)]
+    pub no_refine: bool,
 }
 
 #[derive(Debug, Args, Clone)]

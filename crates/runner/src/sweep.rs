@@ -298,104 +298,61 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         peak.isa, peak.one_core_gflops, peak.threads, peak.all_cores_gflops
     );
 
-    let configs: Vec<((usize, usize), String, Strategy)> = workloads
+    let base: Vec<Strategy> = if args.strategies.is_empty() {
+        grid(cpus)
+    } else {
+        args.strategies.clone()
+    };
+    let configs: Vec<Config> = workloads
         .iter()
         .flat_map(|&w| {
+            let base = &base;
             backends
                 .iter()
-                .flat_map(move |b: &String| grid(cpus).into_iter().map(move |s| (w, b.clone(), s)))
+                .flat_map(move |b| base.iter().map(move |s| (w, b.clone(), *s)))
         })
         .collect();
-    let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, r: usize| {
-        rows.iter().any(|x| {
-            x.tasks == t
-                && x.size == n
-                && x.backend == b
-                && x.strategy == s
-                && (x.repeat == r || x.refused.is_some())
-        })
+    let ctx = Measure {
+        out: &out,
+        runs_path: &runs_path,
+        results: args.results,
+        repeats: args.repeats,
     };
-    let plan: Vec<(usize, (usize, usize), String, Strategy)> = (1..=args.repeats)
-        .flat_map(|r| {
-            shuffled(&configs, r as u64)
-                .into_iter()
-                .map(move |(w, b, s)| (r, w, b, s))
-        })
-        .filter(|(r, w, b, s)| !done(&rows, *w, b, &s.to_string(), *r))
-        .collect();
     eprintln!(
-        "sweep: {} workloads x {} backends x {} configurations x {} repeats; {} measurements to do ({} already in {})",
+        "sweep: {} workloads x {} backends x {} configurations x {} repeats ({} rows already in {})",
         workloads.len(),
         backends.len(),
-        grid(cpus).len(),
+        base.len(),
         args.repeats,
-        plan.len(),
         rows.len(),
         runs_path.display()
     );
-    let bar = ProgressBar::new(plan.len() as u64).with_style(
-        ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len}, {elapsed} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let json = out.join("last-run.json");
-    for (repeat, (tasks, size), backend, strategy) in plan {
-        let name = strategy.to_string();
-        // An earlier repeat may have found it refused.
-        if done(&rows, (tasks, size), &backend, &name, repeat) {
-            bar.inc(1);
-            continue;
-        }
-        bar.set_message(format!("{tasks}x{size} {backend} {name} (repeat {repeat})"));
-        let _ = std::fs::remove_file(&json);
-        let output = std::process::Command::new(crate::engine_path(&backend))
-            .args(run_args(&backend, &name, tasks, size, args.results, &json))
-            .output()
-            .with_context(|| format!("cannot start the {backend} engine"))?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let row = if output.status.success() {
-            let text = std::fs::read_to_string(&json)
-                .with_context(|| format!("{backend} {name}: no record written"))?;
-            Row {
-                backend: backend.clone(),
-                strategy: name.clone(),
-                tasks,
-                size,
-                repeat,
-                record: Some(serde_json::from_str(&text).context("record parses")?),
-                refused: None,
-            }
-        } else if let Some(line) = stderr.lines().find(|l| l.contains("is not supported on")) {
-            Row {
-                backend: backend.clone(),
-                strategy: name.clone(),
-                tasks,
-                size,
-                repeat,
-                record: None,
-                refused: Some(line.trim_start_matches("error: ").to_string()),
-            }
-        } else {
-            bar.abandon();
-            anyhow::bail!(
-                "{backend} {name} on {tasks}x{size} (repeat {repeat}) failed ({}): {} -- measured rows are kept in {}; run the same command with --out {} to resume",
-                output.status,
-                stderr.trim(),
-                runs_path.display(),
-                out.display()
+    ctx.run(&configs, &mut rows, "grid")?;
+    if args.strategies.is_empty() && !args.no_refine {
+        let extra = around_best(&rows, &base, cpus);
+        if !extra.is_empty() {
+            eprintln!(
+                "around the best: {}",
+                extra
+                    .iter()
+                    .map(|((t, n), b, s)| format!("{b} {s} ({t}x{n})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
-        };
-        append_row(&runs_path, &row)?;
-        rows.push(row);
-        bar.inc(1);
+        }
+        ctx.run(&extra, &mut rows, "around the best")?;
     }
-    bar.finish_and_clear();
-    let _ = std::fs::remove_file(&json);
     let text = report(&rows, &peak, args.repeats);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
     let sums = summarise(&rows);
-    let order: Vec<String> = grid(cpus).iter().map(|s| s.to_string()).collect();
+    // Plot order: the grid's, then anything measured around the best.
+    let mut order: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    for r in &rows {
+        if !order.contains(&r.strategy) {
+            order.push(r.strategy.clone());
+        }
+    }
     let mut measured: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
     measured.sort_unstable();
     measured.dedup();
@@ -442,6 +399,177 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         out.join("summary.md").display()
     );
     Ok(())
+}
+
+/// One configuration: workload (tasks, size), backend, strategy.
+type Config = ((usize, usize), String, Strategy);
+
+/// Where and how measurements run.
+struct Measure<'a> {
+    out: &'a Path,
+    runs_path: &'a Path,
+    results: ResultMode,
+    repeats: usize,
+}
+
+impl Measure<'_> {
+    /// Measures every configuration `repeats` times, interleaved (each repeat in its own
+    /// shuffled order), skipping what `rows` already holds; appends each row as measured.
+    fn run(&self, configs: &[Config], rows: &mut Vec<Row>, phase: &str) -> anyhow::Result<()> {
+        let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, r: usize| {
+            rows.iter().any(|x| {
+                x.tasks == t
+                    && x.size == n
+                    && x.backend == b
+                    && x.strategy == s
+                    && (x.repeat == r || x.refused.is_some())
+            })
+        };
+        let plan: Vec<(usize, Config)> = (1..=self.repeats)
+            .flat_map(|r| shuffled(configs, r as u64).into_iter().map(move |c| (r, c)))
+            .filter(|(r, (w, b, s))| !done(rows, *w, b, &s.to_string(), *r))
+            .collect();
+        eprintln!("{phase}: {} measurements to do", plan.len());
+        let bar = ProgressBar::new(plan.len() as u64).with_style(
+            ProgressStyle::with_template("{msg:48} [{bar:30}] {pos}/{len}, {elapsed} (eta {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        let json = self.out.join("last-run.json");
+        for (repeat, ((tasks, size), backend, strategy)) in plan {
+            let name = strategy.to_string();
+            // An earlier repeat may have found it refused.
+            if done(rows, (tasks, size), &backend, &name, repeat) {
+                bar.inc(1);
+                continue;
+            }
+            bar.set_message(format!("{tasks}x{size} {backend} {name} (repeat {repeat})"));
+            let _ = std::fs::remove_file(&json);
+            let output = std::process::Command::new(crate::engine_path(&backend))
+                .args(run_args(&backend, &name, tasks, size, self.results, &json))
+                .output()
+                .with_context(|| format!("cannot start the {backend} engine"))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let (record, refused) = if output.status.success() {
+                let text = std::fs::read_to_string(&json)
+                    .with_context(|| format!("{backend} {name}: no record written"))?;
+                (
+                    Some(serde_json::from_str(&text).context("record parses")?),
+                    None,
+                )
+            } else if let Some(line) = stderr.lines().find(|l| l.contains("is not supported on")) {
+                (None, Some(line.trim_start_matches("error: ").to_string()))
+            } else {
+                bar.abandon();
+                anyhow::bail!(
+                    "{backend} {name} on {tasks}x{size} (repeat {repeat}) failed ({}): {} -- measured rows are kept in {}; run the same command with --out {} to resume",
+                    output.status,
+                    stderr.trim(),
+                    self.runs_path.display(),
+                    self.out.display()
+                );
+            };
+            let row = Row {
+                backend: backend.clone(),
+                strategy: name,
+                tasks,
+                size,
+                repeat,
+                record,
+                refused,
+            };
+            append_row(self.runs_path, &row)?;
+            rows.push(row);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let _ = std::fs::remove_file(&json);
+        Ok(())
+    }
+}
+
+/// Neighbours of a strategy on the P x T plane (same placement): P and T halved, doubled,
+/// and one either side, within P x T <= 2 x cpus.
+pub fn neighbours(s: &Strategy, cpus: usize) -> Vec<Strategy> {
+    let nz = |n: usize| NonZeroUsize::new(n);
+    let near = |v: usize| [v / 2, v.saturating_sub(1), v + 1, v * 2];
+    let limit = 2 * cpus.max(1);
+    let t_of = |s: &Strategy| match s.blas_threads() {
+        blaspar_core::BlasThreads::Fixed(t) => t.get(),
+        blaspar_core::BlasThreads::LibraryDefault => 1,
+    };
+    let (p, t) = (s.workers(), t_of(s));
+    let mut out = Vec::new();
+    let mut add = |p2: usize, t2: usize| {
+        if p2 == 0 || t2 == 0 || p2 * t2 > limit {
+            return;
+        }
+        let (np, nt) = (nz(p2).expect(">= 1"), nz(t2).expect(">= 1"));
+        let made = match s {
+            Strategy::Sequential | Strategy::Blas { .. } if p2 == 1 => {
+                if t2 == 1 {
+                    Strategy::Sequential
+                } else {
+                    Strategy::Blas { threads: nt }
+                }
+            }
+            Strategy::Threads { .. } | Strategy::HybridThreads { .. } => {
+                if t2 == 1 {
+                    Strategy::Threads { workers: np }
+                } else {
+                    Strategy::HybridThreads {
+                        workers: np,
+                        threads: nt,
+                    }
+                }
+            }
+            Strategy::Procs { .. } | Strategy::HybridProcs { .. } => {
+                if t2 == 1 {
+                    Strategy::Procs { workers: np }
+                } else {
+                    Strategy::HybridProcs {
+                        workers: np,
+                        threads: nt,
+                    }
+                }
+            }
+            Strategy::Batched { .. } if p2 == 1 => Strategy::Batched { threads: nt },
+            _ => return,
+        };
+        if made != *s && !out.contains(&made) {
+            out.push(made);
+        }
+    };
+    for p2 in near(p) {
+        add(p2, t);
+    }
+    for t2 in near(t) {
+        add(p, t2);
+    }
+    out
+}
+
+/// Configurations around each backend's best (per workload) that the grid did not measure.
+fn around_best(rows: &[Row], base: &[Strategy], cpus: usize) -> Vec<Config> {
+    let sums = summarise(rows);
+    let mut seen: Vec<(usize, usize, &str)> = Vec::new();
+    let mut out = Vec::new();
+    // summarise sorts fastest first: the first summary per (workload, backend) is its best.
+    for s in &sums {
+        if seen.contains(&(s.tasks, s.size, s.backend.as_str())) {
+            continue;
+        }
+        seen.push((s.tasks, s.size, s.backend.as_str()));
+        let Ok(best) = s.strategy.parse::<Strategy>() else {
+            continue;
+        };
+        for n in neighbours(&best, cpus) {
+            if !base.contains(&n) {
+                out.push(((s.tasks, s.size), s.backend.clone(), n));
+            }
+        }
+    }
+    out
 }
 
 fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
@@ -495,7 +623,9 @@ pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
         t,
         "# Sweep: {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
          Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
-         tutorial's times do; generate / multiply / transfer / idle are shares of workers x time.\n",
+         tutorial's times do; generate / multiply / transfer / idle are shares of workers x time. \
+         Every configuration listed was measured; the others were not (the pruned grid, then the \
+         neighbours of each backend's best on the P x T plane).\n",
         repeats, peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
     );
     let mut workloads: Vec<(usize, usize)> = all.iter().map(|s| (s.tasks, s.size)).collect();
@@ -650,6 +780,7 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             .iter()
             .filter(|s| {
                 s.backend == best.backend
+                    && s.strategy != best.strategy
                     && (s.strategy == "blas-default"
                         || s.strategy == format!("procs-{}", peak.threads))
             })
@@ -795,6 +926,30 @@ mod tests {
         assert!(n.contains(&"hybrid-procs-2x16".to_string()));
         assert!(n.contains(&"procs-16".to_string()));
         assert!(!n.contains(&"procs-3".to_string()));
+    }
+
+    #[test]
+    fn neighbours_stay_in_placement_and_bounds() {
+        let n = |s: &str, cpus| names(&neighbours(&s.parse().unwrap(), cpus));
+        assert_eq!(
+            n("threads-2", 2),
+            ["threads-1", "threads-3", "threads-4", "hybrid-threads-2x2"]
+        );
+        assert_eq!(
+            n("hybrid-procs-4x2", 8),
+            [
+                "hybrid-procs-2x2",
+                "hybrid-procs-3x2",
+                "hybrid-procs-5x2",
+                "hybrid-procs-8x2",
+                "procs-4",
+                "hybrid-procs-4x3",
+                "hybrid-procs-4x4"
+            ]
+        );
+        assert_eq!(n("blas-2", 2), ["sequential", "blas-3", "blas-4"]);
+        assert_eq!(n("sequential", 1), ["blas-2"]);
+        assert!(n("blas-default", 4).is_empty());
     }
 
     #[test]
