@@ -755,6 +755,15 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
                 s.startup
             );
         }
+        if let Some(best) = sums.iter().find(|s| s.backend == *b) {
+            let _ = writeln!(
+                t,
+                "\nBest on {b}: **{}**, {} s, {:.1} GFLOP/s.",
+                best.strategy,
+                seconds(best.median_seconds),
+                best.median_gflops
+            );
+        }
         if let Some(seq) = sums
             .iter()
             .find(|s| s.backend == *b && s.strategy == "sequential")
@@ -922,20 +931,25 @@ fn seconds(s: f64) -> String {
 
 /// How to get a strategy in the user's own program, in words, for one backend.
 pub fn how_to(backend: &str, strategy: &Strategy) -> String {
-    let var = match backend {
-        "blis" => "BLIS_NUM_THREADS",
-        "openblas-pthread" => "OPENBLAS_NUM_THREADS",
-        "openblas-openmp" | "mkl-iomp" => "OMP_NUM_THREADS (or MKL_NUM_THREADS)",
-        "mkl-seq" | "openblas-serial" | "matrixmultiply" => "",
-        "faer" => "Par::rayon(T) in matmul",
-        _ => "the library's thread count",
-    };
-    let set = |t: usize| {
-        if var.is_empty() {
-            "the library single-threaded (as built)".to_string()
-        } else {
-            format!("{var}={t}")
+    let set = |t: usize| match backend {
+        "blis" => {
+            format!("BLIS_NUM_THREADS={t} (or bli_thread_set_num_threads({t}) in that thread)")
         }
+        "openblas-pthread" => {
+            format!("OPENBLAS_NUM_THREADS={t} (or openblas_set_num_threads({t}))")
+        }
+        // The openmp build ignores OPENBLAS_NUM_THREADS.
+        "openblas-openmp" => {
+            format!("OMP_NUM_THREADS={t} (or openblas_set_num_threads({t}) in every thread)")
+        }
+        "mkl-iomp" => {
+            format!("MKL_NUM_THREADS={t} (or mkl_set_num_threads_local({t}) in that thread)")
+        }
+        "faer" => format!("Par::rayon({t}) in matmul"),
+        "mkl-seq" | "openblas-serial" | "matrixmultiply" => {
+            "the library single-threaded (as built)".to_string()
+        }
+        _ => format!("the library at {t} thread(s)"),
     };
     match *strategy {
         Strategy::Sequential => format!("run the tasks one after another with {}", set(1)),
@@ -1042,6 +1056,18 @@ mod tests {
         assert_eq!(n("blas-2", 2), ["sequential", "blas-3", "blas-4"]);
         assert_eq!(n("sequential", 1), ["blas-2"]);
         assert!(n("blas-default", 4).is_empty());
+    }
+
+    #[test]
+    fn how_to_names_each_library_s_own_controls() {
+        let h = |b: &str, s: &str| how_to(b, &s.parse().unwrap());
+        assert!(h("blis", "threads-4").contains("BLIS_NUM_THREADS=1"));
+        assert!(h("openblas-openmp", "blas-8").contains("OMP_NUM_THREADS=8"));
+        assert!(h("openblas-pthread", "hybrid-procs-2x4").contains("OPENBLAS_NUM_THREADS=4"));
+        assert!(h("mkl-iomp", "blas-2").contains("MKL_NUM_THREADS=2"));
+        assert!(h("mkl-seq", "procs-2").contains("single-threaded"));
+        assert!(h("faer", "blas-2").contains("Par::rayon(2)"));
+        assert!(h("blis", "batched-2").contains("cblas_dgemm_batch"));
     }
 
     #[test]
