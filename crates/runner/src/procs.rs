@@ -453,16 +453,7 @@ impl ProcessPool {
         }
         let mut first = None;
         for w in &mut self.procs {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let status = loop {
-                match w.child.try_wait() {
-                    Ok(Some(s)) => break Some(s),
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(2))
-                    }
-                    _ => break None,
-                }
-            };
+            let status = exit_within(&mut w.child, Duration::from_secs(5));
             let problem = match status {
                 Some(s) if s.success() => None,
                 Some(s) => Some(describe_status(s)),
@@ -668,16 +659,7 @@ impl WorkerProc {
             }
             Wait::Eof => {
                 // The pipe closed: the worker is exiting or gone. Give it a moment to be reaped.
-                let deadline = Instant::now() + Duration::from_secs(2);
-                let status = loop {
-                    match self.child.try_wait() {
-                        Ok(Some(s)) => break Some(s),
-                        Ok(None) if Instant::now() < deadline => {
-                            std::thread::sleep(Duration::from_millis(5))
-                        }
-                        _ => break None,
-                    }
-                };
+                let status = exit_within(&mut self.child, Duration::from_secs(2));
                 let what = match status {
                     Some(s) => describe_status(s),
                     None => {
@@ -710,6 +692,19 @@ impl WorkerProc {
             .find(|l| !l.trim().is_empty())
             .map(|l| format!(": {:.200}", l.trim()))
             .unwrap_or_default()
+    }
+}
+
+/// The child's exit status once it has exited, polling for at most `limit` (it is reaped);
+/// `None` if it is still running then.
+fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            _ => return None,
+        }
     }
 }
 
