@@ -720,7 +720,7 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
         let _ = writeln!(t, "### {b}\n");
         let _ = writeln!(
             t,
-            "| strategy | task parallelism | BLAS threads | median s | spread | GFLOP/s | % of peak | generate | multiply | transfer | idle | start-up s |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| strategy | task parallelism | BLAS threads | runs | median s | spread | GFLOP/s | % of peak | generate | multiply | transfer | idle | start-up s |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for s in sums.iter().filter(|s| s.backend == *b) {
             let strat: Strategy = s.strategy.parse().expect("rows hold valid strategies");
@@ -740,10 +740,11 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             };
             let _ = writeln!(
                 t,
-                "| {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.1}% | {:.0}% | {:.4} |",
+                "| {} | {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.1}% | {:.0}% | {:.4} |",
                 s.strategy,
                 tasks,
                 threads,
+                s.runs,
                 seconds(s.median_seconds),
                 100.0 * s.spread(),
                 s.median_gflops,
