@@ -69,6 +69,7 @@ pub fn bench_workload(spec: Option<&str>, cpus: usize) -> anyhow::Result<(Worklo
                 tasks,
                 size,
                 seed: 0,
+                generation: Default::default(),
             };
             Ok((w, w.label()))
         }

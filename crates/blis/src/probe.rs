@@ -404,6 +404,7 @@ fn probe_in_child(mode: &str) -> ProbeOutcome {
         tasks: 1,
         size: PROBE_N,
         seed: 1,
+        generation: Default::default(),
     };
     let (a, b) = w.generate(0);
     let mut c = vec![0.0; PROBE_N * PROBE_N];
@@ -432,8 +433,9 @@ fn check_shape(m: usize, k: usize, n: usize) -> Result<(), String> {
         tasks: 1,
         size: 1,
         seed: 9,
+        generation: Default::default(),
     }
-    .rng(m * 7 + k * 3 + n);
+    .rng(m * 7 + k * 3 + n, 0, 0);
     let a = Array2::from_shape_simple_fn((m, k), || blaspar_core::workload::unit_f64(&mut rng));
     let b = Array2::from_shape_simple_fn((k, n), || blaspar_core::workload::unit_f64(&mut rng));
     let mut c = Array2::zeros((m, n));

@@ -32,6 +32,8 @@ fn every_strategy_agrees_with_sequential() {
             "procs-2",
             "procs-3",
             "hybrid-procs-2x2",
+            "hybrid-procs-2x2+pgen",
+            "blas-2+pgen",
             "hybrid-procs-3x1",
         ],
         &[("BLASPAR_CACHE_DIR", dir)],

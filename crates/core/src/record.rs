@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 ///   them); worker start-up is measured apart (`time.wall.startup`, not in `seconds_total`);
 ///   `results`, `time.task_seconds.transfer`/`verify`, and per-worker `pid`/`startup_seconds`
 ///   added. Version-1 records still read (the added fields default to zero or empty).
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: `generation` added (serial or parallel data generation; serial when absent); the
+///   generator draws from one stream per block (see `generator`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +171,10 @@ pub struct RunRecord {
     pub seed: u64,
     /// The data generator.
     pub generator: String,
+    /// Who generated each task's matrices: `serial` (the worker's thread) or `parallel`
+    /// (as many threads as the worker's BLAS threads).
+    #[serde(default)]
+    pub generation: crate::workload::Generation,
     /// How products come back: `matrices` (every product kept in the result store, which
     /// worker processes write in place through shared memory) or `fingerprints` (each
     /// worker checks its product and returns only the check).

@@ -134,6 +134,7 @@ mod tests {
             tasks: 1,
             size: 64,
             seed: 3,
+            generation: Default::default(),
         };
         let (a, b) = w.generate(0);
         let mut c = naive(&a, &b);
@@ -151,6 +152,7 @@ mod tests {
             tasks: 1,
             size: 9,
             seed: 1,
+            generation: Default::default(),
         };
         let (a, b) = w.generate(0);
         let c = naive(&a, &b);

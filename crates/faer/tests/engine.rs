@@ -16,6 +16,8 @@ fn every_supported_strategy_agrees_with_sequential() {
             "blas-2",
             "threads-2",
             "hybrid-threads-2x2",
+            "hybrid-threads-2x2+pgen",
+            "blas-default+pgen",
             "procs-2",
             "hybrid-procs-2x2",
         ],

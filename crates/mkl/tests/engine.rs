@@ -19,6 +19,7 @@ fn every_supported_strategy_agrees_with_sequential() {
             "threads-2",
             "hybrid-threads-2x2",
             "batched-2",
+            "batched-2+pgen",
             "procs-2",
             "hybrid-procs-2x2",
         ]

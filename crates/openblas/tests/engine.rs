@@ -47,6 +47,7 @@ fn every_supported_strategy_agrees_with_sequential() {
                 "hybrid-threads-1x2",
                 "procs-2",
                 "hybrid-procs-2x2",
+                "blas-2+pgen",
             ]
         };
         assert_strategies_agree(Path::new(exe), backend, strategies, &[]);

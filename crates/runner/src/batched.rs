@@ -57,7 +57,7 @@ pub fn execute<B: Backend + ?Sized>(
     let mut generate = Vec::with_capacity(workload.tasks);
     for task in 0..workload.tasks {
         let g0 = Instant::now();
-        inputs.push(workload.generate(task));
+        inputs.push(workload.generate_on(task, workload.generation.threads(threads)));
         generate.push((since(g0), since(Instant::now())));
     }
     let blas_threads = backend.threads();

@@ -3,6 +3,7 @@
 
 use crate::execute::ResultMode;
 use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::workload::Generation;
 use blaspar_core::{MemoryPlan, Preset, Strategy, Workload};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -71,6 +72,11 @@ pub struct SweepArgs {
     /// Skip the search around each backend's best configuration.
     #[arg(long)]
     pub no_refine: bool,
+    /// Data generation to measure, comma-separated: serial, parallel (see `run --help`).
+    /// With both, every configuration whose workers run more than one BLAS thread is
+    /// measured both ways (with one thread per worker the two are the same run).
+    #[arg(long, value_delimiter = ',', default_value = "serial", value_parser = parse_generation)]
+    pub generation: Vec<Generation>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -128,6 +134,11 @@ pub struct RunArgs {
     /// Seed of the data generator (Xoshiro256++).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Who generates each task's A and B: serial (the worker's own thread, as the tutorial
+    /// does) or parallel (the worker's thread and one more per extra BLAS thread it runs,
+    /// which would otherwise wait while the data are made). The values are the same.
+    #[arg(long, default_value = "serial", value_parser = parse_generation)]
+    pub generation: Generation,
     /// Backend to run: blis (built-in default), openblas-pthread, openblas-openmp,
     /// openblas-serial, mkl-seq, mkl-iomp, faer or matrixmultiply (`blaspar backends` lists
     /// what is built).
@@ -185,6 +196,10 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
         .map_err(|e| e.to_string())
 }
 
+fn parse_generation(s: &str) -> Result<Generation, String> {
+    s.parse()
+}
+
 fn parse_preset(s: &str) -> Result<Preset, String> {
     Preset::from_name(s)
         .ok_or_else(|| format!("unknown preset '{s}': expected one of {}", Preset::NAMES))
@@ -225,6 +240,7 @@ impl RunArgs {
         workload.tasks = self.tasks.unwrap_or(workload.tasks);
         workload.size = self.size.unwrap_or(workload.size);
         workload.seed = self.seed;
+        workload.generation = self.generation;
         let (available, source) = available_memory();
         let plan = MemoryPlan {
             keep_products: self.results == ResultMode::Matrices,

@@ -318,7 +318,8 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let mut done = Vec::new();
         while let Some(task) = self.queue.next() {
             let g0 = Instant::now();
-            let (a, b) = self.workload.generate(task);
+            let generators = self.workload.generation.threads(backend.threads());
+            let (a, b) = self.workload.generate_on(task, generators);
             let g1 = Instant::now();
             let blas_threads = backend.threads();
             let calls0 = backend.gemm_calls_in_this_thread();

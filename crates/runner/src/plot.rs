@@ -28,7 +28,7 @@ pub fn strategies(
     backends.dedup();
     let cats: Vec<&String> = order
         .iter()
-        .filter(|o| sums.iter().any(|s| &s.strategy == *o))
+        .filter(|o| sums.iter().any(|s| &s.label() == *o))
         .collect();
     let top = sums
         .iter()
@@ -77,7 +77,7 @@ pub fn strategies(
         let mut bars = Vec::new();
         let mut whiskers = Vec::new();
         for (i, cat) in cats.iter().enumerate() {
-            if let Some(s) = sums.iter().find(|s| s.backend == *b && &&s.strategy == cat) {
+            if let Some(s) = sums.iter().find(|s| s.backend == *b && &&s.label() == cat) {
                 let x0 = i as f64 + 0.1 + j as f64 * width;
                 bars.push(Rectangle::new(
                     [(x0, 0.0), (x0 + width * 0.9, s.median_gflops)],
@@ -164,7 +164,7 @@ pub fn scaling(sums: &[Summary], order: &[String], path: &Path) -> anyhow::Resul
             .enumerate()
             .filter_map(|(i, &(t, n))| {
                 sums.iter()
-                    .filter(|s| &s.strategy == strategy && (s.tasks, s.size) == (t, n))
+                    .filter(|s| &s.label() == strategy && (s.tasks, s.size) == (t, n))
                     .map(|s| s.median_gflops)
                     .max_by(f64::total_cmp)
                     .map(|g| (i as f64, g))
@@ -220,16 +220,18 @@ pub fn plane_point(s: &Strategy) -> Option<(usize, usize, bool)> {
 }
 
 /// A P x T heatmap of one backend: two panels (threads, processes; P = 1 is the same one
-/// process in both), each cell the median GFLOP/s, colour relative to the all-core peak.
+/// process in both), each cell the median GFLOP/s (the better of serial and parallel data
+/// generation where both were measured), colour relative to the all-core peak.
 pub fn heatmap(backend: &str, sums: &[Summary], peak: f64, path: &Path) -> anyhow::Result<()> {
-    let points: Vec<((usize, usize, bool), f64)> = sums
-        .iter()
-        .filter(|s| s.backend == backend)
-        .filter_map(|s| {
-            let strat: Strategy = s.strategy.parse().ok()?;
-            Some((plane_point(&strat)?, s.median_gflops))
-        })
-        .collect();
+    let mut best: std::collections::BTreeMap<(usize, usize, bool), f64> = Default::default();
+    for s in sums.iter().filter(|s| s.backend == backend) {
+        let Some(point) = s.strategy.parse().ok().as_ref().and_then(plane_point) else {
+            continue;
+        };
+        let cell = best.entry(point).or_insert(s.median_gflops);
+        *cell = cell.max(s.median_gflops);
+    }
+    let points: Vec<((usize, usize, bool), f64)> = best.into_iter().collect();
     let mut ps: Vec<usize> = points.iter().map(|((p, _, _), _)| *p).collect();
     let mut ts: Vec<usize> = points.iter().map(|((_, t, _), _)| *t).collect();
     ps.sort_unstable();
@@ -312,6 +314,7 @@ mod tests {
         Summary {
             backend: backend.into(),
             strategy: strategy.into(),
+            generation: Default::default(),
             runs: 3,
             median_seconds: seconds,
             min_seconds: seconds * 0.95,

@@ -937,7 +937,7 @@ fn serve<B: Backend>(
         while let Some(task) = queue.next() {
             send(&Reply::Took { task })?;
             let g0 = monotonic_ns();
-            let (a, b) = w.generate(task);
+            let (a, b) = w.generate_on(task, w.generation.threads(backend.threads()));
             let g1 = monotonic_ns();
             let blas_threads = backend.threads();
             let calls0 = backend.gemm_calls_in_this_thread();
@@ -1013,11 +1013,13 @@ mod tests {
             tasks: 1,
             size: 100,
             seed: 0,
+            generation: Default::default(),
         };
         let seed = Workload {
             tasks: 1,
             size: 2000,
             seed: 0,
+            generation: Default::default(),
         };
         assert!(default_task_timeout(&small) >= Duration::from_secs(60));
         assert_eq!(default_task_timeout(&seed), Duration::from_secs(92));

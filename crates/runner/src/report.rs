@@ -154,6 +154,7 @@ pub fn record<B: Backend + ?Sized>(
         size: workload.size,
         seed: workload.seed,
         generator: GENERATOR.to_string(),
+        generation: workload.generation,
         results: results.to_string(),
         seconds_total: total,
         time: TimeSplit {

@@ -16,6 +16,7 @@ use blaspar_core::Strategy;
 use blaspar_core::machine::Machine;
 use blaspar_core::peak::Peak;
 use blaspar_core::record::RunRecord;
+use blaspar_core::workload::Generation;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,6 +85,9 @@ pub struct Row {
     pub tasks: usize,
     #[serde(default)]
     pub size: usize,
+    /// Who generated the data (rows written before this field: serial).
+    #[serde(default)]
+    pub generation: Generation,
     pub repeat: usize,
     /// The run's record (`None` when the backend refused the strategy).
     pub record: Option<RunRecord>,
@@ -96,6 +100,7 @@ pub struct Row {
 pub struct Summary {
     pub backend: String,
     pub strategy: String,
+    pub generation: Generation,
     pub tasks: usize,
     pub size: usize,
     pub runs: usize,
@@ -114,9 +119,23 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The configuration's name in tables and plots: the strategy, marked when the data
+    /// were generated in parallel.
+    pub fn label(&self) -> String {
+        label(&self.strategy, self.generation)
+    }
+
     /// (max - min) / median: the measured spread.
     pub fn spread(&self) -> f64 {
         (self.max_seconds - self.min_seconds) / self.median_seconds
+    }
+}
+
+/// A strategy's name in tables and plots, marked `+pgen` with parallel generation.
+pub fn label(strategy: &str, generation: Generation) -> String {
+    match generation {
+        Generation::Serial => strategy.to_string(),
+        Generation::Parallel => format!("{strategy}+pgen"),
     }
 }
 
@@ -133,22 +152,30 @@ pub fn median(values: &mut [f64]) -> f64 {
 
 /// Summaries of every measured configuration, fastest first.
 pub fn summarise(rows: &[Row]) -> Vec<Summary> {
-    let mut by: BTreeMap<(usize, usize, String, String), Vec<&RunRecord>> = BTreeMap::new();
+    type Key = (usize, usize, String, String, Generation);
+    let mut by: BTreeMap<Key, Vec<&RunRecord>> = BTreeMap::new();
     for r in rows {
         if let Some(rec) = &r.record {
-            by.entry((rec.tasks, rec.size, r.backend.clone(), r.strategy.clone()))
-                .or_default()
-                .push(rec);
+            by.entry((
+                rec.tasks,
+                rec.size,
+                r.backend.clone(),
+                r.strategy.clone(),
+                r.generation,
+            ))
+            .or_default()
+            .push(rec);
         }
     }
     let mut out: Vec<Summary> = by
         .into_iter()
-        .map(|((tasks, size, backend, strategy), recs)| {
+        .map(|((tasks, size, backend, strategy, generation), recs)| {
             let mut secs: Vec<f64> = recs.iter().map(|r| r.seconds_total).collect();
             let mut gf: Vec<f64> = recs.iter().map(|r| r.gflops).collect();
             Summary {
                 backend,
                 strategy,
+                generation,
                 tasks,
                 size,
                 runs: recs.len(),
@@ -191,6 +218,7 @@ pub fn run_args(
     strategy: &str,
     tasks: usize,
     size: usize,
+    generation: Generation,
     results: ResultMode,
     json: &std::path::Path,
 ) -> Vec<String> {
@@ -204,6 +232,8 @@ pub fn run_args(
         &tasks.to_string(),
         "--size",
         &size.to_string(),
+        "--generation",
+        &generation.to_string(),
         "--results",
         &results.to_string(),
         "--json",
@@ -314,9 +344,13 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         .iter()
         .flat_map(|&w| {
             let base = &base;
-            backends
-                .iter()
-                .flat_map(move |b| base.iter().map(move |s| (w, b.clone(), *s)))
+            backends.iter().flat_map(move |b| {
+                base.iter().flat_map(move |s| {
+                    generations(s, &args.generation)
+                        .into_iter()
+                        .map(move |g| (w, b.clone(), *s, g))
+                })
+            })
         })
         .collect();
     let ctx = Measure {
@@ -336,13 +370,13 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     );
     ctx.run(&configs, &mut rows, "grid")?;
     if args.strategies.is_empty() && !args.no_refine {
-        let extra = around_best(&rows, &base, cpus);
+        let extra = around_best(&rows, &configs, cpus);
         if !extra.is_empty() {
             eprintln!(
                 "around the best: {}",
                 extra
                     .iter()
-                    .map(|((t, n), b, s)| format!("{b} {s} ({t}x{n})"))
+                    .map(|((t, n), b, s, g)| format!("{b} {} ({t}x{n})", label(&s.to_string(), *g)))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
@@ -355,10 +389,15 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
     let sums = summarise(&rows);
     // Plot order: the grid's, then anything measured around the best.
-    let mut order: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    let mut order: Vec<String> = configs
+        .iter()
+        .map(|(_, _, s, g)| label(&s.to_string(), *g))
+        .collect();
+    order.dedup();
     for r in &rows {
-        if !order.contains(&r.strategy) {
-            order.push(r.strategy.clone());
+        let l = label(&r.strategy, r.generation);
+        if !order.contains(&l) {
+            order.push(l);
         }
     }
     let mut measured: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
@@ -409,8 +448,27 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One configuration: workload (tasks, size), backend, strategy.
-type Config = ((usize, usize), String, Strategy);
+/// One configuration: workload (tasks, size), backend, strategy, data generation.
+type Config = ((usize, usize), String, Strategy, Generation);
+
+/// The generations of `wanted` that differ for `strategy`: parallel generation only where
+/// a worker runs more than one BLAS thread (or the library default); serial otherwise.
+fn generations(strategy: &Strategy, wanted: &[Generation]) -> Vec<Generation> {
+    let many = match strategy.blas_threads() {
+        blaspar_core::BlasThreads::Fixed(t) => t.get() > 1,
+        blaspar_core::BlasThreads::LibraryDefault => true,
+    };
+    let mut out: Vec<Generation> = wanted
+        .iter()
+        .map(|&g| if many { g } else { Generation::Serial })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    if out.is_empty() {
+        out.push(Generation::Serial);
+    }
+    out
+}
 
 /// Where and how measurements run.
 struct Measure<'a> {
@@ -424,18 +482,19 @@ impl Measure<'_> {
     /// Measures every configuration `repeats` times, interleaved (each repeat in its own
     /// shuffled order), skipping what `rows` already holds; appends each row as measured.
     fn run(&self, configs: &[Config], rows: &mut Vec<Row>, phase: &str) -> anyhow::Result<()> {
-        let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, r: usize| {
+        let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, g, r: usize| {
             rows.iter().any(|x| {
                 x.tasks == t
                     && x.size == n
                     && x.backend == b
                     && x.strategy == s
+                    && x.generation == g
                     && (x.repeat == r || x.refused.is_some())
             })
         };
         let plan: Vec<(usize, Config)> = (1..=self.repeats)
             .flat_map(|r| shuffled(configs, r as u64).into_iter().map(move |c| (r, c)))
-            .filter(|(r, (w, b, s))| !done(rows, *w, b, &s.to_string(), *r))
+            .filter(|(r, (w, b, s, g))| !done(rows, *w, b, &s.to_string(), *g, *r))
             .collect();
         eprintln!("{phase}: {} measurements to do", plan.len());
         let bar = ProgressBar::new(plan.len() as u64).with_style(
@@ -444,17 +503,28 @@ impl Measure<'_> {
                 .progress_chars("=> "),
         );
         let json = self.out.join("last-run.json");
-        for (repeat, ((tasks, size), backend, strategy)) in plan {
+        for (repeat, ((tasks, size), backend, strategy, generation)) in plan {
             let name = strategy.to_string();
             // An earlier repeat may have found it refused.
-            if done(rows, (tasks, size), &backend, &name, repeat) {
+            if done(rows, (tasks, size), &backend, &name, generation, repeat) {
                 bar.inc(1);
                 continue;
             }
-            bar.set_message(format!("{tasks}x{size} {backend} {name} (repeat {repeat})"));
+            bar.set_message(format!(
+                "{tasks}x{size} {backend} {} (repeat {repeat})",
+                label(&name, generation)
+            ));
             let _ = std::fs::remove_file(&json);
             let output = std::process::Command::new(crate::engine_path(&backend))
-                .args(run_args(&backend, &name, tasks, size, self.results, &json))
+                .args(run_args(
+                    &backend,
+                    &name,
+                    tasks,
+                    size,
+                    generation,
+                    self.results,
+                    &json,
+                ))
                 .output()
                 .with_context(|| format!("cannot start the {backend} engine"))?;
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -482,6 +552,7 @@ impl Measure<'_> {
                 strategy: name,
                 tasks,
                 size,
+                generation,
                 repeat,
                 record,
                 refused,
@@ -557,8 +628,9 @@ pub fn neighbours(s: &Strategy, cpus: usize) -> Vec<Strategy> {
     out
 }
 
-/// Configurations around each backend's best (per workload) that the grid did not measure.
-fn around_best(rows: &[Row], base: &[Strategy], cpus: usize) -> Vec<Config> {
+/// Configurations around each backend's best (per workload) that the grid did not measure,
+/// with the best's data generation.
+fn around_best(rows: &[Row], base: &[Config], cpus: usize) -> Vec<Config> {
     let sums = summarise(rows);
     let mut seen: Vec<(usize, usize, &str)> = Vec::new();
     let mut out = Vec::new();
@@ -572,8 +644,10 @@ fn around_best(rows: &[Row], base: &[Strategy], cpus: usize) -> Vec<Config> {
             continue;
         };
         for n in neighbours(&best, cpus) {
-            if !base.contains(&n) {
-                out.push(((s.tasks, s.size), s.backend.clone(), n));
+            let g = generations(&n, &[s.generation])[0];
+            let c = ((s.tasks, s.size), s.backend.clone(), n, g);
+            if !base.contains(&c) && !out.contains(&c) {
+                out.push(c);
             }
         }
     }
@@ -666,7 +740,7 @@ pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
             let _ = writeln!(
                 t,
                 "| {tasks} x {size}x{size} | {} on {} | {} | {:.1} | {:.0}% |",
-                b.strategy,
+                b.label(),
                 b.backend,
                 seconds(b.median_seconds),
                 b.median_gflops,
@@ -677,16 +751,48 @@ pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
             .windows(2)
             .filter(|w| kind(&w[0].2.strategy) != kind(&w[1].2.strategy))
             .map(|w| {
+                let (before, after) = (&w[0].2, &w[1].2);
+                // The earlier winner, measured on the later workload: is the change real?
+                let old = all.iter().find(|s| {
+                    (s.tasks, s.size) == (w[1].0, w[1].1)
+                        && s.backend == before.backend
+                        && s.strategy == before.strategy
+                        && s.generation == before.generation
+                });
+                let verdict = match old {
+                    Some(old) => {
+                        let margin = old.median_seconds / after.median_seconds - 1.0;
+                        let noise = old.spread().max(after.spread());
+                        if margin > noise {
+                            format!(
+                                "{} is {:.1}% slower there, beyond the spread ({:.1}%)",
+                                before.label(),
+                                100.0 * margin,
+                                100.0 * noise
+                            )
+                        } else {
+                            format!(
+                                "within noise: {} is {:.1}% slower there, inside the spread ({:.1}%)",
+                                before.label(),
+                                100.0 * margin,
+                                100.0 * noise
+                            )
+                        }
+                    }
+                    None => format!("{} was not measured there", before.label()),
+                };
                 format!(
-                    "from {} x {}x{} to {} x {}x{}: {} gives way to {}",
+                    "from {} x {}x{} to {} x {}x{}: {} on {} gives way to {} on {} ({verdict})",
                     w[0].0,
                     w[0].1,
                     w[0].1,
                     w[1].0,
                     w[1].1,
                     w[1].1,
-                    w[0].2.strategy,
-                    w[1].2.strategy
+                    before.label(),
+                    before.backend,
+                    after.label(),
+                    after.backend
                 )
             })
             .collect();
@@ -726,22 +832,25 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             let strat: Strategy = s.strategy.parse().expect("rows hold valid strategies");
             let tasks = match strat {
                 Strategy::Threads { workers } | Strategy::HybridThreads { workers, .. } => {
-                    format!("{workers} threads")
+                    plural(workers.get(), "thread", "threads")
                 }
                 Strategy::Procs { workers } | Strategy::HybridProcs { workers, .. } => {
-                    format!("{workers} processes")
+                    plural(workers.get(), "process", "processes")
                 }
                 Strategy::Batched { .. } => "one batch".to_string(),
                 _ => "none".to_string(),
             };
-            let threads = match strat.blas_threads() {
+            let mut threads = match strat.blas_threads() {
                 blaspar_core::BlasThreads::Fixed(n) => n.to_string(),
                 blaspar_core::BlasThreads::LibraryDefault => "default".to_string(),
             };
+            if s.generation == Generation::Parallel {
+                threads.push_str(" (also generating)");
+            }
             let _ = writeln!(
                 t,
                 "| {} | {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.1}% | {:.0}% | {:.4} |",
-                s.strategy,
+                s.label(),
                 tasks,
                 threads,
                 s.runs,
@@ -760,15 +869,14 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             let _ = writeln!(
                 t,
                 "\nBest on {b}: **{}**, {} s, {:.1} GFLOP/s.",
-                best.strategy,
+                best.label(),
                 seconds(best.median_seconds),
                 best.median_gflops
             );
         }
-        if let Some(seq) = sums
-            .iter()
-            .find(|s| s.backend == *b && s.strategy == "sequential")
-        {
+        if let Some(seq) = sums.iter().find(|s| {
+            s.backend == *b && s.strategy == "sequential" && s.generation == Generation::Serial
+        }) {
             let _ = writeln!(
                 t,
                 "\nSingle-thread GEMM (sequential, multiply phase only): {:.1} GFLOP/s, {:.0}% of the one-core peak.",
@@ -790,6 +898,50 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
         }
         let _ = writeln!(t);
     }
+    let pairs: Vec<(&Summary, &Summary)> = sums
+        .iter()
+        .filter(|p| p.generation == Generation::Parallel)
+        .filter_map(|p| {
+            let s = sums.iter().find(|s| {
+                s.generation == Generation::Serial
+                    && s.backend == p.backend
+                    && s.strategy == p.strategy
+            })?;
+            Some((s, p))
+        })
+        .collect();
+    if !pairs.is_empty() {
+        let _ = writeln!(
+            t,
+            "### Parallel data generation: does it pay?\n\nEach pair is the same configuration with \
+             the data made by the worker's thread alone (serial) and by as many threads as it has \
+             BLAS threads (parallel); the matrices are identical.\n\n\
+             | backend | strategy | serial s | parallel s | generate share (serial) | gain | verdict |\n|---|---|---:|---:|---:|---:|---|"
+        );
+        for (s, p) in pairs {
+            let gain = s.median_seconds / p.median_seconds - 1.0;
+            let noise = s.spread().max(p.spread());
+            let verdict = if gain.abs() <= noise {
+                "within noise"
+            } else if gain > 0.0 {
+                "pays"
+            } else {
+                "costs"
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} | {} | {:.0}% | {:+.1}% | {verdict} (spread {:.1}%) |",
+                s.backend,
+                s.strategy,
+                seconds(s.median_seconds),
+                seconds(p.median_seconds),
+                100.0 * s.split[0],
+                100.0 * gain,
+                100.0 * noise
+            );
+        }
+        let _ = writeln!(t);
+    }
     if let (Some(best), Some(second)) = (sums.first(), sums.get(1)) {
         let strat: Strategy = best.strategy.parse().expect("valid");
         let margin = second.median_seconds / best.median_seconds - 1.0;
@@ -798,7 +950,8 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             .iter()
             .filter(|s| {
                 s.backend == best.backend
-                    && s.strategy != best.strategy
+                    && s.label() != best.label()
+                    && s.generation == Generation::Serial
                     && (s.strategy == "blas-default"
                         || s.strategy == format!("procs-{}", peak.threads))
             })
@@ -814,12 +967,12 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             t,
             "### Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
              It beats the runner-up ({} on {}) by {:.1}%, which {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
-            best.strategy,
+            best.label(),
             best.backend,
             seconds(best.median_seconds),
             best.median_gflops,
             100.0 * best.median_gflops / peak.all_cores_gflops,
-            second.strategy,
+            second.label(),
             second.backend,
             100.0 * margin,
             if margin > noise {
@@ -830,7 +983,7 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             100.0 * noise,
             if naive.is_empty() { "" } else { "; it is " },
             naive.join(" and "),
-            how_to(&best.backend, &strat)
+            how_to(&best.backend, &strat, best.generation)
         );
         let _ = writeln!(t);
     }
@@ -931,7 +1084,27 @@ fn seconds(s: f64) -> String {
 }
 
 /// How to get a strategy in the user's own program, in words, for one backend.
-pub fn how_to(backend: &str, strategy: &Strategy) -> String {
+pub fn how_to(backend: &str, strategy: &Strategy, generation: Generation) -> String {
+    let run = how_to_run(backend, strategy);
+    match (generation, strategy.blas_threads()) {
+        (Generation::Serial, _) => run,
+        (Generation::Parallel, blaspar_core::BlasThreads::Fixed(t)) => format!(
+            "{run}; and make each task's data with {t} threads (split the matrices into blocks, \
+             e.g. with rayon's par_chunks_mut, one random stream per block)"
+        ),
+        (Generation::Parallel, blaspar_core::BlasThreads::LibraryDefault) => format!(
+            "{run}; and make each task's data with as many threads as the library uses (split \
+             the matrices into blocks, one random stream per block)"
+        ),
+    }
+}
+
+/// A number and its noun (`1 thread`, `2 threads`).
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn how_to_run(backend: &str, strategy: &Strategy) -> String {
     let set = |t: usize| match backend {
         "blis" => {
             format!("BLIS_NUM_THREADS={t} (or bli_thread_set_num_threads({t}) in that thread)")
@@ -1061,7 +1234,7 @@ mod tests {
 
     #[test]
     fn how_to_names_each_library_s_own_controls() {
-        let h = |b: &str, s: &str| how_to(b, &s.parse().unwrap());
+        let h = |b: &str, s: &str| how_to(b, &s.parse().unwrap(), Generation::Serial);
         assert!(h("blis", "threads-4").contains("BLIS_NUM_THREADS=1"));
         assert!(h("openblas-openmp", "blas-8").contains("OMP_NUM_THREADS=8"));
         assert!(h("openblas-pthread", "hybrid-procs-2x4").contains("OPENBLAS_NUM_THREADS=4"));
@@ -1069,6 +1242,32 @@ mod tests {
         assert!(h("mkl-seq", "procs-2").contains("single-threaded"));
         assert!(h("faer", "blas-2").contains("Par::rayon(2)"));
         assert!(h("blis", "batched-2").contains("cblas_dgemm_batch"));
+        let p = how_to("blis", &"blas-4".parse().unwrap(), Generation::Parallel);
+        assert!(
+            p.contains("BLIS_NUM_THREADS=4") && p.contains("data with 4 threads"),
+            "{p}"
+        );
+        assert_eq!(plural(1, "thread", "threads"), "1 thread");
+        assert_eq!(plural(3, "process", "processes"), "3 processes");
+    }
+
+    #[test]
+    fn parallel_generation_only_where_workers_have_blas_threads() {
+        let both = [Generation::Serial, Generation::Parallel];
+        let g = |s: &str, w: &[Generation]| generations(&s.parse().unwrap(), w);
+        assert_eq!(g("blas-2", &both), both);
+        assert_eq!(g("blas-default", &both), both);
+        assert_eq!(
+            g("hybrid-procs-2x2", &[Generation::Parallel]),
+            [Generation::Parallel]
+        );
+        assert_eq!(g("threads-2", &both), [Generation::Serial]);
+        assert_eq!(
+            g("sequential", &[Generation::Parallel]),
+            [Generation::Serial]
+        );
+        assert_eq!(label("blas-2", Generation::Parallel), "blas-2+pgen");
+        assert_eq!(label("blas-2", Generation::Serial), "blas-2");
     }
 
     #[test]
@@ -1086,6 +1285,7 @@ mod tests {
         let s = Summary {
             backend: "b".into(),
             strategy: "s".into(),
+            generation: Generation::Serial,
             tasks: 4,
             size: 10,
             runs: 3,

@@ -71,14 +71,15 @@ pub fn alive(pid: u32) -> bool {
 /// Runs every strategy on a small workload and checks each against `sequential`: verified,
 /// same fingerprints (to 1e-12 relative), BLAS threads read back as requested in every
 /// task, one worker record per worker. Process strategies run twice: products returned
-/// through shared memory, and fingerprints only.
+/// through shared memory, and fingerprints only. A strategy written `S+pgen` runs S with
+/// parallel data generation (264 x 264 matrices: two generator blocks each).
 pub fn assert_strategies_agree(
     exe: &Path,
     backend: &str,
     strategies: &[&str],
     envs: &[(&str, &str)],
 ) {
-    let common = ["--backend", backend, "--tasks", "6", "--size", "96"];
+    let common = ["--backend", backend, "--tasks", "6", "--size", "264"];
     let (out, reference) = run(
         exe,
         &[&["--strategy", "sequential"], &common[..]].concat(),
@@ -96,14 +97,30 @@ pub fn assert_strategies_agree(
         modes.iter().map(move |m| (*s, *m))
     });
     for (s, mode) in runs {
+        let (strategy, generation) = match s.strip_suffix("+pgen") {
+            Some(strategy) => (strategy, "parallel"),
+            None => (s, "serial"),
+        };
         let (out, rec) = run(
             exe,
-            &[&["--strategy", s, "--results", mode], &common[..]].concat(),
+            &[
+                &[
+                    "--strategy",
+                    strategy,
+                    "--results",
+                    mode,
+                    "--generation",
+                    generation,
+                ],
+                &common[..],
+            ]
+            .concat(),
             envs,
         );
         assert!(out.status.success(), "{s} ({mode}) failed: {}", text(&out));
         let rec = rec.expect("record written");
-        assert_eq!(rec.strategy, *s);
+        assert_eq!(rec.strategy, strategy);
+        assert_eq!(rec.generation.to_string(), generation);
         assert_eq!(rec.results, mode);
         assert!(rec.results_verified, "{s} not verified");
         assert_eq!(rec.verification.fingerprints.len(), 6);
