@@ -389,13 +389,9 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
     let sums = summarise(&rows);
     // Plot order: the grid's, then anything measured around the best.
-    let mut order: Vec<String> = configs
-        .iter()
-        .map(|(_, _, s, g)| label(&s.to_string(), *g))
-        .collect();
-    order.dedup();
-    for r in &rows {
-        let l = label(&r.strategy, r.generation);
+    let mut order: Vec<String> = Vec::new();
+    let labels = configs.iter().map(|(_, _, s, g)| label(&s.to_string(), *g));
+    for l in labels.chain(rows.iter().map(|r| label(&r.strategy, r.generation))) {
         if !order.contains(&l) {
             order.push(l);
         }
@@ -966,7 +962,7 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
         let _ = writeln!(
             t,
             "### Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
-             It beats the runner-up ({} on {}) by {:.1}%, which {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
+             It beats the runner-up ({} on {}) by {:.1}%, {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
             best.label(),
             best.backend,
             seconds(best.median_seconds),
@@ -976,9 +972,9 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             second.backend,
             100.0 * margin,
             if margin > noise {
-                "exceeds"
+                "more than"
             } else {
-                "does not exceed (a tie within noise)"
+                "a tie: within"
             },
             100.0 * noise,
             if naive.is_empty() { "" } else { "; it is " },
