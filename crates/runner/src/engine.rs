@@ -78,6 +78,14 @@ pub fn main<B: Backend>(
         }),
         Command::Peak(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Sweep(args) => crate::sweep::main(&args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => match crate::compare::main(&args) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(crate::compare::error_code(&e));
+            }
+        },
+        Command::History(args) => crate::history::main(&args).map(|()| ExitCode::SUCCESS),
         Command::Machine => {
             println!(
                 "{}",
@@ -162,6 +170,7 @@ pub fn run<B: Backend>(
         std::fs::write(path, text)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
+    crate::history::record_run(&record, opts.history.as_deref());
     if let Some(t) = exec.timings.iter().find(|t| t.gemm_calls == Some(0)) {
         anyhow::bail!(
             "task {}'s product did not reach {}'s dgemm (ndarray's .dot uses its own matrixmultiply \
