@@ -304,85 +304,6 @@ fn label_at(levels: &[usize], x: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(backend: &str, strategy: &str, seconds: f64, gflops: f64) -> Summary {
-        Summary {
-            backend: backend.into(),
-            strategy: strategy.into(),
-            runs: 3,
-            median_seconds: seconds,
-            min_seconds: seconds * 0.95,
-            max_seconds: seconds * 1.05,
-            median_gflops: gflops,
-            tasks: 16,
-            size: 1000,
-            split: [0.2, 0.8, 0.0, 0.0],
-            startup: 0.0,
-            gemm_gflops_per_worker: gflops,
-        }
-    }
-
-    #[test]
-    fn points_on_the_plane() {
-        let p = |t: &str| plane_point(&t.parse().unwrap());
-        assert_eq!(p("sequential"), Some((1, 1, false)));
-        assert_eq!(p("blas-4"), Some((1, 4, false)));
-        assert_eq!(p("threads-3"), Some((3, 1, false)));
-        assert_eq!(p("hybrid-procs-2x4"), Some((2, 4, true)));
-        assert_eq!(p("blas-default"), None);
-        assert_eq!(p("batched-2"), None);
-    }
-
-    #[test]
-    fn svg_files_are_written_with_every_strategy_and_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let sums = vec![
-            summary("blis", "threads-2", 0.3, 106.9),
-            summary("blis", "sequential", 0.6, 54.0),
-            summary("blis", "hybrid-procs-2x2", 0.7, 46.5),
-            summary("faer", "threads-2", 0.35, 90.0),
-        ];
-        let order: Vec<String> = ["sequential", "threads-2", "hybrid-procs-2x2"]
-            .map(String::from)
-            .to_vec();
-        let bars = dir.path().join("strategies.svg");
-        strategies(&sums, &order, 240.0, &bars).unwrap();
-        let svg = std::fs::read_to_string(&bars).unwrap();
-        assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
-        for label in [
-            "threads-2",
-            "hybrid-procs-2x2",
-            "blis",
-            "faer",
-            "measured FMA peak",
-        ] {
-            assert!(svg.contains(label), "{label} missing");
-        }
-        let heat = dir.path().join("heatmap-blis.svg");
-        heatmap("blis", &sums, 240.0, &heat).unwrap();
-        let svg = std::fs::read_to_string(&heat).unwrap();
-        assert!(svg.contains("106.9 (45%)"), "threads-2 cell");
-        assert!(svg.contains("46.5 (19%)"), "hybrid-procs cell");
-        assert!(svg.contains("P processes"));
-        let mut more = sums.clone();
-        more.push(Summary {
-            size: 500,
-            ..summary("blis", "threads-2", 0.05, 80.0)
-        });
-        let curves = dir.path().join("scaling.svg");
-        scaling(&more, &order, &curves).unwrap();
-        let svg = std::fs::read_to_string(&curves).unwrap();
-        assert!(
-            svg.contains("16 x 500") && svg.contains("16 x 1000"),
-            "workload labels"
-        );
-        assert!(svg.contains("threads-2"));
-    }
-}
-
 /// A benchmark's trend across commits: median seconds per commit with a min-max whisker,
 /// step changes in red, the threshold band around the first commit's median shaded.
 pub fn trend(
@@ -487,4 +408,83 @@ pub fn trend(
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(backend: &str, strategy: &str, seconds: f64, gflops: f64) -> Summary {
+        Summary {
+            backend: backend.into(),
+            strategy: strategy.into(),
+            runs: 3,
+            median_seconds: seconds,
+            min_seconds: seconds * 0.95,
+            max_seconds: seconds * 1.05,
+            median_gflops: gflops,
+            tasks: 16,
+            size: 1000,
+            split: [0.2, 0.8, 0.0, 0.0],
+            startup: 0.0,
+            gemm_gflops_per_worker: gflops,
+        }
+    }
+
+    #[test]
+    fn points_on_the_plane() {
+        let p = |t: &str| plane_point(&t.parse().unwrap());
+        assert_eq!(p("sequential"), Some((1, 1, false)));
+        assert_eq!(p("blas-4"), Some((1, 4, false)));
+        assert_eq!(p("threads-3"), Some((3, 1, false)));
+        assert_eq!(p("hybrid-procs-2x4"), Some((2, 4, true)));
+        assert_eq!(p("blas-default"), None);
+        assert_eq!(p("batched-2"), None);
+    }
+
+    #[test]
+    fn svg_files_are_written_with_every_strategy_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let sums = vec![
+            summary("blis", "threads-2", 0.3, 106.9),
+            summary("blis", "sequential", 0.6, 54.0),
+            summary("blis", "hybrid-procs-2x2", 0.7, 46.5),
+            summary("faer", "threads-2", 0.35, 90.0),
+        ];
+        let order: Vec<String> = ["sequential", "threads-2", "hybrid-procs-2x2"]
+            .map(String::from)
+            .to_vec();
+        let bars = dir.path().join("strategies.svg");
+        strategies(&sums, &order, 240.0, &bars).unwrap();
+        let svg = std::fs::read_to_string(&bars).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
+        for label in [
+            "threads-2",
+            "hybrid-procs-2x2",
+            "blis",
+            "faer",
+            "measured FMA peak",
+        ] {
+            assert!(svg.contains(label), "{label} missing");
+        }
+        let heat = dir.path().join("heatmap-blis.svg");
+        heatmap("blis", &sums, 240.0, &heat).unwrap();
+        let svg = std::fs::read_to_string(&heat).unwrap();
+        assert!(svg.contains("106.9 (45%)"), "threads-2 cell");
+        assert!(svg.contains("46.5 (19%)"), "hybrid-procs cell");
+        assert!(svg.contains("P processes"));
+        let mut more = sums.clone();
+        more.push(Summary {
+            size: 500,
+            ..summary("blis", "threads-2", 0.05, 80.0)
+        });
+        let curves = dir.path().join("scaling.svg");
+        scaling(&more, &order, &curves).unwrap();
+        let svg = std::fs::read_to_string(&curves).unwrap();
+        assert!(
+            svg.contains("16 x 500") && svg.contains("16 x 1000"),
+            "workload labels"
+        );
+        assert!(svg.contains("threads-2"));
+    }
 }
