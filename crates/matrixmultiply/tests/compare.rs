@@ -1,5 +1,5 @@
 //! `blaspar compare` end to end on the pure-Rust backend (cheap to build): a commit against
-//! itself is no change (exit 0); against a fixture commit that multiplies twice it is
+//! itself is never flagged (exit 0; no change, or inconclusive on a loaded machine); against a fixture commit that multiplies four times it is
 //! SLOWER (exit 3); the samples land in the history, whose trend flags the step; a bad
 //! revision is a one-line error (exit 2).
 //!
@@ -51,16 +51,16 @@ fn compare(repo: &Path, tmp: &Path, a: &str, b: &str, out: &str) -> Output {
             "--tasks",
             "4",
             "--size",
-            "384",
+            "512",
             "--samples",
-            "6",
+            "10",
             "--warmup",
             "1",
         ])
         // The statistic's error rates are tested on synthetic samples (stats.rs); here a
         // wide threshold keeps a same-commit compare from ever flagging by chance, and a 2x
         // slowdown is far beyond it.
-        .args(["--threshold", "40"])
+        .args(["--threshold", "50"])
         .arg("--out")
         .arg(tmp.join(out))
         .arg("--history")
@@ -101,7 +101,9 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
     git(&repo, &["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
     let base = git(&repo, &["rev-parse", "HEAD"]);
 
-    // The fixture: every product computed twice (the same product, so it still verifies).
+    // The fixture: every product computed four times (the same product, so it still
+    // verifies): a 4x slowdown of the multiply stays far outside the noise even when other
+    // jobs load the machine.
     let lib = repo.join("crates/matrixmultiply/src/lib.rs");
     let src = std::fs::read_to_string(&lib).unwrap();
     let open = "        unsafe {\n            matrixmultiply::dgemm(\n                m,";
@@ -111,7 +113,7 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
         "multiply_into changed shape: update this fixture"
     );
     let slow = src
-        .replace(open, &format!("        for _ in 0..2 {{\n{open}"))
+        .replace(open, &format!("        for _ in 0..4 {{\n{open}"))
         .replace(close, &format!("{close}        }}\n"));
     std::fs::write(&lib, slow).unwrap();
     git(
@@ -120,7 +122,7 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
             "commit",
             "--quiet",
             "-am",
-            "fixture: multiply twice (test only)",
+            "fixture: multiply four times (test only)",
         ],
     );
     let fixture = git(&repo, &["rev-parse", "HEAD"]);
@@ -130,10 +132,18 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
     let stderr = String::from_utf8_lossy(&same.stderr);
     assert_eq!(same.status.code(), Some(0), "{stdout}\n{stderr}");
     let c = verdict(tmp, "same");
-    assert_eq!(c["verdict"], "no-change", "{stdout}");
-    assert_eq!(c["pairs"], 6);
+    // No alarm, ever. On a quiet machine the verdict is "no change"; on a loaded one 8 pairs
+    // of 30 ms runs can leave the interval wider than the threshold, and "inconclusive" is
+    // then the honest answer, so both are accepted (the rates are tested in stats.rs).
     assert!(
-        stdout.contains("matrixmultiply/sequential/4x384"),
+        c["verdict"] == "no-change" || c["verdict"] == "inconclusive",
+        "{stdout}"
+    );
+    let ratio = c["ratio"].as_f64().unwrap();
+    assert!((1.0 / 1.5..1.5).contains(&ratio), "{stdout}");
+    assert_eq!(c["pairs"], 10);
+    assert!(
+        stdout.contains("matrixmultiply/sequential/4x512"),
         "{stdout}"
     );
 
@@ -143,18 +153,18 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
     assert_eq!(slower.status.code(), Some(3), "{stdout}\n{stderr}");
     let c = verdict(tmp, "slower");
     assert_eq!(c["verdict"], "slower", "{stdout}");
-    assert!(c["ratio"].as_f64().unwrap() > 1.4, "{stdout}");
+    assert!(c["ratio"].as_f64().unwrap() > 2.0, "{stdout}");
     assert!(c["ci_low"].as_f64().unwrap() > 1.0, "{stdout}");
     assert!(stdout.contains("SLOWER"), "{stdout}");
     // The base's binaries were built once and reused.
     assert!(stderr.contains("built binaries found"), "{stderr}");
     let samples = std::fs::read_to_string(tmp.join("slower/samples.jsonl")).unwrap();
-    assert_eq!(samples.lines().count(), 12);
+    assert_eq!(samples.lines().count(), 20);
 
     // Every measured sample is in the history; the trend shows the step at the fixture.
     let history = Command::new(EXE)
         .current_dir(&repo)
-        .args(["history", "--benchmark", "matrixmultiply/sequential/4x384"])
+        .args(["history", "--benchmark", "matrixmultiply/sequential/4x512"])
         .arg("--history")
         .arg(tmp.join("history.jsonl"))
         .arg("--plot")
@@ -174,7 +184,7 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
         .collect();
     assert_eq!(rows.len(), 2, "{stdout}");
     assert!(
-        rows[0].starts_with(&base[..10]) && rows[0].contains(" 18 "),
+        rows[0].starts_with(&base[..10]) && rows[0].contains(" 30 "),
         "{stdout}"
     );
     assert!(
