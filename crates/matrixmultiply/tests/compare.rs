@@ -1,6 +1,6 @@
 //! `blaspar compare` end to end on the pure-Rust backend (cheap to build): a commit against
-//! itself is never flagged (exit 0; no change, or inconclusive on a loaded machine); against a fixture commit that multiplies four times it is
-//! SLOWER (exit 3); the samples land in the history, whose trend flags the step; a bad
+//! itself is never flagged (exit 0; no change, or inconclusive on a loaded machine); against
+//! a fixture commit that multiplies four times it is SLOWER (exit 3); the samples land in the history, whose trend flags the step; a bad
 //! revision is a one-line error (exit 2).
 //!
 //! The repository under test is a fresh clone of this checkout's HEAD (fetched with depth 1,
