@@ -83,7 +83,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Shared cargo target folder for both revisions' builds
-    /// (default: $CARGO_TARGET_DIR, else target/blaspar-compare/target).
+    /// (default: target/blaspar-compare/target; never your own target/release).
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
     /// History file each sample is appended to (`off`: none; default: $BLASPAR_HISTORY,
