@@ -12,8 +12,8 @@
 //!    later compare reuses those binaries and builds nothing.
 //! 3. For each benchmark (backend x strategy x workload) the two revisions' front ends run
 //!    `blaspar run ... --json` alternately: after `--warmup` unmeasured runs of each, round
-//!    r measures every benchmark (in a shuffled order) once on A and once on B, which of the
-//!    two goes first drawn at random per pair, so drift and order effects cancel out.
+//!    r measures every benchmark (in a shuffled order) once on A and once on B, A first in
+//!    one round and B first in the next (ABBA), so drift and order effects cancel out.
 //!    Each measured record goes to `samples.jsonl` and to the history.
 //! 4. [`crate::stats::compare_paired`] turns the pairs into B/A with a 95% interval and a
 //!    verdict; the table is printed and written to `compare.md` and `compare.json`.
@@ -375,6 +375,16 @@ struct Report<'a> {
     confidence: f64,
     results: &'a [BenchResult],
     slower: Vec<String>,
+    /// Highest 1-minute load average seen before a run (other jobs on the machine).
+    max_load_average: f64,
+}
+
+/// The 1-minute load average (0 when unknown).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The table printed and written to `compare.md`.
@@ -513,6 +523,9 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(2)
             .rotate_left(17);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let first_b: Vec<bool> = benches.iter().map(|_| rng.next_u64() & 1 == 1).collect();
+    let cpus = machine.cpus_allowed.len().max(1);
+    let mut busiest: f64 = 0.0;
     for round in 0..rounds {
         let warm = round < args.warmup;
         let order: Vec<usize> =
@@ -523,7 +536,10 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
                 bar.inc(2);
                 continue;
             }
-            let b_first = rng.next_u64() & 1 == 1;
+            // Balanced order (A B, B A, A B, ... per benchmark, starting side drawn once):
+            // a position effect (the second run of a pair finding warm caches) and linear
+            // drift cancel exactly over each two rounds, not just on average.
+            let b_first = (round % 2 == 1) != first_b[i];
             let pair: [(&Rev, &'static str); 2] = if b_first {
                 [(b, "B"), (a, "A")]
             } else {
@@ -541,6 +557,7 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
                         round + 1 - args.warmup
                     }
                 ));
+                busiest = busiest.max(load_average());
                 let outcome = match run_once(rev, bench, &json) {
                     Ok(o) => o,
                     Err(e) => {
@@ -614,9 +631,21 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         })
         .map(|r| r.benchmark.clone())
         .collect();
+    // Our own run accounts for about one CPU of load (threads-P for more): beyond that,
+    // other jobs shared the machine.
+    let busy_note = (busiest > cpus as f64 + 0.5).then(|| {
+        format!(
+            "note: the machine was busy during the compare (1-minute load average up to {busiest:.1} on {cpus} CPUs): \
+             other jobs add noise; the intervals include it, but a verdict near the threshold is less sure, and \
+             heavy contention that changes between the two runs of a pair can still mislead"
+        )
+    });
+    if let Some(n) = &busy_note {
+        eprintln!("{n}");
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let heading = format!(
-        "A = {} ({}), B = {} ({}); {} pairs per benchmark, alternated, order drawn per pair; \
+        "A = {} ({}), B = {} ({}); {} pairs per benchmark, alternated (A B, then B A); \
          threshold {}%; B/A is the Hodges-Lehmann estimate of the paired ratios, with its {:.0}% interval",
         a.name,
         history::short(&a.commit),
@@ -635,7 +664,8 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     println!("{summary}");
     let md = format!(
-        "# compare {} .. {}\n\n`{command}`\n\n{heading}.\n\n{table}\n{summary}.\n\nMachine: {}, {} CPUs ({} allowed).\n\
+        "# compare {} .. {}\n\n`{command}`\n\n{heading}.\n\n{table}\n{summary}.\n\nMachine: {}, {} CPUs ({} allowed); \
+         highest 1-minute load average seen: {busiest:.1}.\n{}\n\
          Verdicts: SLOWER / faster when the interval excludes 1 and the estimate is beyond the threshold; \
          no change when the interval lies within the threshold (or the change is real but smaller); \
          inconclusive when the interval reaches beyond the threshold without excluding 1 (more --samples).\n",
@@ -643,7 +673,8 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         b.name,
         machine.cpu_model,
         machine.logical_cpus,
-        machine.cpus_allowed.len()
+        machine.cpus_allowed.len(),
+        busy_note.as_deref().map_or(String::new(), |n| format!("\n{n}.\n"))
     );
     std::fs::write(out.join("compare.md"), md).context("cannot write compare.md")?;
     let report = Report {
@@ -657,6 +688,7 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         confidence: CONFIDENCE,
         results: &results,
         slower: slower.clone(),
+        max_load_average: busiest,
     };
     let mut text = serde_json::to_string_pretty(&report)?;
     text.push('\n');
