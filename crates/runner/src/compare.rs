@@ -674,7 +674,9 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         machine.cpu_model,
         machine.logical_cpus,
         machine.cpus_allowed.len(),
-        busy_note.as_deref().map_or(String::new(), |n| format!("\n{n}.\n"))
+        busy_note
+            .as_deref()
+            .map_or(String::new(), |n| format!("\n{n}.\n"))
     );
     std::fs::write(out.join("compare.md"), md).context("cannot write compare.md")?;
     let report = Report {
