@@ -2,13 +2,13 @@
 //!
 //! 1. Both revisions are resolved with git (`rev-parse --verify REV^{commit}`): compare
 //!    measures committed code only, so a dirty working tree is named, not measured.
-//! 2. Each revision is checked out in its own worktree
-//!    (`target/blaspar-compare/worktrees/<sha>`, `git worktree add --detach`) and built with
-//!    `cargo build --release --locked`, one invocation per engine package as
-//!    `scripts/build.sh` does, into one shared target folder
-//!    (`target/blaspar-compare/target`: registry crates compile once for both). The
-//!    binaries (same names in both revisions) are copied to `target/blaspar-compare/bin/<sha>/`
-//!    right after each build, and the worktree is removed. A commit never changes, so a
+//! 2. Each revision is checked out, in turn, in compare's own git worktree
+//!    (`target/blaspar-compare/worktree`, `git worktree add --detach`, then
+//!    `git checkout --detach`) and built with `cargo build --release --locked`, one
+//!    invocation per engine package as `scripts/build.sh` does, into one shared target folder
+//!    (`target/blaspar-compare/target`: only what differs between the revisions rebuilds).
+//!    The binaries (same names in both revisions) are copied to
+//!    `target/blaspar-compare/bin/<sha>/` right after each build. A commit never changes, so a
 //!    later compare reuses those binaries and builds nothing.
 //! 3. For each benchmark (backend x strategy x workload) the two revisions' front ends run
 //!    `blaspar run ... --json` alternately: after `--warmup` unmeasured runs of each, round
@@ -177,12 +177,32 @@ fn ensure_built(
         eprintln!("{short}: built binaries found in {}", bin.display());
         return Ok(bin);
     }
-    let tree = work.join("worktrees").join(commit);
-    let fresh = tree.exists()
-        && git(&tree, &["rev-parse", "HEAD"]).is_ok_and(|h| h == commit)
-        && git(&tree, &["status", "--porcelain", "--untracked-files=no"])
-            .is_ok_and(|s| s.is_empty());
-    if !fresh {
+    // One build at a time per checkout: the worktree and the target folder are shared.
+    std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
+    let lock_path = work.join("build.lock");
+    let lock_file = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    let _lock = crate::history::Locked::new(&lock_file, true)
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    // Every revision builds in the same worktree path. Cargo keys path packages by their
+    // path relative to the workspace, so two worktrees at different paths would share (and
+    // overwrite) the same artifacts anyway, and build scripts that bake in an absolute path
+    // (`env!("CARGO_MANIFEST_DIR")`) would read a removed worktree. One path keeps those
+    // right, and a checkout rewrites only the files that differ, so only crates that changed
+    // between the two revisions rebuild.
+    let tree = work.join("worktree");
+    let usable = tree.join(".git").exists()
+        && git(&tree, &["rev-parse", "--show-toplevel"])
+            .is_ok_and(|t| Path::new(&t).canonicalize().ok() == tree.canonicalize().ok());
+    if usable {
+        eprintln!("{short}: checking out in {}", tree.display());
+        git(
+            &tree,
+            &["checkout", "--quiet", "--detach", "--force", commit],
+        )
+        .and_then(|_| git(&tree, &["clean", "-fdq"]))
+        .with_context(|| format!("cannot check out {short} in {}", tree.display()))?;
+    } else {
         if tree.exists() {
             let _ = git(
                 repo,
@@ -191,7 +211,7 @@ fn ensure_built(
             let _ = std::fs::remove_dir_all(&tree);
         }
         git(repo, &["worktree", "prune"])?;
-        eprintln!("{short}: checking out in {}", tree.display());
+        eprintln!("{short}: checking out in a new worktree {}", tree.display());
         git(
             repo,
             &[
@@ -244,16 +264,6 @@ fn ensure_built(
             std::fs::rename(&tmp, bin.join(name))
                 .with_context(|| format!("{short}: cannot place {name} in {}", bin.display()))?;
         }
-    }
-    // Binaries are kept; the checkout is not needed any more.
-    if let Err(e) = git(
-        repo,
-        &["worktree", "remove", "--force", &tree.display().to_string()],
-    ) {
-        eprintln!(
-            "warning: could not remove the worktree {}: {e:#}",
-            tree.display()
-        );
     }
     Ok(bin)
 }

@@ -193,12 +193,13 @@ impl Entry {
     }
 }
 
-/// Holds an exclusive or shared `flock` on a file until dropped.
-struct Locked(std::os::fd::RawFd);
+/// Holds an exclusive or shared `flock` on a file until dropped (history appends and reads,
+/// compare's builds).
+pub struct Locked(std::os::fd::RawFd);
 
 impl Locked {
     /// Locks `file`, which must stay open while this lives.
-    fn new(file: &std::fs::File, exclusive: bool) -> std::io::Result<Locked> {
+    pub fn new(file: &std::fs::File, exclusive: bool) -> std::io::Result<Locked> {
         let op = if exclusive {
             libc::LOCK_EX
         } else {
