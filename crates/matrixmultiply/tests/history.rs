@@ -1,4 +1,4 @@
-//! The history through real runs: every `blaspar run` appends one line; runs appending at
+//! The history through real runs: every verified `blaspar run` appends one line; runs appending at
 //! once from several processes never interleave; a torn line is reported with its line
 //! number by `blaspar history` and left in place, and later runs still append whole lines.
 
@@ -124,5 +124,25 @@ fn concurrent_runs_append_whole_lines_and_a_torn_line_is_reported() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&h).unwrap(), before);
+
+    // A run that fails verification is not history.
+    let out = Command::new(EXE)
+        .args([
+            "run",
+            "-b",
+            "matrixmultiply",
+            "-s",
+            "sequential",
+            "--tasks",
+            "2",
+            "--size",
+            "64",
+        ])
+        .args(["--inject-corruption", "0", "--history"])
+        .arg(&h)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&h).unwrap(), before);
 }
