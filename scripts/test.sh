@@ -5,6 +5,9 @@
 # end says where the time went.
 source "$(dirname "$0")/lib.sh"
 export BLASPAR_CACHE_DIR="${BLASPAR_CACHE_DIR:-$PWD/target/blaspar-cache}"
+# Test runs must not add to results/history.jsonl (runs started through cargo already write
+# to target/ by .cargo/config.toml; this covers the front-end runs below).
+export BLASPAR_HISTORY="${BLASPAR_HISTORY:-$PWD/target/test-history.jsonl}"
 
 stage "setup (apt, MKL wheels)" scripts/setup.sh
 stage "build tools" ensure_build_tools

@@ -36,6 +36,82 @@ pub enum Command {
     /// Sweep the strategy grid on every built backend (or those named), several interleaved
     /// repeats each; rows are written as they are measured and an interrupted sweep resumes.
     Sweep(SweepArgs),
+    /// Compare two commits: build each in its own git worktree, measure both alternately
+    /// (A B, B A, ...) on this machine, and give per benchmark the ratio B/A with a 95%
+    /// interval and a verdict. Exit status 3 when a benchmark is slower beyond the threshold.
+    Compare(CompareArgs),
+    /// Show the history of measured runs: the benchmarks recorded, or one benchmark's
+    /// trend across commits on one machine with its step changes (and an SVG plot).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// The baseline revision (anything `git rev-parse` takes: HEAD~1, a branch, a sha).
+    #[arg(value_name = "REV_A")]
+    pub rev_a: String,
+    /// The revision compared with it.
+    #[arg(value_name = "REV_B")]
+    pub rev_b: String,
+    /// Backends to measure, comma-separated (built in both revisions).
+    #[arg(long, value_delimiter = ',', value_parser = parse_backend, default_value = "matrixmultiply")]
+    pub backends: Vec<String>,
+    /// Strategies to measure, comma-separated (resolved against this machine once, so both
+    /// revisions run the same text).
+    #[arg(long, value_delimiter = ',', value_parser = parse_strategy, default_value = "sequential,threads")]
+    pub strategies: Vec<Strategy>,
+    /// Named workload (quick or seed); --tasks and --size override its numbers.
+    #[arg(long, default_value = "quick", value_parser = parse_preset)]
+    pub preset: Preset,
+    /// Number of tasks.
+    #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Option<usize>,
+    /// Matrix size.
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
+    pub size: Option<usize>,
+    /// Measured pairs per benchmark (at least 6 for a 95% interval).
+    #[arg(long, default_value_t = crate::compare::DEFAULT_SAMPLES, value_parser = positive)]
+    pub samples: usize,
+    /// Unmeasured runs of each revision per benchmark first (page cache, kernel probes).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Smallest change that counts, in percent: slower needs B/A above 1 + PCT/100 and an
+    /// interval wholly above 1.
+    #[arg(long, value_name = "PCT", default_value = "3", value_parser = positive_percent)]
+    pub threshold: f64,
+    /// Folder for samples.jsonl, compare.json and compare.md
+    /// (default: target/blaspar-compare/runs/<time>-<A>-<B>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Shared cargo target folder for both revisions' builds
+    /// (default: target/blaspar-compare/target; never your own target/release).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// History file each sample is appended to (`off`: none; default: $BLASPAR_HISTORY,
+    /// else results/history.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HistoryArgs {
+    /// Benchmark to show (`backend/strategy/TASKSxSIZE`; without it, the benchmarks recorded
+    /// are listed).
+    #[arg(long, value_name = "ID")]
+    pub benchmark: Option<String>,
+    /// Machine fingerprint (or its first digits) to show (default: the one with the latest
+    /// entry of the benchmark).
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub machine: Option<String>,
+    /// Write the trend as an SVG plot to this file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Smallest change between consecutive commits that counts as a step, in percent.
+    #[arg(long, value_name = "PCT", default_value = "3", value_parser = positive_percent)]
+    pub threshold: f64,
+    /// History file (default: $BLASPAR_HISTORY, else results/history.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -170,6 +246,10 @@ pub struct RunArgs {
     /// Testing aid: add 1.0 to one entry of this task's product before verification.
     #[arg(long, hide = true, value_name = "TASK")]
     pub inject_corruption: Option<usize>,
+    /// History file the run is appended to (`off`: none; default: $BLASPAR_HISTORY, else
+    /// results/history.jsonl of the checkout that built blaspar).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<String>,
 }
 
 fn positive(s: &str) -> Result<usize, String> {
@@ -188,6 +268,15 @@ fn positive_seconds(s: &str) -> Result<std::time::Duration, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
         _ => Err(format!("must be a number of seconds > 0, got '{s}'")),
+    }
+}
+
+fn positive_percent(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1000.0 => Ok(v),
+        _ => Err(format!(
+            "must be a percentage > 0 (e.g. 3 or 3%), got '{s}'"
+        )),
     }
 }
 
@@ -229,6 +318,8 @@ pub struct RunOptions {
     pub task_timeout: Option<std::time::Duration>,
     pub worker_exe: Option<PathBuf>,
     pub inject_corruption: Option<usize>,
+    /// `--history` as given (resolved by [`crate::history::resolve`]).
+    pub history: Option<String>,
 }
 
 impl RunArgs {
@@ -276,6 +367,7 @@ impl RunArgs {
             task_timeout: self.task_timeout,
             worker_exe: self.worker_exe.clone(),
             inject_corruption: self.inject_corruption,
+            history: self.history.clone(),
         })
     }
 }

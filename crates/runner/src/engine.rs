@@ -78,6 +78,14 @@ pub fn main<B: Backend>(
         }),
         Command::Peak(args) => args.run().map(|()| ExitCode::SUCCESS),
         Command::Sweep(args) => crate::sweep::main(&args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => match crate::compare::main(&args) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(crate::compare::error_code(&e));
+            }
+        },
+        Command::History(args) => crate::history::main(&args).map(|()| ExitCode::SUCCESS),
         Command::Machine => {
             println!(
                 "{}",
@@ -184,5 +192,7 @@ pub fn run<B: Backend>(
             record.verification.failed_tasks.len()
         );
     }
+    // Only verified runs that reached the library enter the history.
+    crate::history::record_run(&record, opts.history.as_deref());
     Ok(ExitCode::SUCCESS)
 }

@@ -8,11 +8,14 @@
 
 pub mod batched;
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod execute;
+pub mod history;
 pub mod plot;
 pub mod procs;
 pub mod report;
+pub mod stats;
 pub mod store;
 pub mod sweep;
 pub mod testkit;

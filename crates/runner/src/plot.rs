@@ -306,6 +306,112 @@ fn label_at(levels: &[usize], x: f64) -> String {
     }
 }
 
+/// A benchmark's trend across commits: median seconds per commit with a min-max whisker,
+/// step changes in red, the threshold band around the first commit's median shaded.
+pub fn trend(
+    benchmark: &str,
+    machine: &str,
+    points: &[crate::history::Point],
+    threshold: f64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let n = points.len().max(1) as f64;
+    let top = points.iter().map(|p| p.max).fold(0.0, f64::max) * 1.15;
+    let top = if top > 0.0 { top } else { 1.0 };
+    let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{benchmark}: seconds by commit"),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(if points.len() <= 12 { 40 } else { 110 })
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top)
+        .map_err(|e| err(path, e))?;
+    let labels: Vec<String> = points
+        .iter()
+        .map(|p| crate::history::short(&p.commit))
+        .collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(points.len().max(1))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_style(if points.len() <= 12 {
+            ("sans-serif", 13).into_font()
+        } else {
+            ("sans-serif", 11)
+                .into_font()
+                .transform(FontTransform::Rotate90)
+        })
+        .x_desc(format!("commit ({machine})"))
+        .y_desc("seconds (median, whisker: min-max)")
+        .draw()
+        .map_err(|e| err(path, e))?;
+    if let Some(first) = points.first() {
+        let (lo, hi) = (
+            first.median / (1.0 + threshold),
+            first.median * (1.0 + threshold),
+        );
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(-0.5, lo), (n - 0.5, hi)],
+                BLUE.mix(0.08).filled(),
+            )))
+            .map_err(|e| err(path, e))?
+            .label(format!(
+                "first commit's median +-{:.1}% (threshold)",
+                threshold * 100.0
+            ))
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.2).filled()));
+    }
+    chart
+        .draw_series(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PathElement::new(vec![(i as f64, p.min), (i as f64, p.max)], BLACK)),
+        )
+        .map_err(|e| err(path, e))?;
+    chart
+        .draw_series(LineSeries::new(
+            points.iter().enumerate().map(|(i, p)| (i as f64, p.median)),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(|e| err(path, e))?
+        .label("median")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(
+            points
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.step)
+                .map(|(i, p)| Circle::new((i as f64, p.median), 6, RED.filled())),
+        )
+        .map_err(|e| err(path, e))?
+        .label("step change")
+        .legend(|(x, y)| Circle::new((x + 5, y), 5, RED.filled()));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,20 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Compare(args) => match blaspar_runner::compare::main(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(blaspar_runner::compare::error_code(&e))
+            }
+        },
+        Command::History(args) => match blaspar_runner::history::main(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Peak(args) => match args.run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,807 @@
+//! The history: one line per measured run, appended by every `blaspar run` and every
+//! `blaspar compare` sample, keyed by commit and machine fingerprint; `blaspar history`
+//! shows a benchmark's trend across commits and flags step changes.
+//!
+//! File format (`results/history.jsonl` by default): one entry per line,
+//! `<json>\t<crc32>\n`, where `<crc32>` is the CRC-32 (IEEE) of the JSON bytes in 8 lowercase
+//! hex digits. `cut -f1 results/history.jsonl | jq` reads it.
+//!
+//! Integrity:
+//! - an append takes an exclusive `flock` on the file, writes the whole line with one
+//!   `write` on an `O_APPEND` descriptor and `fsync`s before unlocking, so two runs
+//!   appending at once never interleave their lines;
+//! - a line whose checksum, tab or JSON does not check out (a torn write after a crash, an
+//!   edit) is reported with its line number by every reader and left where it is: nothing
+//!   ever rewrites or drops lines. An append after a torn last line starts a new line, so
+//!   the torn one stays alone;
+//! - every entry carries `schema_version` ([`SCHEMA_VERSION`]); a reader uses every version
+//!   up to its own and reports newer ones as written by a newer blaspar. The embedded run
+//!   record keeps its own `schema_version` and is read through [`RunRecord`], which reads
+//!   every earlier record version.
+//!
+//! The machine fingerprint is a hash of what decides a benchmark's speed and does not drift:
+//! CPU model (without its nominal clock), logical and physical cores, CPUs allowed, cgroup
+//! quota, SIMD, backend name, version and kernel, and the BLAS environment. Clock speed,
+//! hostname and load are not in it, so small clock differences (turbo, a VM's reported MHz)
+//! map to the same machine.
+
+use crate::cli::HistoryArgs;
+use blaspar_core::record::RunRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Layout version of a history entry; bump on any incompatible change.
+///
+/// - 1: first layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Environment variable naming the history file (`off` disables writing).
+pub const ENV: &str = "BLASPAR_HISTORY";
+
+/// The default file: `results/history.jsonl` of the checkout that built this binary.
+pub fn default_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/history.jsonl")
+}
+
+/// Where history goes: `--history` when given, else `$BLASPAR_HISTORY`, else
+/// [`default_path`]. `off` (or an empty value) means nowhere.
+pub fn resolve(flag: Option<&str>) -> Option<PathBuf> {
+    let chosen = match flag {
+        Some(f) => Some(f.to_string()),
+        None => std::env::var(ENV).ok(),
+    };
+    match chosen.as_deref() {
+        Some("off") | Some("") => None,
+        Some(p) => Some(PathBuf::from(p)),
+        None => Some(default_path()),
+    }
+}
+
+/// One history line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Layout version of this entry ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Commit the measured binary was built from (`-dirty` when its tree had changes).
+    pub commit: String,
+    /// Machine fingerprint ([`fingerprint`]): 16 hex digits.
+    pub machine: String,
+    /// The fingerprint's inputs, readable: CPU, cores, backend, kernel.
+    pub machine_label: String,
+    /// `backend/strategy/TASKSxSIZE`.
+    pub benchmark: String,
+    /// Wall seconds of the timed run (`seconds_total` of the record).
+    pub seconds: f64,
+    /// What measured it: `run` or `compare`.
+    pub source: String,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_unix: u64,
+    /// The run record as the measuring binary wrote it (any record schema version).
+    pub record: serde_json::Value,
+}
+
+/// `backend/strategy/TASKSxSIZE`: the benchmark a run measured.
+pub fn benchmark_id(backend: &str, strategy: &str, tasks: usize, size: usize) -> String {
+    format!("{backend}/{strategy}/{tasks}x{size}")
+}
+
+/// The CPU model without its nominal clock ("... CPU @ 2.10GHz"), whitespace collapsed.
+fn cpu_without_clock(model: &str) -> String {
+    let cut = model.split(" @ ").next().unwrap_or(model);
+    cut.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Machine fingerprint of a run and a readable label of what went into it.
+pub fn fingerprint(r: &RunRecord) -> (String, String) {
+    let m = &r.machine;
+    let mut text = String::new();
+    let mut add = |k: &str, v: &str| {
+        text.push_str(k);
+        text.push('=');
+        text.push_str(v);
+        text.push('\n');
+    };
+    add("cpu", &cpu_without_clock(&m.cpu_model));
+    add("logical", &m.logical_cpus.to_string());
+    add("physical", &m.physical_cores.to_string());
+    add("allowed", &m.cpus_allowed.len().to_string());
+    add(
+        "quota",
+        &m.cgroup_cpu_quota
+            .map_or("none".to_string(), |q| format!("{q:.2}")),
+    );
+    add("simd", &m.simd.join(","));
+    add("backend", &r.backend);
+    add("version", &r.backend_version);
+    add("kernel", &r.kernel);
+    for (k, v) in &r.blas_env {
+        add(&format!("env.{k}"), v);
+    }
+    let label = format!(
+        "{}, {} CPUs ({} allowed), {} {} ({}){}",
+        cpu_without_clock(&m.cpu_model),
+        m.logical_cpus,
+        m.cpus_allowed.len(),
+        r.backend,
+        r.backend_version,
+        r.kernel,
+        if r.blas_env.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {}",
+                r.blas_env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }
+    );
+    (format!("{:016x}", fnv1a64(text.as_bytes())), label)
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions and platforms (std's hasher is not).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// CRC-32 (IEEE 802.3, the one zlib and `cksum -a crc32b` compute).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+impl Entry {
+    /// The entry of a run record (`record` as written by the measuring binary).
+    pub fn from_record(record: serde_json::Value, source: &str) -> anyhow::Result<Entry> {
+        let r: RunRecord = serde_json::from_value(record.clone())
+            .map_err(|e| anyhow::anyhow!("not a run record: {e}"))?;
+        let (machine, machine_label) = fingerprint(&r);
+        Ok(Entry {
+            schema_version: SCHEMA_VERSION,
+            commit: r.commit.clone(),
+            machine,
+            machine_label,
+            benchmark: benchmark_id(&r.backend, &r.strategy, r.tasks, r.size),
+            seconds: r.seconds_total,
+            source: source.to_string(),
+            started_unix: r.started_unix,
+            record,
+        })
+    }
+
+    /// The line written to the file, newline included.
+    pub fn line(&self) -> String {
+        let json = serde_json::to_string(self).expect("an entry serialises");
+        format!("{json}\t{:08x}\n", crc32(json.as_bytes()))
+    }
+}
+
+/// Holds an exclusive or shared `flock` on a file until dropped (history appends and reads,
+/// compare's builds).
+pub struct Locked(std::os::fd::RawFd);
+
+impl Locked {
+    /// Locks `file`, which must stay open while this lives.
+    pub fn new(file: &std::fs::File, exclusive: bool) -> std::io::Result<Locked> {
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        loop {
+            // SAFETY: flock on a descriptor this File owns.
+            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+                return Ok(Locked(file.as_raw_fd()));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is still open (the lock is dropped before its file);
+        // closing the file would release the lock too.
+        unsafe { libc::flock(self.0, libc::LOCK_UN) };
+    }
+}
+
+/// Appends one entry: exclusive lock, one write of the whole line (after a newline when the
+/// file's last line is torn), fsync.
+pub fn append(path: &Path, entry: &Entry) -> anyhow::Result<()> {
+    let ctx =
+        |e: std::io::Error| anyhow::anyhow!("cannot append to history {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(ctx)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(ctx)?;
+    let lock = Locked::new(&file, true).map_err(ctx)?;
+    let len = file.metadata().map_err(ctx)?.len();
+    let mut line = entry.line();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1)).map_err(ctx)?;
+        file.read_exact(&mut last).map_err(ctx)?;
+        if last[0] != b'\n' {
+            line.insert(0, '\n');
+        }
+    }
+    // O_APPEND: the write lands at the end whatever the offset; write_all loops only on a
+    // short write, which a regular file does not produce for a line this size.
+    file.write_all(line.as_bytes()).map_err(ctx)?;
+    file.sync_data().map_err(ctx)?;
+    drop(lock);
+    Ok(())
+}
+
+/// A line that could not be used, with why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// 1-based line number.
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// What a history file holds.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// Usable entries with their 1-based line numbers, in file order.
+    pub entries: Vec<(usize, Entry)>,
+    /// Lines that are torn, edited, or from a newer blaspar: kept in the file, not used.
+    pub problems: Vec<Problem>,
+}
+
+/// Parses one line (without its newline).
+fn parse_line(text: &str) -> Result<Entry, String> {
+    let Some((json, sum)) = text.rsplit_once('\t') else {
+        return Err("no checksum (torn or edited line)".to_string());
+    };
+    let expected = u32::from_str_radix(sum.trim(), 16)
+        .map_err(|_| format!("checksum '{sum}' is not 8 hex digits (torn or edited line)"))?;
+    if sum.trim().len() != 8 || crc32(json.as_bytes()) != expected {
+        return Err("checksum mismatch (torn or edited line)".to_string());
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let version = value["schema_version"].as_u64().unwrap_or(0);
+    if version > SCHEMA_VERSION as u64 {
+        return Err(format!(
+            "schema_version {version} was written by a newer blaspar (this one reads up to {SCHEMA_VERSION})"
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a history entry: {e}"))
+}
+
+/// Reads a history file (shared lock). A missing file is an empty history.
+pub fn read(path: &Path) -> anyhow::Result<History> {
+    let ctx = |e: std::io::Error| anyhow::anyhow!("cannot read history {}: {e}", path.display());
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+        Err(e) => return Err(ctx(e)),
+    };
+    let mut bytes = Vec::new();
+    {
+        let _lock = Locked::new(&file, false).map_err(ctx)?;
+        file.read_to_end(&mut bytes).map_err(ctx)?;
+    }
+    let mut h = History::default();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        if raw.is_empty() {
+            continue;
+        }
+        let parsed = std::str::from_utf8(raw)
+            .map_err(|_| "not UTF-8 (torn or edited line)".to_string())
+            .and_then(parse_line);
+        match parsed {
+            Ok(e) => h.entries.push((line, e)),
+            Err(reason) => h.problems.push(Problem { line, reason }),
+        }
+    }
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        let last = bytes.split(|&b| b == b'\n').count();
+        if let Some(p) = h.problems.iter_mut().find(|p| p.line == last) {
+            p.reason
+                .push_str("; it is the last line and has no newline: a write was cut short");
+        }
+    }
+    Ok(h)
+}
+
+/// Appends a run's record to the history `flag` / `$BLASPAR_HISTORY` / the default names.
+/// A run's result does not depend on its history: a failure is a warning on stderr.
+pub fn record_run(record: &RunRecord, flag: Option<&str>) {
+    let Some(path) = resolve(flag) else { return };
+    if flag.is_none()
+        && std::env::var_os(ENV).is_none()
+        && !path.parent().is_some_and(|d| d.is_dir())
+    {
+        eprintln!(
+            "note: no history written: {} does not exist (set --history FILE or {ENV}=FILE, or {ENV}=off)",
+            path.parent().unwrap_or(Path::new(".")).display()
+        );
+        return;
+    }
+    let result = serde_json::to_value(record)
+        .map_err(anyhow::Error::from)
+        .and_then(|v| Entry::from_record(v, "run"))
+        .and_then(|e| append(&path, &e));
+    if let Err(e) = result {
+        eprintln!("warning: {e:#} (the run itself succeeded)");
+    }
+}
+
+/// One commit's point of a trend.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Point {
+    pub commit: String,
+    pub runs: usize,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    /// median / previous commit's median - 1.
+    pub change: Option<f64>,
+    /// A step: the change exceeds the threshold and the two commits' samples do not overlap.
+    pub step: bool,
+}
+
+/// Median of a non-empty list (sorted in place).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The trend of `samples` (commit, seconds) in `order` of commits, with step changes:
+/// between consecutive commits, a median change beyond `threshold` (fraction) whose sample
+/// ranges do not overlap, i.e. larger than the noise measured on either side. With one
+/// sample on a side there is no noise to go by, and only the threshold decides.
+pub fn trend(samples: &[(String, f64)], order: &[String], threshold: f64) -> Vec<Point> {
+    let mut points: Vec<Point> = Vec::new();
+    for commit in order {
+        let mut v: Vec<f64> = samples
+            .iter()
+            .filter(|(c, _)| c == commit)
+            .map(|(_, s)| *s)
+            .collect();
+        if v.is_empty() {
+            continue;
+        }
+        let med = median(&mut v);
+        let (min, max) = (v[0], v[v.len() - 1]);
+        let (change, step) = match points.last() {
+            Some(prev) => {
+                let change = med / prev.median - 1.0;
+                let apart = min > prev.max || max < prev.min;
+                (
+                    Some(change),
+                    change.abs() > threshold && (apart || prev.runs == 1 || v.len() == 1),
+                )
+            }
+            None => (None, false),
+        };
+        points.push(Point {
+            commit: commit.clone(),
+            runs: v.len(),
+            median: med,
+            min,
+            max,
+            change,
+            step,
+        });
+    }
+    points
+}
+
+/// Commits in git order (oldest first) when git knows every one as an ancestor of HEAD of
+/// the repository around the current directory; else in the order of their first entry.
+/// Says which.
+pub fn commit_order(entries: &[&Entry]) -> (Vec<String>, &'static str) {
+    let mut first_seen: Vec<String> = Vec::new();
+    for e in entries {
+        if !first_seen.contains(&e.commit) {
+            first_seen.push(e.commit.clone());
+        }
+    }
+    let positions: Option<HashMap<String, usize>> = std::process::Command::new("git")
+        .args(["rev-list", "--topo-order", "--reverse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .enumerate()
+                .map(|(i, c)| (c.to_string(), i))
+                .collect()
+        });
+    if let Some(pos) = positions {
+        let key = |c: &String| {
+            let (base, dirty) = match c.strip_suffix("-dirty") {
+                Some(b) => (b, 1),
+                None => (c.as_str(), 0),
+            };
+            pos.get(base).map(|p| (*p, dirty))
+        };
+        if first_seen.iter().all(|c| key(c).is_some()) {
+            let mut order = first_seen.clone();
+            order.sort_by_key(|c| key(c));
+            return (order, "git order");
+        }
+    }
+    (
+        first_seen,
+        "order of first record (not every commit is in this repository's HEAD history)",
+    )
+}
+
+/// `blaspar history`: lists benchmarks, or shows one benchmark's trend.
+pub fn main(args: &HistoryArgs) -> anyhow::Result<()> {
+    let path = resolve(args.history.as_deref())
+        .ok_or_else(|| anyhow::anyhow!("history is off ({ENV}=off): name a file with --history"))?;
+    let h = read(&path)?;
+    for p in &h.problems {
+        eprintln!(
+            "warning: {} {p} (kept in the file, not used)",
+            path.display()
+        );
+    }
+    let threshold = args.threshold / 100.0;
+    let matching: Vec<&Entry> = h
+        .entries
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| {
+            args.machine
+                .as_ref()
+                .is_none_or(|m| e.machine.starts_with(m.as_str()))
+        })
+        .collect();
+    let Some(bench) = &args.benchmark else {
+        // Index: benchmark x machine, with entries and commits.
+        let mut index: BTreeMap<(&str, &str), (usize, Vec<&str>, &str)> = BTreeMap::new();
+        for e in &matching {
+            let slot = index
+                .entry((e.benchmark.as_str(), e.machine.as_str()))
+                .or_insert((0, vec![], e.machine_label.as_str()));
+            slot.0 += 1;
+            if !slot.1.contains(&e.commit.as_str()) {
+                slot.1.push(e.commit.as_str());
+            }
+        }
+        println!(
+            "{} ({} entries{})",
+            path.display(),
+            h.entries.len(),
+            if h.problems.is_empty() {
+                String::new()
+            } else {
+                format!(", {} unusable lines", h.problems.len())
+            }
+        );
+        println!(
+            "{:<40} {:<16} {:>7} {:>7}  machine",
+            "benchmark", "fingerprint", "runs", "commits"
+        );
+        for ((b, m), (runs, commits, label)) in &index {
+            println!("{b:<40} {m:<16} {runs:>7} {:>7}  {label}", commits.len());
+        }
+        return Ok(());
+    };
+    let of_bench: Vec<&Entry> = matching
+        .into_iter()
+        .filter(|e| &e.benchmark == bench)
+        .collect();
+    if of_bench.is_empty() {
+        anyhow::bail!(
+            "no entries for benchmark '{bench}'{} in {} (run `blaspar history` to list them)",
+            args.machine
+                .as_ref()
+                .map_or(String::new(), |m| format!(" on machine {m}")),
+            path.display()
+        );
+    }
+    // One machine: the one named, else the one with the latest entry.
+    let latest: Entry = (*of_bench
+        .iter()
+        .max_by_key(|e| e.started_unix)
+        .expect("non-empty"))
+    .clone();
+    let machine = latest.machine.clone();
+    let mut others: Vec<&str> = of_bench
+        .iter()
+        .filter(|e| e.machine != machine)
+        .map(|e| e.machine.as_str())
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    let entries: Vec<&Entry> = of_bench
+        .into_iter()
+        .filter(|e| e.machine == machine)
+        .collect();
+    let (order, how) = commit_order(&entries);
+    let samples: Vec<(String, f64)> = entries
+        .iter()
+        .map(|e| (e.commit.clone(), e.seconds))
+        .collect();
+    let points = trend(&samples, &order, threshold);
+    println!("{bench} on machine {machine}: {}", latest.machine_label);
+    if !others.is_empty() {
+        println!(
+            "(also recorded on {}: choose with --machine)",
+            others.join(", ")
+        );
+    }
+    println!(
+        "commits in {how}; step: change > {:.1}% and sample ranges apart",
+        args.threshold
+    );
+    println!(
+        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>8}  step",
+        "commit", "runs", "median s", "min s", "max s", "change"
+    );
+    for p in &points {
+        println!(
+            "{:<12} {:>5} {:>10.4} {:>10.4} {:>10.4} {:>8}  {}",
+            short(&p.commit),
+            p.runs,
+            p.median,
+            p.min,
+            p.max,
+            p.change
+                .map_or("".to_string(), |c| format!("{:+.1}%", c * 100.0)),
+            match (p.step, p.change) {
+                (true, Some(c)) if c > 0.0 => "STEP: slower",
+                (true, _) => "STEP: faster",
+                _ => "",
+            }
+        );
+    }
+    if let Some(svg) = &args.plot {
+        crate::plot::trend(bench, &latest.machine_label, &points, threshold, svg)?;
+        println!("plot: {}", svg.display());
+    }
+    Ok(())
+}
+
+/// A commit's first 10 characters (and `-dirty`).
+pub fn short(commit: &str) -> String {
+    match commit.strip_suffix("-dirty") {
+        Some(base) => format!("{}-dirty", &base[..base.len().min(10)]),
+        None => commit[..commit.len().min(10)].to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> serde_json::Value {
+        serde_json::from_str(include_str!(
+            "../../../results/2026-11-23-vm/quick-blis-threads-2.json"
+        ))
+        .unwrap()
+    }
+
+    fn entry(commit: &str, seconds: f64) -> Entry {
+        let mut e = Entry::from_record(record(), "run").unwrap();
+        e.commit = commit.to_string();
+        e.seconds = seconds;
+        e
+    }
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn a_schema_1_run_record_is_read_through_the_history() {
+        // The committed record is of run-record schema 1 (the first layout).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let e = Entry::from_record(record(), "run").unwrap();
+        assert_eq!(e.record["schema_version"], 1);
+        assert_eq!(e.benchmark, "blis/threads-2/16x1000");
+        append(&path, &e).unwrap();
+        let h = read(&path).unwrap();
+        assert!(h.problems.is_empty(), "{:?}", h.problems);
+        assert_eq!(h.entries.len(), 1);
+        let (line, got) = &h.entries[0];
+        assert_eq!(*line, 1);
+        // (serde_json reads floats to within the last digit, so compare fields.)
+        assert_eq!(
+            (&got.commit, &got.machine, &got.benchmark, got.seconds),
+            (&e.commit, &e.machine, &e.benchmark, e.seconds)
+        );
+        assert_eq!(got.record["schema_version"], 1);
+        assert_eq!(got.record["strategy"], "threads-2");
+    }
+
+    #[test]
+    fn fingerprint_ignores_clock_and_host_but_not_cores_or_kernel() {
+        let r: RunRecord = serde_json::from_value(record()).unwrap();
+        let (fp, label) = fingerprint(&r);
+        assert_eq!(fp.len(), 16);
+        assert!(label.contains(&r.kernel), "{label}");
+        let mut other = r.clone();
+        other.machine.hostname = "elsewhere".to_string();
+        other.machine.cpu_model = format!("{}  @ 9.99GHz", cpu_without_clock(&r.machine.cpu_model));
+        other.started_unix += 1000;
+        assert_eq!(fingerprint(&other).0, fp);
+        let mut cores = r.clone();
+        cores.machine.logical_cpus += 2;
+        assert_ne!(fingerprint(&cores).0, fp);
+        let mut kernel = r.clone();
+        kernel.kernel = "generic".to_string();
+        assert_ne!(fingerprint(&kernel).0, fp);
+        let mut env = r.clone();
+        env.blas_env.insert("BLIS_NUM_THREADS".into(), "4".into());
+        assert_ne!(fingerprint(&env).0, fp);
+        assert_eq!(
+            cpu_without_clock("Intel(R) Xeon(R)  CPU @ 2.10GHz"),
+            "Intel(R) Xeon(R) CPU"
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_kept_and_the_next_append_starts_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        append(&path, &entry("a", 1.0)).unwrap();
+        append(&path, &entry("b", 2.0)).unwrap();
+        // Cut the second line short, as a crash in the middle of a write would.
+        let full = std::fs::read(&path).unwrap();
+        let cut = full.len() - 40;
+        std::fs::write(&path, &full[..cut]).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.entries.len(), 1);
+        assert_eq!(h.problems.len(), 1);
+        assert_eq!(h.problems[0].line, 2);
+        assert!(
+            h.problems[0].reason.contains("cut short"),
+            "{}",
+            h.problems[0]
+        );
+        // Reading changed nothing.
+        assert_eq!(std::fs::read(&path).unwrap(), &full[..cut]);
+        // The next append is whole and on its own line; the torn line stays reported.
+        append(&path, &entry("c", 3.0)).unwrap();
+        let h = read(&path).unwrap();
+        let commits: Vec<(usize, &str)> = h
+            .entries
+            .iter()
+            .map(|(l, e)| (*l, e.commit.as_str()))
+            .collect();
+        assert_eq!(commits, vec![(1, "a"), (3, "c")]);
+        assert_eq!(h.problems.len(), 1);
+        assert_eq!(h.problems[0].line, 2);
+        assert!(std::fs::read(&path).unwrap().starts_with(&full[..cut]));
+    }
+
+    #[test]
+    fn edited_and_newer_lines_are_reported_by_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        append(&path, &entry("a", 1.0)).unwrap();
+        let edited = entry("b", 2.0)
+            .line()
+            .replace("\"seconds\":2.0", "\"seconds\":1.0");
+        let mut newer = entry("c", 3.0);
+        newer.schema_version = SCHEMA_VERSION + 1;
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&edited);
+        text.push_str("not a history line\n");
+        text.push_str(&newer.line());
+        std::fs::write(&path, &text).unwrap();
+        append(&path, &entry("d", 4.0)).unwrap();
+        let h = read(&path).unwrap();
+        let lines: Vec<usize> = h.entries.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 5]);
+        let problems: Vec<(usize, bool)> = h
+            .problems
+            .iter()
+            .map(|p| (p.line, p.reason.contains("newer blaspar")))
+            .collect();
+        assert_eq!(problems, vec![(2, false), (3, false), (4, true)]);
+        assert!(h.problems[0].reason.contains("checksum mismatch"));
+    }
+
+    #[test]
+    fn concurrent_writers_never_interleave_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let (writers, each) = (8, 60);
+        std::thread::scope(|s| {
+            for w in 0..writers {
+                let path = &path;
+                s.spawn(move || {
+                    for i in 0..each {
+                        append(path, &entry(&format!("w{w}-{i}"), 1.0 + i as f64)).unwrap();
+                    }
+                });
+            }
+        });
+        let h = read(&path).unwrap();
+        assert!(h.problems.is_empty(), "{:?}", h.problems);
+        assert_eq!(h.entries.len(), writers * each);
+        for w in 0..writers {
+            // Each writer's own lines are in its order.
+            let mine: Vec<String> = h
+                .entries
+                .iter()
+                .filter(|(_, e)| e.commit.starts_with(&format!("w{w}-")))
+                .map(|(_, e)| e.commit.clone())
+                .collect();
+            let expected: Vec<String> = (0..each).map(|i| format!("w{w}-{i}")).collect();
+            assert_eq!(mine, expected);
+        }
+    }
+
+    #[test]
+    fn steps_need_the_threshold_and_separate_samples() {
+        let s = |c: &str, v: &[f64]| v.iter().map(|x| (c.to_string(), *x)).collect::<Vec<_>>();
+        let samples = [
+            s("c1", &[1.00, 1.02, 0.99]),
+            s("c2", &[1.01, 1.00, 1.03]),   // noise
+            s("c3", &[1.10, 1.12, 1.09]),   // +9%, apart: step
+            s("c4", &[1.00, 1.25, 1.11]),   // overlaps c3: no step
+            s("c5", &[1.115, 1.12, 1.125]), // +1%: below the threshold
+        ]
+        .concat();
+        let order: Vec<String> = ["c1", "c2", "c3", "c4", "c5", "absent"]
+            .map(String::from)
+            .to_vec();
+        let p = trend(&samples, &order, 0.03);
+        assert_eq!(p.len(), 5);
+        let steps: Vec<bool> = p.iter().map(|x| x.step).collect();
+        assert_eq!(steps, vec![false, false, true, false, false]);
+        assert!((p[2].change.unwrap() - (1.10 / 1.01 - 1.0)).abs() < 1e-12);
+        assert_eq!(p[0].change, None);
+        assert_eq!(p[3].runs, 3);
+    }
+
+    #[test]
+    fn off_and_flags_resolve() {
+        assert_eq!(resolve(Some("off")), None);
+        assert_eq!(resolve(Some("x.jsonl")), Some(PathBuf::from("x.jsonl")));
+    }
+}
