@@ -71,7 +71,8 @@ pub struct Entry {
     pub machine: String,
     /// The fingerprint's inputs, readable: CPU, cores, backend, kernel.
     pub machine_label: String,
-    /// `backend/strategy/TASKSxSIZE`.
+    /// `backend/strategy/TASKSxSIZE` (the strategy marked `+pgen` with parallel data
+    /// generation).
     pub benchmark: String,
     /// Wall seconds of the timed run (`seconds_total` of the record).
     pub seconds: f64,
@@ -178,7 +179,12 @@ impl Entry {
             commit: r.commit.clone(),
             machine,
             machine_label,
-            benchmark: benchmark_id(&r.backend, &r.strategy, r.tasks, r.size),
+            benchmark: benchmark_id(
+                &r.backend,
+                &crate::sweep::label(&r.strategy, r.generation),
+                r.tasks,
+                r.size,
+            ),
             seconds: r.seconds_total,
             source: source.to_string(),
             started_unix: r.started_unix,
