@@ -302,6 +302,7 @@ fn run_once(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Outcome> {
             &bench.strategy,
             bench.tasks,
             bench.size,
+            blaspar_core::workload::Generation::Serial,
             ResultMode::Matrices,
             json,
         ))

@@ -212,7 +212,9 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     out
 }
 
-/// The arguments of one engine run of the sweep.
+/// The arguments of one engine run of the sweep (and of compare). `--generation` is
+/// passed only when parallel: serial is the default, and binaries older than the option
+/// (which compare may run) do not know it.
 pub fn run_args(
     backend: &str,
     strategy: &str,
@@ -232,15 +234,16 @@ pub fn run_args(
         &tasks.to_string(),
         "--size",
         &size.to_string(),
-        "--generation",
-        &generation.to_string(),
         "--results",
         &results.to_string(),
-        "--json",
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([json.display().to_string()])
+    .chain(match generation {
+        Generation::Serial => vec![],
+        Generation::Parallel => vec!["--generation".to_string(), generation.to_string()],
+    })
+    .chain(["--json".to_string(), json.display().to_string()])
     .collect()
 }
 
