@@ -26,6 +26,7 @@
 //! map to the same machine.
 
 use crate::cli::HistoryArgs;
+use crate::stats::median;
 use blaspar_core::record::RunRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -381,17 +382,6 @@ pub struct Point {
     pub change: Option<f64>,
     /// A step: the change exceeds the threshold and the two commits' samples do not overlap.
     pub step: bool,
-}
-
-/// Median of a non-empty list (sorted in place).
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// The trend of `samples` (commit, seconds) in `order` of commits, with step changes:

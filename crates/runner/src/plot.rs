@@ -10,6 +10,18 @@ fn err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("cannot draw {}: {e}", path.display())
 }
 
+/// Font of category labels on an x axis: turned to fit when there are many (a big
+/// machine's grid of strategies, a long history of commits).
+fn category_font(many: bool) -> FontDesc<'static> {
+    if many {
+        ("sans-serif", 11)
+            .into_font()
+            .transform(FontTransform::Rotate90)
+    } else {
+        ("sans-serif", 13).into_font()
+    }
+}
+
 /// GFLOP/s of a summary at a given time (same work, so GFLOP/s scales with 1 / time).
 fn gflops_at(s: &Summary, seconds: f64) -> f64 {
     s.median_gflops * s.median_seconds / seconds
@@ -60,14 +72,7 @@ pub fn strategies(
                 String::new()
             }
         })
-        .x_label_style(if cats.len() <= 10 {
-            ("sans-serif", 13).into_font()
-        } else {
-            // Many strategies (a big machine's grid): names turned to fit.
-            ("sans-serif", 11)
-                .into_font()
-                .transform(FontTransform::Rotate90)
-        })
+        .x_label_style(category_font(cats.len() > 10))
         .y_desc("GFLOP/s")
         .draw()
         .map_err(|e| err(path, e))?;
@@ -346,13 +351,7 @@ pub fn trend(
                 String::new()
             }
         })
-        .x_label_style(if points.len() <= 12 {
-            ("sans-serif", 13).into_font()
-        } else {
-            ("sans-serif", 11)
-                .into_font()
-                .transform(FontTransform::Rotate90)
-        })
+        .x_label_style(category_font(points.len() > 12))
         .x_desc(format!("commit ({machine})"))
         .y_desc("seconds (median, whisker: min-max)")
         .draw()

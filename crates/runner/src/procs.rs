@@ -90,6 +90,20 @@ pub struct WorkerSpec {
     pub parent_pid: u32,
 }
 
+/// A finished task, as the worker reports it (monotonic nanoseconds).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskDone {
+    pub task: usize,
+    pub generate: (u64, u64),
+    pub multiply: (u64, u64),
+    pub verify: Option<(u64, u64)>,
+    pub blas_threads: usize,
+    pub gemm_calls: Option<u64>,
+    pub check: Option<WireCheck>,
+    /// Process CPU seconds of the worker so far.
+    pub cpu_seconds: f64,
+}
+
 /// A worker's check of its product.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct WireCheck {
@@ -116,17 +130,7 @@ pub enum Reply {
     Took {
         task: usize,
     },
-    Done {
-        task: usize,
-        generate: (u64, u64),
-        multiply: (u64, u64),
-        verify: Option<(u64, u64)>,
-        blas_threads: usize,
-        gemm_calls: Option<u64>,
-        check: Option<WireCheck>,
-        /// Process CPU seconds of the worker so far.
-        cpu_seconds: f64,
-    },
+    Done(TaskDone),
     /// No task is left in this run.
     Drained {
         /// Process CPU seconds of the worker so far.
@@ -393,7 +397,11 @@ impl ProcessPool {
                 cpu_seconds: cpu,
                 wall_seconds: done.last().map_or(0.0, |d| since(d.delivered_ns)),
             });
-            for d in done {
+            for Delivered {
+                report: d,
+                delivered_ns,
+            } in done
+            {
                 let t = d.task;
                 timings[t] = Some(crate::execute::TaskTiming {
                     task: t,
@@ -401,7 +409,7 @@ impl ProcessPool {
                     generate: (since(d.generate.0), since(d.generate.1)),
                     multiply: (since(d.multiply.0), since(d.multiply.1)),
                     verify: d.verify.map(|(a, b)| (since(a), since(b))),
-                    delivered: since(d.delivered_ns),
+                    delivered: since(delivered_ns),
                     blas_threads: d.blas_threads,
                     gemm_calls: d.gemm_calls,
                 });
@@ -510,13 +518,7 @@ impl Drop for ProcessPool {
 
 /// A finished task as a worker reported it, with the parent's delivery time.
 struct Delivered {
-    task: usize,
-    generate: (u64, u64),
-    multiply: (u64, u64),
-    verify: Option<(u64, u64)>,
-    blas_threads: usize,
-    gemm_calls: Option<u64>,
-    check: Option<WireCheck>,
+    report: TaskDone,
     delivered_ns: u64,
 }
 
@@ -554,16 +556,8 @@ fn drive(
         let delivered_ns = monotonic_ns();
         match parse_reply(w, &line)? {
             Reply::Took { task } => w.current = Some(task),
-            Reply::Done {
-                task,
-                generate,
-                multiply,
-                verify,
-                blas_threads,
-                gemm_calls,
-                check,
-                ..
-            } => {
+            Reply::Done(report) => {
+                let task = report.task;
                 if w.current != Some(task) {
                     return Err(w.protocol(format!(
                         "finished task {task} without taking it (it took {:?})",
@@ -571,13 +565,7 @@ fn drive(
                     )));
                 }
                 done.push(Delivered {
-                    task,
-                    generate,
-                    multiply,
-                    verify,
-                    blas_threads,
-                    gemm_calls,
-                    check,
+                    report,
                     delivered_ns,
                 });
                 w.current = None;
@@ -974,7 +962,7 @@ fn serve<B: Backend>(
             let gemm_calls = calls0
                 .zip(backend.gemm_calls_in_this_thread())
                 .map(|(before, after)| after - before);
-            send(&Reply::Done {
+            send(&Reply::Done(TaskDone {
                 task,
                 generate: (g0, g1),
                 multiply: (g1, m1),
@@ -983,7 +971,7 @@ fn serve<B: Backend>(
                 gemm_calls,
                 check,
                 cpu_seconds: process_cpu_seconds(),
-            })?;
+            }))?;
         }
         send(&Reply::Drained {
             cpu_seconds: process_cpu_seconds(),

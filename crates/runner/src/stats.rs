@@ -178,8 +178,8 @@ fn normal_quantile(p: f64) -> f64 {
     }
 }
 
-/// Median of a non-empty list (sorted in place).
-fn median(v: &mut [f64]) -> f64 {
+/// Median of a non-empty list (sorted in place); the one the sweep, compare and history use.
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {

@@ -11,6 +11,7 @@
 
 use crate::cli::SweepArgs;
 use crate::execute::ResultMode;
+use crate::stats::median;
 use anyhow::Context;
 use blaspar_core::Strategy;
 use blaspar_core::machine::Machine;
@@ -136,17 +137,6 @@ pub fn label(strategy: &str, generation: Generation) -> String {
     match generation {
         Generation::Serial => strategy.to_string(),
         Generation::Parallel => format!("{strategy}+pgen"),
-    }
-}
-
-/// The median of a non-empty list.
-pub fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 
