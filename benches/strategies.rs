@@ -15,10 +15,10 @@
 use blaspar_core::Backend;
 use blaspar_core::machine::{Machine, available_memory};
 use blaspar_core::{MemoryPlan, Strategy, Workload};
-use blaspar_runner::execute::{Workers, check_supported};
-use blaspar_runner::procs::WorkerSettings;
-use blaspar_runner::report::verify;
-use blaspar_runner::store::ResultStore;
+use blaspar_engine::execute::{Workers, check_supported};
+use blaspar_engine::procs::WorkerSettings;
+use blaspar_engine::report::verify;
+use blaspar_engine::store::ResultStore;
 use criterion::{Criterion, SamplingMode, Throughput};
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,7 @@ fn bench_strategy(
 fn main() {
     blaspar_bench::child_hook();
     // This binary is also the worker process of the process strategies.
-    blaspar_runner::procs::serve_if_worker(blaspar_bench::backend_for);
+    blaspar_engine::procs::serve_if_worker(blaspar_bench::backend_for);
     let machine = Machine::detect();
     let spec = std::env::var("BLASPAR_BENCH_WORKLOAD").ok();
     let (workload, label) =

@@ -5,7 +5,7 @@
 # build, and one binary must link exactly one BLAS library.
 source "$(dirname "$0")/lib.sh"
 ensure_build_tools
-cargo build --release --locked -p blaspar-runner --bin blaspar
+cargo build --release --locked -p blaspar-cli --bin blaspar
 built=() missing=()
 for entry in "${BUILDS[@]}"; do
     bins=() features=${entry#*|}; features=${features%%|*}

@@ -16,7 +16,7 @@ BUILDS=(
 )
 # Every (package|features) for clippy and tests, one invocation each.
 CHECKS=(
-    "blaspar-core|" "blaspar-runner|" "blaspar-cblas|" "blaspar-matrixmultiply|" "blaspar-faer|"
+    "blaspar-core|" "blaspar-engine|" "blaspar-lab|" "blaspar-cli|" "blaspar-testkit|" "blaspar-cblas|" "blaspar-matrixmultiply|" "blaspar-faer|"
     "blaspar-blis|" "blaspar-openblas|" "blaspar-mkl|seq" "blaspar-mkl|iomp"
 )
 # Where scripts/setup.sh installs MKL (.cargo/config.toml points MKLROOT here by default).

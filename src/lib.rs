@@ -10,7 +10,7 @@ compile_error!(
 compile_error!("choose exactly one backend feature: blis (default) or matrixmultiply");
 
 use blaspar_core::{Preset, Workload};
-use blaspar_runner::engine::EngineInit;
+use blaspar_engine::EngineInit;
 
 /// The backend of this build.
 #[cfg(feature = "blis")]

@@ -1,7 +1,7 @@
 //! The BLIS engine binary, run for real: strategies agree, threads are read back, the kernel
 //! choice is probed / cached / overridden, and a corrupted product is caught.
 
-use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use blaspar_testkit::engine::{assert_strategies_agree, run, text};
 use std::path::Path;
 
 const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-blis");

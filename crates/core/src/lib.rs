@@ -6,16 +6,19 @@
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
 //! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory.
 //! - [`peak`]: the machine's f64 FMA limit, measured by a microkernel.
-//! - [`record`]: the JSON result record.
+//! - [`record`]: the JSON result record; [`history`]: the append-only log of records.
+//! - [`registry`]: the engines this version knows; [`args`]: command-line value parsers.
 //!
 //! Nothing here links a BLAS library: matrix-vector products in the verifier are
 //! plain loops, so the check stays independent of the library under test.
 
+pub mod args;
 pub mod backend;
-pub mod conformance;
+pub mod history;
 pub mod machine;
 pub mod peak;
 pub mod record;
+pub mod registry;
 pub mod schedule;
 pub mod strategy;
 pub mod usage;
@@ -27,4 +30,4 @@ pub use backend::{
     ThreadScope,
 };
 pub use strategy::{BlasThreads, Strategy, StrategyError};
-pub use workload::{MemoryPlan, Preset, Workload, WorkloadError};
+pub use workload::{MemoryPlan, Preset, ResultMode, Workload, WorkloadError};

@@ -4,6 +4,7 @@
 //! names and result records alike: `sequential`, `blas-default`, `blas-4`, `threads-4`,
 //! `hybrid-threads-2x4`, `procs-4`, `hybrid-procs-2x4`, `batched-4`.
 
+use crate::workload::Generation;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::str::FromStr;
@@ -251,6 +252,15 @@ impl FromStr for Strategy {
         } else {
             Err(StrategyError::Unknown(text.to_string()))
         }
+    }
+}
+
+/// A configuration's name in tables, plots and history ids: the strategy's text form,
+/// marked `+pgen` with parallel data generation (a run option, not part of the strategy).
+pub fn label(strategy: &str, generation: Generation) -> String {
+    match generation {
+        Generation::Serial => strategy.to_string(),
+        Generation::Parallel => format!("{strategy}+pgen"),
     }
 }
 

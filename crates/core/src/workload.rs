@@ -65,6 +65,43 @@ impl std::fmt::Display for Generation {
     }
 }
 
+/// How products come back from the workers of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultMode {
+    /// Every product is kept in the result store (shared memory for worker processes).
+    Matrices,
+    /// Each worker checks its product (Freivalds) and returns only the check.
+    Fingerprints,
+}
+
+impl ResultMode {
+    pub const NAMES: &'static str = "matrices, fingerprints";
+}
+
+impl std::fmt::Display for ResultMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ResultMode::Matrices => "matrices",
+            ResultMode::Fingerprints => "fingerprints",
+        })
+    }
+}
+
+impl std::str::FromStr for ResultMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "matrices" => Ok(ResultMode::Matrices),
+            "fingerprints" => Ok(ResultMode::Fingerprints),
+            _ => Err(format!(
+                "unknown result mode '{s}': expected one of {}",
+                ResultMode::NAMES
+            )),
+        }
+    }
+}
+
 impl std::str::FromStr for Generation {
     type Err = String;
 

@@ -1,5 +1,5 @@
-//! The conformance checks every backend runs (blaspar_core::conformance), on faer.
+//! The conformance checks every backend runs (blaspar_testkit::conformance), on faer.
 
 use blaspar_faer::Faer;
 
-blaspar_core::conformance_tests!(Faer, "faer", Faer::new());
+blaspar_testkit::conformance_tests!(Faer, "faer", Faer::new());

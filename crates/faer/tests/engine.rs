@@ -1,7 +1,7 @@
 //! The faer engine binary, run for real: every in-process strategy agrees with sequential,
 //! hybrids included (faer's parallelism is a value per call, so counts are per thread).
 
-use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use blaspar_testkit::engine::{assert_strategies_agree, run, text};
 use std::path::Path;
 
 const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-faer");
@@ -41,7 +41,12 @@ fn batched_is_refused_with_the_reason() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(blaspar_core::registry::EXIT_UNSUPPORTED)),
+        "{}",
+        text(&out)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("batched"));
     assert!(rec.is_none());
 }

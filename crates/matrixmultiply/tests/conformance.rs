@@ -1,5 +1,5 @@
-//! The conformance checks every backend runs (blaspar_core::conformance), on matrixmultiply.
+//! The conformance checks every backend runs (blaspar_testkit::conformance), on matrixmultiply.
 
 use blaspar_matrixmultiply::MatrixMultiply;
 
-blaspar_core::conformance_tests!(MatrixMultiply, "matrixmultiply", MatrixMultiply::new());
+blaspar_testkit::conformance_tests!(MatrixMultiply, "matrixmultiply", MatrixMultiply::new());

@@ -1,6 +1,6 @@
 //! The pure-Rust engine binary, run for real.
 
-use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use blaspar_testkit::engine::{assert_strategies_agree, run, text};
 use std::path::Path;
 
 const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-matrixmultiply");
@@ -41,7 +41,12 @@ fn more_than_one_blas_thread_is_refused_with_the_reason() {
             ],
             &[],
         );
-        assert_eq!(out.status.code(), Some(1), "{s}: {}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(blaspar_core::registry::EXIT_UNSUPPORTED)),
+            "{s}: {}",
+            text(&out)
+        );
         let msg = String::from_utf8_lossy(&out.stderr);
         assert!(
             msg.contains(&format!("strategy {s} is not supported on matrixmultiply")),

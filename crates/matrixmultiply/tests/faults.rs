@@ -3,7 +3,7 @@
 //! seconds, does something to a worker or to the parent from outside, and checks the
 //! message, the exit status, how long the run took to end, and that no process is left.
 
-use blaspar_runner::testkit::{alive, children_of};
+use blaspar_testkit::engine::{alive, children_of};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The MKL engine binary of this build, run for real: every strategy it supports agrees with
 //! sequential (batched included, as one counted library call), the rest are refused.
 
-use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use blaspar_testkit::engine::{assert_strategies_agree, run, text};
 use std::path::Path;
 
 #[cfg(feature = "iomp")]
@@ -65,7 +65,12 @@ fn more_blas_threads_are_refused_on_the_sequential_build() {
         &["-b", NAME, "-s", s, "--tasks", "2", "--size", "16"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(blaspar_core::registry::EXIT_UNSUPPORTED)),
+        "{}",
+        text(&out)
+    );
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("not supported") && msg.contains(why), "{msg}");
     assert!(rec.is_none());

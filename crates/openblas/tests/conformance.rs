@@ -1,4 +1,4 @@
-//! The conformance checks every backend runs (blaspar_core::conformance), on the OpenBLAS
+//! The conformance checks every backend runs (blaspar_testkit::conformance), on the OpenBLAS
 //! build the loader picked (the system's default without LD_LIBRARY_PATH): scripts/test.sh
 //! also runs this binary with `BLASPAR_OPENBLAS_VARIANT` and `LD_LIBRARY_PATH` naming each
 //! other build, and initialisation fails unless that build is the one loaded.
@@ -13,7 +13,7 @@ fn variant() -> Variant {
         .expect("an OpenBLAS build reports openblas_get_parallel 0, 1 or 2")
 }
 
-blaspar_core::conformance_tests!(
+blaspar_testkit::conformance_tests!(
     OpenBlas,
     variant().backend_name(),
     OpenBlas::init(variant(), "auto").unwrap_or_else(|e| panic!("{e}"))

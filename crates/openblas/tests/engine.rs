@@ -1,7 +1,7 @@
 //! The OpenBLAS engine binaries, run for real: one per Debian build, each checked to load
 //! its own build; thread counts proven; OPENBLAS_CORETYPE handled as documented.
 
-use blaspar_runner::testkit::{assert_strategies_agree, run, text};
+use blaspar_testkit::engine::{assert_strategies_agree, run, text};
 use std::path::Path;
 
 const ENGINES: [(&str, &str); 3] = [
@@ -69,7 +69,12 @@ fn unsupported_strategies_are_refused_with_the_reason() {
             let args = small(backend, s);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let (out, rec) = run(Path::new(exe), &args, &[]);
-            assert_eq!(out.status.code(), Some(1), "{backend} {s}: {}", text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(i32::from(blaspar_core::registry::EXIT_UNSUPPORTED)),
+                "{backend} {s}: {}",
+                text(&out)
+            );
             let msg = String::from_utf8_lossy(&out.stderr);
             assert!(msg.contains("not supported") && msg.contains(why), "{msg}");
             assert!(rec.is_none());

@@ -8,7 +8,7 @@ blaspar_cblas::count_dgemm_calls!(batch);
 
 fn main() -> std::process::ExitCode {
     blaspar_blis::child_hook();
-    blaspar_runner::engine::main("blis", |init| {
+    blaspar_engine::engine_main("blis", |init| {
         let request: blaspar_blis::KernelRequest = init
             .kernel
             .parse()

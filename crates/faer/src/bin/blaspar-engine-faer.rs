@@ -1,4 +1,4 @@
 //! Engine binary for the pure-Rust faer backend.
 fn main() -> std::process::ExitCode {
-    blaspar_runner::engine::main("faer", |_| Ok(blaspar_faer::Faer::new()))
+    blaspar_engine::engine_main("faer", |_| Ok(blaspar_faer::Faer::new()))
 }

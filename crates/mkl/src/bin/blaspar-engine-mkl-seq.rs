@@ -3,7 +3,7 @@
 blaspar_cblas::count_dgemm_calls!(batch);
 
 fn main() -> std::process::ExitCode {
-    blaspar_runner::engine::main("mkl-seq", |_| {
+    blaspar_engine::engine_main("mkl-seq", |_| {
         Ok(blaspar_mkl::Mkl::init()?.with_call_counter(dgemm_calls))
     })
 }

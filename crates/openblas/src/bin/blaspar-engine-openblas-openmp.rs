@@ -4,7 +4,7 @@ blaspar_cblas::count_dgemm_calls!();
 
 fn main() -> std::process::ExitCode {
     blaspar_openblas::child_hook();
-    blaspar_runner::engine::main("openblas-openmp", |init| {
+    blaspar_engine::engine_main("openblas-openmp", |init| {
         Ok(
             blaspar_openblas::OpenBlas::init(blaspar_openblas::Variant::Openmp, &init.kernel)?
                 .with_call_counter(dgemm_calls),

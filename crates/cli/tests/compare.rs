@@ -11,7 +11,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-matrixmultiply");
+const EXE: &str = env!("CARGO_BIN_EXE_blaspar");
+
+fn front() -> Command {
+    blaspar_testkit::engine::front_with_engine(EXE, "matrixmultiply")
+}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -36,7 +40,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 fn compare(repo: &Path, tmp: &Path, a: &str, b: &str, out: &str) -> Output {
-    Command::new(EXE)
+    front()
         .current_dir(repo)
         .args([
             "compare",
@@ -162,7 +166,7 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
     assert_eq!(samples.lines().count(), 20);
 
     // Every measured sample is in the history; the trend shows the step at the fixture.
-    let history = Command::new(EXE)
+    let history = front()
         .current_dir(&repo)
         .args(["history", "--benchmark", "matrixmultiply/sequential/4x512"])
         .arg("--history")

@@ -5,10 +5,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-matrixmultiply");
+const EXE: &str = env!("CARGO_BIN_EXE_blaspar");
+
+fn front() -> Command {
+    blaspar_testkit::engine::front_with_engine(EXE, "matrixmultiply")
+}
 
 fn run(history: &Path) -> std::process::Child {
-    Command::new(EXE)
+    front()
         .args([
             "run",
             "--backend",
@@ -25,7 +29,7 @@ fn run(history: &Path) -> std::process::Child {
 }
 
 fn list(history: &Path) -> Output {
-    Command::new(EXE)
+    front()
         .arg("history")
         .arg("--history")
         .arg(history)
@@ -108,7 +112,7 @@ fn concurrent_runs_append_whole_lines_and_a_torn_line_is_reported() {
 
     // `off` writes nothing.
     let before = std::fs::read_to_string(&h).unwrap();
-    let out = Command::new(EXE)
+    let out = front()
         .args([
             "run",
             "-b",
@@ -127,7 +131,7 @@ fn concurrent_runs_append_whole_lines_and_a_torn_line_is_reported() {
     assert_eq!(std::fs::read_to_string(&h).unwrap(), before);
 
     // A run that fails verification is not history.
-    let out = Command::new(EXE)
+    let out = front()
         .args([
             "run",
             "-b",

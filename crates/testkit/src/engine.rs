@@ -162,3 +162,17 @@ pub fn assert_strategies_agree(
         assert!(rec.gflops > 0.0 && rec.seconds_total > 0.0);
     }
 }
+
+/// A command for the front binary `front` (`env!("CARGO_BIN_EXE_blaspar")`), after checking
+/// that `backend`'s engine is built next to it: the end-to-end tests of the lab's commands
+/// drive real engines, which `scripts/build.sh` builds (cargo builds only the front for the
+/// front's own tests).
+pub fn front_with_engine(front: &str, backend: &str) -> Command {
+    let engine = Path::new(front).with_file_name(format!("blaspar-engine-{backend}"));
+    assert!(
+        engine.exists(),
+        "{} is not built: these tests drive the real engine; run scripts/build.sh first",
+        engine.display()
+    );
+    Command::new(front)
+}

@@ -9,21 +9,66 @@
 //! progress, medians with spread, the best configuration per backend and overall against
 //! the measured f64 peak. Search around the best, scaling lists and plots come next.
 
-use crate::cli::SweepArgs;
-use crate::execute::ResultMode;
-use crate::stats::median;
+use crate::engines::{Outcome, run_args, shuffled};
+use crate::summary::{Row, Summary, summarise};
 use anyhow::Context;
-use blaspar_core::Strategy;
+use blaspar_core::ResultMode;
+use blaspar_core::args::{
+    backend, generation, positive, positive_seconds, preset, result_mode, strategy,
+};
 use blaspar_core::machine::Machine;
 use blaspar_core::peak::Peak;
 use blaspar_core::record::RunRecord;
+use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
+use blaspar_core::{Preset, Strategy};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+
 use std::io::Write;
 use std::num::NonZeroUsize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args, Clone)]
+pub struct SweepArgs {
+    /// Backends to sweep, comma-separated (default: every built engine).
+    #[arg(long, value_delimiter = ',', value_parser = backend)]
+    pub backends: Vec<String>,
+    /// Named workload (quick or seed); --tasks and --sizes override its numbers.
+    #[arg(long, default_value = "quick", value_parser = preset)]
+    pub preset: Preset,
+    /// Task counts to sweep, comma-separated (scaling with N; default: the preset's).
+    #[arg(long, short = 'n', value_name = "N,...", value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Vec<usize>,
+    /// Matrix sizes to sweep, comma-separated (scaling with n; default: the preset's).
+    #[arg(long, alias = "size", value_name = "SIZE,...", value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
+    pub sizes: Vec<usize>,
+    /// Measurements per configuration (interleaved: every configuration once, then again).
+    #[arg(long, default_value_t = 3, value_parser = positive)]
+    pub repeats: usize,
+    /// How products come back in each run (see `run --help`).
+    #[arg(long, default_value = "matrices", value_parser = result_mode)]
+    pub results: ResultMode,
+    /// Folder for runs.jsonl and summary.md; an existing one is resumed
+    /// (default: target/blaspar-sweeps/<time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seconds each peak measurement runs.
+    #[arg(long, default_value = "0.5", value_parser = positive_seconds)]
+    pub peak_seconds: std::time::Duration,
+    /// Measure only these strategies, comma-separated (default: the pruned grid of this
+    /// machine, then the neighbours of each backend's best).
+    #[arg(long, value_delimiter = ',', value_parser = strategy)]
+    pub strategies: Vec<Strategy>,
+    /// Skip the search around each backend's best configuration.
+    #[arg(long)]
+    pub no_refine: bool,
+    /// Data generation to measure, comma-separated: serial, parallel (see `run --help`).
+    /// With both, every configuration whose workers run more than one BLAS thread is
+    /// measured both ways (with one thread per worker the two are the same run).
+    #[arg(long, value_delimiter = ',', default_value = "serial", value_parser = generation)]
+    pub generation: Vec<Generation>,
+}
 
 /// Worker and thread counts worth measuring up to `max`: powers of two, the divisors of
 /// `cpus`, and `cpus` itself (pruned: not every number up to the core count).
@@ -76,183 +121,9 @@ pub fn grid(cpus: usize) -> Vec<Strategy> {
     g
 }
 
-/// One line of `runs.jsonl`: a measured run, or a configuration the backend refused.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Row {
-    pub backend: String,
-    pub strategy: String,
-    /// The workload (rows of a sweep over `--tasks` / `--sizes` lists differ here).
-    #[serde(default)]
-    pub tasks: usize,
-    #[serde(default)]
-    pub size: usize,
-    /// Who generated the data (rows written before this field: serial).
-    #[serde(default)]
-    pub generation: Generation,
-    pub repeat: usize,
-    /// The run's record (`None` when the backend refused the strategy).
-    pub record: Option<RunRecord>,
-    /// Why the backend refused it.
-    pub refused: Option<String>,
-}
-
-/// Median and spread of one configuration's measurements.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
-    pub backend: String,
-    pub strategy: String,
-    pub generation: Generation,
-    pub tasks: usize,
-    pub size: usize,
-    pub runs: usize,
-    pub median_seconds: f64,
-    pub min_seconds: f64,
-    pub max_seconds: f64,
-    pub median_gflops: f64,
-    /// Medians of where the worker time went, as fractions of workers x seconds:
-    /// generate, multiply, transfer (to the parent), idle.
-    pub split: [f64; 4],
-    /// Median worker start-up, seconds (not in the timed run).
-    pub startup: f64,
-    /// Median multiply-only rate of one worker: FLOPs / multiply task-seconds x workers,
-    /// per worker, GFLOP/s (the library's GEMM speed in this configuration).
-    pub gemm_gflops_per_worker: f64,
-}
-
-impl Summary {
-    /// The configuration's name in tables and plots: the strategy, marked when the data
-    /// were generated in parallel.
-    pub fn label(&self) -> String {
-        label(&self.strategy, self.generation)
-    }
-
-    /// (max - min) / median: the measured spread.
-    pub fn spread(&self) -> f64 {
-        (self.max_seconds - self.min_seconds) / self.median_seconds
-    }
-}
-
-/// A strategy's name in tables and plots, marked `+pgen` with parallel generation.
-pub fn label(strategy: &str, generation: Generation) -> String {
-    match generation {
-        Generation::Serial => strategy.to_string(),
-        Generation::Parallel => format!("{strategy}+pgen"),
-    }
-}
-
-/// Summaries of every measured configuration, fastest first.
-pub fn summarise(rows: &[Row]) -> Vec<Summary> {
-    type Key = (usize, usize, String, String, Generation);
-    let mut by: BTreeMap<Key, Vec<&RunRecord>> = BTreeMap::new();
-    for r in rows {
-        if let Some(rec) = &r.record {
-            by.entry((
-                rec.tasks,
-                rec.size,
-                r.backend.clone(),
-                r.strategy.clone(),
-                r.generation,
-            ))
-            .or_default()
-            .push(rec);
-        }
-    }
-    let mut out: Vec<Summary> = by
-        .into_iter()
-        .map(|((tasks, size, backend, strategy, generation), recs)| {
-            let mut secs: Vec<f64> = recs.iter().map(|r| r.seconds_total).collect();
-            let mut gf: Vec<f64> = recs.iter().map(|r| r.gflops).collect();
-            Summary {
-                backend,
-                strategy,
-                generation,
-                tasks,
-                size,
-                runs: recs.len(),
-                median_seconds: median(&mut secs),
-                min_seconds: secs[0],
-                max_seconds: secs[secs.len() - 1],
-                median_gflops: median(&mut gf),
-                split: [0, 1, 2, 3].map(|i| {
-                    let mut v: Vec<f64> = recs
-                        .iter()
-                        .map(|r| {
-                            let t = &r.time.task_seconds;
-                            let total = r.workers as f64 * r.seconds_total;
-                            [t.generate, t.multiply, t.transfer, t.idle][i] / total
-                        })
-                        .collect();
-                    median(&mut v)
-                }),
-                startup: median(&mut recs.iter().map(|r| r.time.wall.startup).collect::<Vec<_>>()),
-                gemm_gflops_per_worker: median(
-                    &mut recs
-                        .iter()
-                        .map(|r| {
-                            2.0 * (r.size as f64).powi(3) * r.tasks as f64
-                                / r.time.task_seconds.multiply
-                                / 1e9
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.median_seconds.total_cmp(&b.median_seconds));
-    out
-}
-
-/// The arguments of one engine run of the sweep (and of compare). `--generation` is
-/// passed only when parallel: serial is the default, and binaries older than the option
-/// (which compare may run) do not know it.
-pub fn run_args(
-    backend: &str,
-    strategy: &str,
-    tasks: usize,
-    size: usize,
-    generation: Generation,
-    results: ResultMode,
-    json: &std::path::Path,
-) -> Vec<String> {
-    [
-        "run",
-        "--backend",
-        backend,
-        "--strategy",
-        strategy,
-        "--tasks",
-        &tasks.to_string(),
-        "--size",
-        &size.to_string(),
-        "--results",
-        &results.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain(match generation {
-        Generation::Serial => vec![],
-        Generation::Parallel => vec!["--generation".to_string(), generation.to_string()],
-    })
-    .chain(["--json".to_string(), json.display().to_string()])
-    .collect()
-}
-
-/// A deterministic shuffle (xorshift), so that each repeat measures in another order.
-pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
-    let mut v = items.to_vec();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for i in (1..v.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    v
-}
-
 /// Runs a sweep: measures what is missing from `runs.jsonl`, then prints and writes the
 /// summary.
-pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
+pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let machine = Machine::detect();
     let cpus = machine.cpus_allowed.len().max(1);
     let preset = args.preset.workload(machine.default_parallelism);
@@ -271,16 +142,16 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         .flat_map(|&t| size_list.iter().map(move |&n| (t, n)))
         .collect();
     let backends: Vec<String> = if args.backends.is_empty() {
-        crate::BACKENDS
+        blaspar_core::registry::BACKENDS
             .iter()
-            .filter(|b| crate::engine_path(b).exists())
+            .filter(|b| blaspar_core::registry::engine_path(b).exists())
             .map(|b| b.to_string())
             .collect()
     } else {
         args.backends.clone()
     };
     for b in &backends {
-        let path = crate::engine_path(b);
+        let path = blaspar_core::registry::engine_path(b);
         anyhow::ensure!(
             path.exists(),
             "the {b} engine is not built (looked for {}): run scripts/build.sh",
@@ -504,7 +375,7 @@ impl Measure<'_> {
                 label(&name, generation)
             ));
             let _ = std::fs::remove_file(&json);
-            let output = std::process::Command::new(crate::engine_path(&backend))
+            let output = std::process::Command::new(blaspar_core::registry::engine_path(&backend))
                 .args(run_args(
                     &backend,
                     &name,
@@ -516,25 +387,19 @@ impl Measure<'_> {
                 ))
                 .output()
                 .with_context(|| format!("cannot start the {backend} engine"))?;
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let (record, refused) = if output.status.success() {
-                let text = std::fs::read_to_string(&json)
-                    .with_context(|| format!("{backend} {name}: no record written"))?;
-                (
-                    Some(serde_json::from_str(&text).context("record parses")?),
-                    None,
-                )
-            } else if let Some(line) = stderr.lines().find(|l| l.contains("is not supported on")) {
-                (None, Some(line.trim_start_matches("error: ").to_string()))
-            } else {
-                bar.abandon();
-                anyhow::bail!(
-                    "{backend} {name} on {tasks}x{size} (repeat {repeat}) failed ({}): {} -- measured rows are kept in {}; run the same command with --out {} to resume",
-                    output.status,
-                    stderr.trim(),
-                    self.runs_path.display(),
-                    self.out.display()
-                );
+            let (record, refused) = match Outcome::of(&output, &json)
+                .with_context(|| format!("{backend} {name}"))?
+            {
+                Outcome::Measured(record) => (Some(*record), None),
+                Outcome::Unsupported(why) => (None, Some(why)),
+                Outcome::Failed { status, stderr } => {
+                    bar.abandon();
+                    anyhow::bail!(
+                        "{backend} {name} on {tasks}x{size} (repeat {repeat}) failed ({status}): {stderr} -- measured rows are kept in {}; run the same command with --out {} to resume",
+                        self.runs_path.display(),
+                        self.out.display()
+                    );
+                }
             };
             let row = Row {
                 backend: backend.clone(),
@@ -1148,6 +1013,7 @@ fn how_to_run(backend: &str, strategy: &Strategy) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::median;
 
     fn names(g: &[Strategy]) -> Vec<String> {
         g.iter().map(|s| s.to_string()).collect()

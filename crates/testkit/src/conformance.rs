@@ -10,8 +10,8 @@
 //! The generated tests of one binary hold one lock: thread counts are process-wide on some
 //! libraries, and a concurrent test could otherwise change a count between set and read-back.
 
-use crate::backend::{Backend, Gemm, Layout, ThreadScope};
-use crate::verify::Verifier;
+use blaspar_core::backend::{Backend, Gemm, Layout, ThreadScope};
+use blaspar_core::verify::Verifier;
 use ndarray::Array2;
 
 /// (m, k, n): square, rectangular, tiny, vectors, and sizes that are not multiples of any

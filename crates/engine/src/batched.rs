@@ -13,7 +13,7 @@
 //! run they are copied into the result store (or checked, with fingerprints only) so that
 //! verification reads every strategy's products the same way; that copy is not timed.
 
-use crate::execute::{ExecError, Execution, TaskTiming, WorkerStats};
+use crate::execution::{Execution, TaskTiming, Unsupported, WorkerStats};
 use crate::store::ResultStore;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
@@ -35,8 +35,8 @@ pub fn execute<B: Backend + ?Sized>(
     workload: &Workload,
     store: Option<&mut ResultStore>,
     on_task_done: &(dyn Fn() + Sync),
-) -> Result<Execution, ExecError> {
-    let refuse = |reason: String| ExecError::Unsupported {
+) -> Result<Execution, Unsupported> {
+    let refuse = |reason: String| Unsupported {
         strategy,
         backend: backend.name().to_string(),
         reason,

@@ -25,11 +25,8 @@
 //! hostname and load are not in it, so small clock differences (turbo, a VM's reported MHz)
 //! map to the same machine.
 
-use crate::cli::HistoryArgs;
-use crate::stats::median;
-use blaspar_core::record::RunRecord;
+use crate::record::RunRecord;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -182,7 +179,7 @@ impl Entry {
             machine_label,
             benchmark: benchmark_id(
                 &r.backend,
-                &crate::sweep::label(&r.strategy, r.generation),
+                &crate::strategy::label(&r.strategy, r.generation),
                 r.tasks,
                 r.size,
             ),
@@ -370,233 +367,6 @@ pub fn record_run(record: &RunRecord, flag: Option<&str>) {
     }
 }
 
-/// One commit's point of a trend.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Point {
-    pub commit: String,
-    pub runs: usize,
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-    /// median / previous commit's median - 1.
-    pub change: Option<f64>,
-    /// A step: the change exceeds the threshold and the two commits' samples do not overlap.
-    pub step: bool,
-}
-
-/// The trend of `samples` (commit, seconds) in `order` of commits, with step changes:
-/// between consecutive commits, a median change beyond `threshold` (fraction) whose sample
-/// ranges do not overlap, i.e. larger than the noise measured on either side. With one
-/// sample on a side there is no noise to go by, and only the threshold decides.
-pub fn trend(samples: &[(String, f64)], order: &[String], threshold: f64) -> Vec<Point> {
-    let mut points: Vec<Point> = Vec::new();
-    for commit in order {
-        let mut v: Vec<f64> = samples
-            .iter()
-            .filter(|(c, _)| c == commit)
-            .map(|(_, s)| *s)
-            .collect();
-        if v.is_empty() {
-            continue;
-        }
-        let med = median(&mut v);
-        let (min, max) = (v[0], v[v.len() - 1]);
-        let (change, step) = match points.last() {
-            Some(prev) => {
-                let change = med / prev.median - 1.0;
-                let apart = min > prev.max || max < prev.min;
-                (
-                    Some(change),
-                    change.abs() > threshold && (apart || prev.runs == 1 || v.len() == 1),
-                )
-            }
-            None => (None, false),
-        };
-        points.push(Point {
-            commit: commit.clone(),
-            runs: v.len(),
-            median: med,
-            min,
-            max,
-            change,
-            step,
-        });
-    }
-    points
-}
-
-/// Commits in git order (oldest first) when git knows every one as an ancestor of HEAD of
-/// the repository around the current directory; else in the order of their first entry.
-/// Says which.
-pub fn commit_order(entries: &[&Entry]) -> (Vec<String>, &'static str) {
-    let mut first_seen: Vec<String> = Vec::new();
-    for e in entries {
-        if !first_seen.contains(&e.commit) {
-            first_seen.push(e.commit.clone());
-        }
-    }
-    let positions: Option<HashMap<String, usize>> = std::process::Command::new("git")
-        .args(["rev-list", "--topo-order", "--reverse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .enumerate()
-                .map(|(i, c)| (c.to_string(), i))
-                .collect()
-        });
-    if let Some(pos) = positions {
-        let key = |c: &String| {
-            let (base, dirty) = match c.strip_suffix("-dirty") {
-                Some(b) => (b, 1),
-                None => (c.as_str(), 0),
-            };
-            pos.get(base).map(|p| (*p, dirty))
-        };
-        if first_seen.iter().all(|c| key(c).is_some()) {
-            let mut order = first_seen.clone();
-            order.sort_by_key(|c| key(c));
-            return (order, "git order");
-        }
-    }
-    (
-        first_seen,
-        "order of first record (not every commit is in this repository's HEAD history)",
-    )
-}
-
-/// `blaspar history`: lists benchmarks, or shows one benchmark's trend.
-pub fn main(args: &HistoryArgs) -> anyhow::Result<()> {
-    let path = resolve(args.history.as_deref())
-        .ok_or_else(|| anyhow::anyhow!("history is off ({ENV}=off): name a file with --history"))?;
-    let h = read(&path)?;
-    for p in &h.problems {
-        eprintln!(
-            "warning: {} {p} (kept in the file, not used)",
-            path.display()
-        );
-    }
-    let threshold = args.threshold / 100.0;
-    let matching: Vec<&Entry> = h
-        .entries
-        .iter()
-        .map(|(_, e)| e)
-        .filter(|e| {
-            args.machine
-                .as_ref()
-                .is_none_or(|m| e.machine.starts_with(m.as_str()))
-        })
-        .collect();
-    let Some(bench) = &args.benchmark else {
-        // Index: benchmark x machine, with entries and commits.
-        let mut index: BTreeMap<(&str, &str), (usize, Vec<&str>, &str)> = BTreeMap::new();
-        for e in &matching {
-            let slot = index
-                .entry((e.benchmark.as_str(), e.machine.as_str()))
-                .or_insert((0, vec![], e.machine_label.as_str()));
-            slot.0 += 1;
-            if !slot.1.contains(&e.commit.as_str()) {
-                slot.1.push(e.commit.as_str());
-            }
-        }
-        println!(
-            "{} ({} entries{})",
-            path.display(),
-            h.entries.len(),
-            if h.problems.is_empty() {
-                String::new()
-            } else {
-                format!(", {} unusable lines", h.problems.len())
-            }
-        );
-        println!(
-            "{:<40} {:<16} {:>7} {:>7}  machine",
-            "benchmark", "fingerprint", "runs", "commits"
-        );
-        for ((b, m), (runs, commits, label)) in &index {
-            println!("{b:<40} {m:<16} {runs:>7} {:>7}  {label}", commits.len());
-        }
-        return Ok(());
-    };
-    let of_bench: Vec<&Entry> = matching
-        .into_iter()
-        .filter(|e| &e.benchmark == bench)
-        .collect();
-    if of_bench.is_empty() {
-        anyhow::bail!(
-            "no entries for benchmark '{bench}'{} in {} (run `blaspar history` to list them)",
-            args.machine
-                .as_ref()
-                .map_or(String::new(), |m| format!(" on machine {m}")),
-            path.display()
-        );
-    }
-    // One machine: the one named, else the one with the latest entry.
-    let latest: Entry = (*of_bench
-        .iter()
-        .max_by_key(|e| e.started_unix)
-        .expect("non-empty"))
-    .clone();
-    let machine = latest.machine.clone();
-    let mut others: Vec<&str> = of_bench
-        .iter()
-        .filter(|e| e.machine != machine)
-        .map(|e| e.machine.as_str())
-        .collect();
-    others.sort_unstable();
-    others.dedup();
-    let entries: Vec<&Entry> = of_bench
-        .into_iter()
-        .filter(|e| e.machine == machine)
-        .collect();
-    let (order, how) = commit_order(&entries);
-    let samples: Vec<(String, f64)> = entries
-        .iter()
-        .map(|e| (e.commit.clone(), e.seconds))
-        .collect();
-    let points = trend(&samples, &order, threshold);
-    println!("{bench} on machine {machine}: {}", latest.machine_label);
-    if !others.is_empty() {
-        println!(
-            "(also recorded on {}: choose with --machine)",
-            others.join(", ")
-        );
-    }
-    println!(
-        "commits in {how}; step: change > {:.1}% and sample ranges apart",
-        args.threshold
-    );
-    println!(
-        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>8}  step",
-        "commit", "runs", "median s", "min s", "max s", "change"
-    );
-    for p in &points {
-        println!(
-            "{:<12} {:>5} {:>10.4} {:>10.4} {:>10.4} {:>8}  {}",
-            short(&p.commit),
-            p.runs,
-            p.median,
-            p.min,
-            p.max,
-            p.change
-                .map_or("".to_string(), |c| format!("{:+.1}%", c * 100.0)),
-            match (p.step, p.change) {
-                (true, Some(c)) if c > 0.0 => "STEP: slower",
-                (true, _) => "STEP: faster",
-                _ => "",
-            }
-        );
-    }
-    if let Some(svg) = &args.plot {
-        crate::plot::trend(bench, &latest.machine_label, &points, threshold, svg)?;
-        println!("plot: {}", svg.display());
-    }
-    Ok(())
-}
-
 /// A commit's first 10 characters (and `-dirty`).
 pub fn short(commit: &str) -> String {
     match commit.strip_suffix("-dirty") {
@@ -770,29 +540,6 @@ mod tests {
             let expected: Vec<String> = (0..each).map(|i| format!("w{w}-{i}")).collect();
             assert_eq!(mine, expected);
         }
-    }
-
-    #[test]
-    fn steps_need_the_threshold_and_separate_samples() {
-        let s = |c: &str, v: &[f64]| v.iter().map(|x| (c.to_string(), *x)).collect::<Vec<_>>();
-        let samples = [
-            s("c1", &[1.00, 1.02, 0.99]),
-            s("c2", &[1.01, 1.00, 1.03]),   // noise
-            s("c3", &[1.10, 1.12, 1.09]),   // +9%, apart: step
-            s("c4", &[1.00, 1.25, 1.11]),   // overlaps c3: no step
-            s("c5", &[1.115, 1.12, 1.125]), // +1%: below the threshold
-        ]
-        .concat();
-        let order: Vec<String> = ["c1", "c2", "c3", "c4", "c5", "absent"]
-            .map(String::from)
-            .to_vec();
-        let p = trend(&samples, &order, 0.03);
-        assert_eq!(p.len(), 5);
-        let steps: Vec<bool> = p.iter().map(|x| x.step).collect();
-        assert_eq!(steps, vec![false, false, true, false, false]);
-        assert!((p[2].change.unwrap() - (1.10 / 1.01 - 1.0)).abs() < 1e-12);
-        assert_eq!(p[0].change, None);
-        assert_eq!(p[3].runs, 3);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Verification of a finished run, the result record, and the printed result row.
 
-use crate::execute::{Execution, ResultMode};
+use crate::execution::Execution;
 use crate::store::ResultStore;
+use blaspar_core::ResultMode;
 use blaspar_core::machine::{Machine, blas_env};
 use blaspar_core::record::{
     FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
@@ -12,6 +13,9 @@ use blaspar_core::workload::GENERATOR;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use rayon::prelude::*;
 use std::time::Instant;
+
+/// The commit the binary was built from (build.rs: `-dirty` when tracked files changed).
+pub const COMMIT: &str = env!("BLASPAR_COMMIT");
 
 /// Checks every task's product after the timed run, in parallel: A and B are regenerated
 /// from the workload's seed and the product is read from `store`. With fingerprints only
@@ -128,7 +132,7 @@ pub fn record<B: Backend + ?Sized>(
     RunRecord {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        commit: crate::COMMIT.to_string(),
+        commit: COMMIT.to_string(),
         started_unix: ctx.started_unix,
         backend: backend.name().to_string(),
         backend_version: backend.version(),

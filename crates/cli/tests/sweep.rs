@@ -5,10 +5,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const EXE: &str = env!("CARGO_BIN_EXE_blaspar-engine-matrixmultiply");
+const EXE: &str = env!("CARGO_BIN_EXE_blaspar");
+
+fn front() -> Command {
+    blaspar_testkit::engine::front_with_engine(EXE, "matrixmultiply")
+}
 
 fn sweep(out: &Path) -> Output {
-    Command::new(EXE)
+    front()
         .args([
             "sweep",
             "--backends",

@@ -23,7 +23,7 @@
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked the worker exits: start pools
 //! from a thread that outlives them (the engine's and the bench's main thread).
 
-use crate::engine::EngineInit;
+use crate::execution::{EngineInit, Execution, TaskTiming, WorkerStats};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
 use blaspar_core::verify::{Checked, Mismatch, Verifier};
@@ -333,7 +333,7 @@ impl ProcessPool {
         workload: &Workload,
         keep_products: bool,
         on_task_done: &(dyn Fn() + Sync),
-    ) -> Result<crate::execute::Execution, ProcError> {
+    ) -> Result<Execution, ProcError> {
         assert_eq!(
             (*workload, keep_products),
             (self.workload, self.keep_products),
@@ -381,7 +381,7 @@ impl ProcessPool {
         }
         let parent_cpu = process_cpu_seconds() - cpu0;
 
-        let mut timings: Vec<Option<crate::execute::TaskTiming>> = vec![None; workload.tasks];
+        let mut timings: Vec<Option<TaskTiming>> = vec![None; workload.tasks];
         let mut checks: Vec<Option<Result<Checked, Mismatch>>> = vec![None; workload.tasks];
         let mut workers = Vec::new();
         let mut worker_cpu = 0.0;
@@ -389,7 +389,7 @@ impl ProcessPool {
             let cpu = w.cpu_drained - w.cpu_mark;
             w.cpu_mark = w.cpu_drained;
             worker_cpu += cpu;
-            workers.push(crate::execute::WorkerStats {
+            workers.push(WorkerStats {
                 worker: w.index,
                 pid: Some(w.pid),
                 startup_seconds: w.startup_seconds,
@@ -403,7 +403,7 @@ impl ProcessPool {
             } in done
             {
                 let t = d.task;
-                timings[t] = Some(crate::execute::TaskTiming {
+                timings[t] = Some(TaskTiming {
                     task: t,
                     worker: w.index,
                     generate: (since(d.generate.0), since(d.generate.1)),
@@ -443,7 +443,7 @@ impl ProcessPool {
                     .collect(),
             )
         };
-        Ok(crate::execute::Execution {
+        Ok(Execution {
             timings,
             workers,
             checks,

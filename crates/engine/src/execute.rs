@@ -8,103 +8,24 @@
 //! worker and dropped); A and B are dropped after the multiply and regenerated for
 //! verification.
 
+use crate::execution::{Execution, TaskCheck, TaskTiming, Unsupported, WorkerStats};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, StoreError};
 use blaspar_core::backend::unsupported_reason;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
-use blaspar_core::verify::{Checked, Mismatch, Verifier};
+use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use ndarray::ArrayViewMut2;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// How products come back from the workers.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResultMode {
-    /// Every product is kept in the result store (shared memory for worker processes).
-    Matrices,
-    /// Each worker checks its product (Freivalds) and returns only the check.
-    Fingerprints,
-}
-
-impl std::fmt::Display for ResultMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ResultMode::Matrices => "matrices",
-            ResultMode::Fingerprints => "fingerprints",
-        })
-    }
-}
-
-/// A worker's own check of a task's product (`--results fingerprints` only).
-type TaskCheck = Option<Result<Checked, Mismatch>>;
-
-/// One task's timings (seconds from the start of the timed run) and thread read-back.
-#[derive(Clone, Debug)]
-pub struct TaskTiming {
-    pub task: usize,
-    pub worker: usize,
-    pub generate: (f64, f64),
-    pub multiply: (f64, f64),
-    /// The worker's own check of the product (`--results fingerprints`).
-    pub verify: Option<(f64, f64)>,
-    /// When the run's owner knew the task was done (later than the worker's end only for
-    /// worker processes: the reply crosses a pipe).
-    pub delivered: f64,
-    /// BLAS threads read back in the multiplying thread just before the multiply.
-    pub blas_threads: usize,
-    /// dgemm calls the multiply made, when the binary counts them.
-    pub gemm_calls: Option<u64>,
-}
-
-impl TaskTiming {
-    /// End of the worker's own work on the task.
-    pub fn worker_end(&self) -> f64 {
-        self.verify.map_or(self.multiply.1, |v| v.1)
-    }
-}
-
-/// One worker's CPU and wall time over a run.
-#[derive(Clone, Debug)]
-pub struct WorkerStats {
-    pub worker: usize,
-    /// Process id of a worker process.
-    pub pid: Option<u32>,
-    pub startup_seconds: f64,
-    pub tasks: usize,
-    pub cpu_seconds: f64,
-    pub wall_seconds: f64,
-}
-
-/// Everything a run produced besides the products (those are in the store).
-pub struct Execution {
-    /// Indexed by task.
-    pub timings: Vec<TaskTiming>,
-    pub workers: Vec<WorkerStats>,
-    /// With `--results fingerprints`: each task's check, done by its worker.
-    pub checks: Option<Vec<Result<Checked, Mismatch>>>,
-    /// Starting the workers (before the timed run).
-    pub startup_seconds: f64,
-    /// From the start of the timed run to the last task delivered, seconds.
-    pub seconds_total: f64,
-    /// CPU seconds of the run: this process, plus every worker process.
-    pub cpu_seconds: f64,
-}
-
 /// Why a strategy did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("strategy {strategy} is not supported on {backend}: {reason}")]
-    Unsupported {
-        strategy: Strategy,
-        backend: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
     #[error("could not start {workers} worker threads: {detail}")]
     Pool { workers: usize, detail: String },
     #[error(transparent)]
@@ -123,11 +44,11 @@ pub fn check_supported<B: Backend + ?Sized>(
         BlasThreads::LibraryDefault => None,
     };
     if let Some(reason) = crate::batched::unsupported(backend, strategy) {
-        return Err(ExecError::Unsupported {
+        return Err(ExecError::Unsupported(Unsupported {
             strategy,
             backend: backend.name().to_string(),
             reason,
-        });
+        }));
     }
     // Worker processes each have their own library: process-wide settings are per worker.
     let in_one_process = match strategy.placement() {
@@ -140,11 +61,11 @@ pub fn check_supported<B: Backend + ?Sized>(
         in_one_process,
         threads,
     ) {
-        Some(reason) => Err(ExecError::Unsupported {
+        Some(reason) => Err(ExecError::Unsupported(Unsupported {
             strategy,
             backend: backend.name().to_string(),
             reason,
-        }),
+        })),
         None => Ok(()),
     }
 }
@@ -206,7 +127,8 @@ impl Workers {
             return Ok(pool.run(workload, store.is_some(), on_task_done)?);
         }
         if let Strategy::Batched { .. } = strategy {
-            return crate::batched::execute(backend, strategy, workload, store, on_task_done);
+            return crate::batched::execute(backend, strategy, workload, store, on_task_done)
+                .map_err(ExecError::from);
         }
         let queue = TaskQueue::new(workload.tasks);
         let threads = strategy.blas_threads();

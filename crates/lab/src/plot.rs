@@ -1,7 +1,9 @@
 //! SVG plots of a sweep (plotters): every strategy side by side across backends, and a
 //! P x T heatmap per backend (task workers x BLAS threads, threads and processes apart).
 
-use crate::sweep::Summary;
+use crate::summary::Summary;
+use crate::trend::Point;
+use blaspar_core::history::short;
 use blaspar_core::{BlasThreads, Strategy};
 use plotters::prelude::*;
 use std::path::Path;
@@ -316,7 +318,7 @@ fn label_at(levels: &[usize], x: f64) -> String {
 pub fn trend(
     benchmark: &str,
     machine: &str,
-    points: &[crate::history::Point],
+    points: &[Point],
     threshold: f64,
     path: &Path,
 ) -> anyhow::Result<()> {
@@ -335,10 +337,7 @@ pub fn trend(
         .y_label_area_size(60)
         .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top)
         .map_err(|e| err(path, e))?;
-    let labels: Vec<String> = points
-        .iter()
-        .map(|p| crate::history::short(&p.commit))
-        .collect();
+    let labels: Vec<String> = points.iter().map(|p| short(&p.commit)).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()

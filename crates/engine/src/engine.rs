@@ -1,39 +1,54 @@
-//! The engine: `main` of every backend's engine binary. It parses the same command line
-//! as the front binary, initialises the backend, runs, verifies, reports.
+//! The engine: the `main` of every backend's engine binary. It accepts only what an engine
+//! does: `run` (the same arguments as the front binary's `run`, which validated them and
+//! `exec`s this binary), `describe` (name, version, kernel, thread scope), and serving as
+//! a worker process of a process strategy (`BLASPAR_WORKER` set: [`crate::procs`]).
 //!
-//! Exit status: 0 success; 1 the run failed (verification, unsupported strategy, backend
-//! initialisation, a worker process failed); 2 bad command line; 130 interrupted.
-//!
-//! The same binary serves as a worker process of process strategies ([`crate::procs`]).
+//! Exit status: 0 success; 1 the run failed (verification, backend initialisation, a
+//! worker process failed); 2 bad command line; [`EXIT_UNSUPPORTED`] the backend cannot
+//! run the strategy honestly (the reason on stderr); 130 interrupted.
 
-use crate::cli::{Command, RunOptions, parse_or_exit};
-use crate::execute::{ExecError, ResultMode, Workers};
+use crate::execute::{ExecError, Workers};
+use crate::execution::EngineInit;
+use crate::options::{RunArgs, RunOptions, parse_or_exit};
 use crate::procs::WorkerSettings;
 use crate::report;
 use crate::store::ResultStore;
-use blaspar_core::Backend;
+use blaspar_core::{Backend, ResultMode};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// What a backend needs to initialise.
-#[derive(Debug, Clone)]
-pub struct EngineInit {
-    /// `auto`, `default` or a kernel name.
-    pub kernel: String,
-    pub cache_dir: Option<PathBuf>,
+pub use blaspar_core::registry::EXIT_UNSUPPORTED;
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "A blaspar engine: runs strategies on the one BLAS library it links. Start runs \
+             through the `blaspar` front end."
+)]
+struct EngineCli {
+    #[command(subcommand)]
+    command: EngineCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum EngineCommand {
+    /// Run one strategy on one workload, verify every product, print a result row.
+    Run(Box<RunArgs>),
+    /// One line: backend, version, kernel and how it was chosen, thread scope.
+    #[command(alias = "backends")]
+    Describe,
 }
 
 /// Runs the engine for backend `name`; `init` initialises the backend (during start-up,
 /// before any other thread exists). A worker process serves its parent instead.
-pub fn main<B: Backend>(
+pub fn engine_main<B: Backend>(
     name: &'static str,
     init: impl Fn(&EngineInit) -> anyhow::Result<B>,
 ) -> ExitCode {
     crate::procs::serve_if_worker(&init);
-    let cli = parse_or_exit();
+    let cli: EngineCli = parse_or_exit();
     let result = match cli.command {
-        Command::Run(args) => {
+        EngineCommand::Run(args) => {
             let opts = match args.validate() {
                 Ok(opts) => opts,
                 Err(e) => {
@@ -53,63 +68,55 @@ pub fn main<B: Backend>(
                 kernel: opts.kernel.clone(),
                 cache_dir: opts.cache_dir.clone(),
             })
-            .and_then(|backend| run(&backend, &opts, ctx))
+            .and_then(|backend| run_and_report(&backend, &opts, ctx))
         }
-        Command::Backends => init(&EngineInit {
+        EngineCommand::Describe => init(&EngineInit {
             kernel: "auto".to_string(),
             cache_dir: None,
         })
         .map(|b| {
-            let k = b.kernel();
-            println!(
-                "{:<15} {:<20} kernel {} ({}), library default {}, threads {}",
-                b.name(),
-                b.version(),
-                k.kernel,
-                k.method,
-                k.library_default.as_deref().unwrap_or("-"),
-                match b.thread_scope() {
-                    blaspar_core::ThreadScope::PerThread => "per calling thread".to_string(),
-                    blaspar_core::ThreadScope::Process => "process-wide".to_string(),
-                    blaspar_core::ThreadScope::Fixed { threads } => format!("fixed at {threads}"),
-                }
-            );
+            println!("{}", describe(&b));
             ExitCode::SUCCESS
         }),
-        Command::Peak(args) => args.run().map(|()| ExitCode::SUCCESS),
-        Command::Sweep(args) => crate::sweep::main(&args).map(|()| ExitCode::SUCCESS),
-        Command::Compare(args) => match crate::compare::main(&args) {
-            Ok(code) => Ok(code),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return ExitCode::from(crate::compare::error_code(&e));
-            }
-        },
-        Command::History(args) => crate::history::main(&args).map(|()| ExitCode::SUCCESS),
-        Command::Machine => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&blaspar_core::machine::Machine::detect())
-                    .expect("json")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            let code = match e.downcast_ref::<ExecError>() {
-                Some(ExecError::Procs(p)) => p.exit_code(),
-                _ => 1,
-            };
-            ExitCode::from(code)
+            ExitCode::from(exit_code(&e))
         }
     }
 }
 
+/// The exit status of a failed run.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<ExecError>() {
+        Some(ExecError::Procs(p)) => p.exit_code(),
+        Some(ExecError::Unsupported(_)) => EXIT_UNSUPPORTED,
+        _ => 1,
+    }
+}
+
+/// The `describe` line of a backend.
+fn describe<B: Backend>(b: &B) -> String {
+    let k = b.kernel();
+    format!(
+        "{:<15} {:<20} kernel {} ({}), library default {}, threads {}",
+        b.name(),
+        b.version(),
+        k.kernel,
+        k.method,
+        k.library_default.as_deref().unwrap_or("-"),
+        match b.thread_scope() {
+            blaspar_core::ThreadScope::PerThread => "per calling thread".to_string(),
+            blaspar_core::ThreadScope::Process => "process-wide".to_string(),
+            blaspar_core::ThreadScope::Fixed { threads } => format!("fixed at {threads}"),
+        }
+    )
+}
+
 /// One run: execute, verify, record, print, write JSON.
-pub fn run<B: Backend>(
+pub fn run_and_report<B: Backend>(
     backend: &B,
     opts: &RunOptions,
     ctx: report::RunContext,
@@ -193,6 +200,6 @@ pub fn run<B: Backend>(
         );
     }
     // Only verified runs that reached the library enter the history.
-    crate::history::record_run(&record, opts.history.as_deref());
+    blaspar_core::history::record_run(&record, opts.history.as_deref());
     Ok(ExitCode::SUCCESS)
 }

@@ -21,12 +21,16 @@
 //! Exit status: 0 no benchmark slower; 3 at least one slower beyond the threshold;
 //! 2 bad command line or revision; 1 anything else failed (git, a build, a run).
 
-use crate::cli::CompareArgs;
-use crate::execute::ResultMode;
-use crate::history;
+use crate::engines::{run_args, shuffled};
 use crate::stats::{self, Comparison, Verdict};
 use anyhow::Context;
+use blaspar_core::ResultMode;
+use blaspar_core::args::{backend, positive, positive_percent, preset, strategy};
+use blaspar_core::history;
 use blaspar_core::machine::Machine;
+use blaspar_core::registry::EXIT_UNSUPPORTED;
+use blaspar_core::{Preset, Strategy};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -38,12 +42,58 @@ use std::process::{Command, ExitCode, Stdio};
 /// Exit status when a benchmark is slower beyond the threshold.
 pub const EXIT_SLOWER: u8 = 3;
 
-/// Measured pairs per benchmark by default: enough to flag a 5% slowdown in 2-3% noise in
-/// most compares (see the tests in [`crate::stats`]).
-pub const DEFAULT_SAMPLES: usize = 15;
+pub use crate::stats::DEFAULT_SAMPLES;
 
 /// Confidence level of the intervals.
 pub const CONFIDENCE: f64 = 0.95;
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// The baseline revision (anything `git rev-parse` takes: HEAD~1, a branch, a sha).
+    #[arg(value_name = "REV_A")]
+    pub rev_a: String,
+    /// The revision compared with it.
+    #[arg(value_name = "REV_B")]
+    pub rev_b: String,
+    /// Backends to measure, comma-separated (built in both revisions).
+    #[arg(long, value_delimiter = ',', value_parser = backend, default_value = "matrixmultiply")]
+    pub backends: Vec<String>,
+    /// Strategies to measure, comma-separated (resolved against this machine once, so both
+    /// revisions run the same text).
+    #[arg(long, value_delimiter = ',', value_parser = strategy, default_value = "sequential,threads")]
+    pub strategies: Vec<Strategy>,
+    /// Named workload (quick or seed); --tasks and --size override its numbers.
+    #[arg(long, default_value = "quick", value_parser = preset)]
+    pub preset: Preset,
+    /// Number of tasks.
+    #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Option<usize>,
+    /// Matrix size.
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
+    pub size: Option<usize>,
+    /// Measured pairs per benchmark (at least 6 for a 95% interval).
+    #[arg(long, default_value_t = DEFAULT_SAMPLES, value_parser = positive)]
+    pub samples: usize,
+    /// Unmeasured runs of each revision per benchmark first (page cache, kernel probes).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Smallest change that counts, in percent: slower needs B/A above 1 + PCT/100 and an
+    /// interval wholly above 1.
+    #[arg(long, value_name = "PCT", default_value = "3", value_parser = positive_percent)]
+    pub threshold: f64,
+    /// Folder for samples.jsonl, compare.json and compare.md
+    /// (default: target/blaspar-compare/runs/<time>-<A>-<B>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Shared cargo target folder for both revisions' builds
+    /// (default: target/blaspar-compare/target; never your own target/release).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// History file each sample is appended to (`off`: none; default: $BLASPAR_HISTORY,
+    /// else results/history.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<String>,
+}
 
 /// Errors that are the user's input, not a failure (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +154,19 @@ pub fn engine_build(backend: &str) -> (&'static str, Option<&'static str>) {
         "mkl-iomp" => ("blaspar-mkl", Some("iomp")),
         "faer" => ("blaspar-faer", None),
         _ => ("blaspar-matrixmultiply", None),
+    }
+}
+
+/// Stands for the package of the front binary `blaspar`, which depends on the revision.
+const FRONT: &str = "(front)";
+
+/// The package that builds the front binary in a checkout: `blaspar-cli`, or
+/// `blaspar-runner` in revisions before the engine / lab / CLI split.
+fn front_package(tree: &Path) -> &'static str {
+    if tree.join("crates/cli/Cargo.toml").exists() {
+        "blaspar-cli"
+    } else {
+        "blaspar-runner"
     }
 }
 
@@ -168,10 +231,10 @@ fn ensure_built(
             None => builds.push((package, features, vec![name])),
         }
     };
-    want("blaspar-runner", None, "blaspar".to_string());
+    want(FRONT, None, "blaspar".to_string());
     for b in backends {
         let (p, f) = engine_build(b);
-        want(p, f, crate::engine_binary_name(b));
+        want(p, f, blaspar_core::registry::engine_binary_name(b));
     }
     if builds.is_empty() {
         eprintln!("{short}: built binaries found in {}", bin.display());
@@ -182,7 +245,7 @@ fn ensure_built(
     let lock_path = work.join("build.lock");
     let lock_file = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
-    let _lock = crate::history::Locked::new(&lock_file, true)
+    let _lock = history::Locked::new(&lock_file, true)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     // Every revision builds in the same worktree path. Cargo keys path packages by their
     // path relative to the workspace, so two worktrees at different paths would share (and
@@ -231,6 +294,11 @@ fn ensure_built(
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join(".deps/mkl"));
     for (package, features, names) in &builds {
+        let package = if *package == FRONT {
+            front_package(&tree)
+        } else {
+            package
+        };
         let mut cmd = Command::new("cargo");
         cmd.current_dir(&tree)
             .args(["build", "--release", "--locked", "-p", package])
@@ -297,7 +365,7 @@ fn run_once(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Outcome> {
     let _ = std::fs::remove_file(json);
     let front = rev.bin.join("blaspar");
     let output = Command::new(&front)
-        .args(crate::sweep::run_args(
+        .args(run_args(
             &bench.backend,
             &bench.strategy,
             bench.tasks,
@@ -316,9 +384,16 @@ fn run_once(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot start {}", front.display()))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        if let Some(line) = stderr.lines().find(|l| l.contains("is not supported on")) {
+        // Refusals are told by the exit status (revisions before it existed exit 1 and
+        // stop the compare with their message).
+        if output.status.code() == Some(i32::from(EXIT_UNSUPPORTED)) {
+            let why = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             return Ok(Outcome::Refused(
-                line.trim_start_matches("error: ").to_string(),
+                why.trim_start_matches("error: ").to_string(),
             ));
         }
         anyhow::bail!(
@@ -421,7 +496,7 @@ pub fn table(results: &[BenchResult]) -> String {
 }
 
 /// Runs the compare; the exit status says whether a benchmark is slower.
-pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let min = stats::min_pairs(CONFIDENCE);
     if args.samples < min {
         return Err(InputError::Invalid(format!(
@@ -540,7 +615,7 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     for round in 0..rounds {
         let warm = round < args.warmup;
         let order: Vec<usize> =
-            crate::sweep::shuffled(&(0..benches.len()).collect::<Vec<_>>(), seed ^ round as u64);
+            shuffled(&(0..benches.len()).collect::<Vec<_>>(), seed ^ round as u64);
         for i in order {
             let bench = &benches[i];
             if results[i].refused.is_some() {

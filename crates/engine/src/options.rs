@@ -1,0 +1,199 @@
+//! The `run` command line, shared by the front binary (which validates it) and every
+//! engine binary (which runs it). clap's matches become typed [`RunOptions`] once,
+//! validated against each other before anything runs.
+
+use blaspar_core::args::{
+    backend, generation, positive, positive_seconds, preset, result_mode, strategy,
+};
+use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::workload::Generation;
+use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
+use clap::{Args, Parser};
+use std::path::PathBuf;
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT, procs-P,
+    /// hybrid-procs-PxT. `blas`, `threads`, `procs`, `hybrid-threads` and `hybrid-procs`
+    /// alone take P and T from the physical cores this process may use.
+    /// batched-T (`batched`): all products in one batched dgemm call at T BLAS threads.
+    #[arg(long, short = 's', value_name = "STRATEGY", value_parser = strategy)]
+    pub strategy: Strategy,
+    /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
+    /// of 1000x1000, a few seconds). --tasks and --size override its numbers.
+    #[arg(long, default_value = "quick", value_parser = preset)]
+    pub preset: Preset,
+    /// Number of independent tasks (each: generate A and B, multiply).
+    #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
+    pub tasks: Option<usize>,
+    /// Matrix size: each task multiplies two SIZE x SIZE matrices.
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
+    pub size: Option<usize>,
+    /// Seed of the data generator (Xoshiro256++).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Who generates each task's A and B: serial (the worker's own thread, as the tutorial
+    /// does) or parallel (the worker's thread and one more per extra BLAS thread it runs,
+    /// which would otherwise wait while the data are made). The values are the same.
+    #[arg(long, default_value = "serial", value_parser = generation)]
+    pub generation: Generation,
+    /// Backend to run: blis (built-in default), openblas-pthread, openblas-openmp,
+    /// openblas-serial, mkl-seq, mkl-iomp, faer or matrixmultiply (`blaspar backends` lists
+    /// what is built).
+    #[arg(long, short = 'b', default_value = "blis", value_parser = backend)]
+    pub backend: String,
+    /// Kernel: auto (probe every compiled-in kernel, take the fastest correct one; cached),
+    /// default (the library's own detection) or a name such as skx or haswell (BLIS).
+    #[arg(long, default_value = "auto")]
+    pub kernel: String,
+    /// Write the result record (JSON) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Folder for cached kernel probes (default: $BLASPAR_CACHE_DIR, else ~/.cache/blaspar).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// How products come back: matrices (every product kept; worker processes write theirs
+    /// straight into shared memory that this process maps) or fingerprints (each worker
+    /// checks its product and returns only the check; needs no memory for products).
+    #[arg(long, default_value = "matrices", value_parser = result_mode)]
+    pub results: ResultMode,
+    /// Longest a task may take in a worker process before the worker is killed and the run
+    /// fails, in seconds (also bounds a worker's start-up, at least 30 s). Default: 60 s plus
+    /// 2 s per GFLOP of one task.
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, value_parser = positive_seconds)]
+    pub task_timeout: Option<std::time::Duration>,
+    /// Binary to start as worker processes (default: this engine itself).
+    #[arg(long, value_name = "FILE")]
+    pub worker_exe: Option<PathBuf>,
+    /// Testing aid: add 1.0 to one entry of this task's product before verification.
+    #[arg(long, hide = true, value_name = "TASK")]
+    pub inject_corruption: Option<usize>,
+    /// History file the run is appended to (`off`: none; default: $BLASPAR_HISTORY, else
+    /// results/history.jsonl of the checkout that built blaspar).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<String>,
+}
+
+/// A validated run request.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub strategy: Strategy,
+    pub workload: Workload,
+    pub backend: String,
+    pub kernel: String,
+    pub json: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub results: ResultMode,
+    pub task_timeout: Option<std::time::Duration>,
+    pub worker_exe: Option<PathBuf>,
+    pub inject_corruption: Option<usize>,
+    /// `--history` as given (resolved by [`blaspar_core::history::resolve`]).
+    pub history: Option<String>,
+}
+
+impl RunArgs {
+    /// Resolves the preset against this machine and checks that the run can fit in memory.
+    /// Allocates nothing.
+    pub fn validate(&self) -> anyhow::Result<RunOptions> {
+        let machine = Machine::detect();
+        let mut workload = self.preset.workload(machine.default_parallelism);
+        workload.tasks = self.tasks.unwrap_or(workload.tasks);
+        workload.size = self.size.unwrap_or(workload.size);
+        workload.seed = self.seed;
+        workload.generation = self.generation;
+        let (available, source) = available_memory();
+        let plan = MemoryPlan {
+            keep_products: self.results == ResultMode::Matrices,
+            // Workers in flight, or verification threads afterwards.
+            in_flight: match self.strategy {
+                // A batch holds every task's A, B and C at once.
+                Strategy::Batched { .. } => workload.tasks,
+                s => s.workers().max(machine.cpus_allowed.len()),
+            },
+        };
+        workload.check(plan, available, &source)?;
+        if let Some(task) = self.inject_corruption
+            && task >= workload.tasks
+        {
+            anyhow::bail!(
+                "--inject-corruption {task} names no task (tasks are 0..{})",
+                workload.tasks - 1
+            );
+        }
+        if self.inject_corruption.is_some() && self.results == ResultMode::Fingerprints {
+            anyhow::bail!(
+                "--inject-corruption needs --results matrices (it corrupts a kept product)"
+            );
+        }
+        Ok(RunOptions {
+            strategy: self.strategy,
+            workload,
+            backend: self.backend.clone(),
+            kernel: self.kernel.clone(),
+            json: self.json.clone(),
+            cache_dir: self.cache_dir.clone(),
+            results: self.results,
+            task_timeout: self.task_timeout,
+            worker_exe: self.worker_exe.clone(),
+            inject_corruption: self.inject_corruption,
+            history: self.history.clone(),
+        })
+    }
+}
+
+/// Parses the command line; on a usage error prints one line and exits with status 2.
+pub fn parse_or_exit<P: Parser>() -> P {
+    match P::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        Err(e) => {
+            // clap's first paragraph, as one line (missing arguments are listed below the first).
+            let text = e.to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see --help)", first.join(" "));
+            std::process::exit(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn overrides_apply_to_the_preset() {
+        let cli = Cli::try_parse_from([
+            "run",
+            "-s",
+            "sequential",
+            "--preset",
+            "seed",
+            "--tasks",
+            "3",
+        ])
+        .unwrap();
+        let opts = cli.run.validate().unwrap();
+        assert_eq!(opts.workload.tasks, 3);
+        assert_eq!(opts.workload.size, 2000);
+    }
+}

@@ -1,0 +1,99 @@
+//! Starting engines from the lab: the arguments of one engine run (sweep and compare
+//! measure through `run --json`, the interface every revision has) and the order of
+//! measurements.
+
+use anyhow::Context;
+use blaspar_core::ResultMode;
+use blaspar_core::record::RunRecord;
+use blaspar_core::registry::EXIT_UNSUPPORTED;
+use blaspar_core::workload::Generation;
+use std::path::Path;
+use std::process::Output;
+
+/// The arguments of one engine run of the sweep (and of compare). `--generation` is
+/// passed only when parallel: serial is the default, and binaries older than the option
+/// (which compare may run) do not know it.
+pub fn run_args(
+    backend: &str,
+    strategy: &str,
+    tasks: usize,
+    size: usize,
+    generation: Generation,
+    results: ResultMode,
+    json: &std::path::Path,
+) -> Vec<String> {
+    [
+        "run",
+        "--backend",
+        backend,
+        "--strategy",
+        strategy,
+        "--tasks",
+        &tasks.to_string(),
+        "--size",
+        &size.to_string(),
+        "--results",
+        &results.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(match generation {
+        Generation::Serial => vec![],
+        Generation::Parallel => vec!["--generation".to_string(), generation.to_string()],
+    })
+    .chain(["--json".to_string(), json.display().to_string()])
+    .collect()
+}
+
+/// A deterministic shuffle (xorshift), so that each repeat measures in another order.
+pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
+    let mut v = items.to_vec();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+/// How one engine run ended, read from its exit status and its `--json` record.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Verified; the record it wrote.
+    Measured(Box<RunRecord>),
+    /// The backend cannot run the strategy honestly: exit status
+    /// [`EXIT_UNSUPPORTED`]; the reason is the engine's error line.
+    Unsupported(String),
+    /// Anything else: the status and what the engine said.
+    Failed { status: String, stderr: String },
+}
+
+impl Outcome {
+    /// The outcome of a finished `run ... --json json`.
+    pub fn of(output: &Output, json: &Path) -> anyhow::Result<Outcome> {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            let text = std::fs::read_to_string(json)
+                .with_context(|| format!("no record written to {}", json.display()))?;
+            let record = serde_json::from_str(&text)
+                .with_context(|| format!("the record in {} does not parse", json.display()))?;
+            return Ok(Outcome::Measured(Box::new(record)));
+        }
+        if output.status.code() == Some(i32::from(EXIT_UNSUPPORTED)) {
+            let reason = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("(no reason given)");
+            return Ok(Outcome::Unsupported(
+                reason.trim_start_matches("error: ").to_string(),
+            ));
+        }
+        Ok(Outcome::Failed {
+            status: output.status.to_string(),
+            stderr: stderr.trim().to_string(),
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! The lab: everything that measures and reports across engines, linking no BLAS. It talks
+//! to engines only as processes (`blaspar-engine-<backend> run ... --json`), reading the
+//! record they write and their exit status (unsupported is its own status).
+//!
+//! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
+//! of an engine run, measurement order), [`summary`] (rows and their summaries), [`trend`]
+//! (a benchmark's points across commits), [`plot`] (SVG), then the commands: [`sweep`],
+//! [`compare`], [`history`].
+
+pub mod compare;
+pub mod engines;
+pub mod history;
+pub mod plot;
+pub mod stats;
+pub mod summary;
+pub mod sweep;
+pub mod trend;
