@@ -3,42 +3,26 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Every engine build: "package|features|backends". One cargo invocation each (features must
-# not unify across packages; MKL's seq and iomp builds clash). One build may make several
-# engines (OpenBLAS: one binary per Debian build, chosen by run path).
-BUILDS=(
-    "blaspar-blis||blis"
-    "blaspar-openblas||openblas-pthread openblas-openmp openblas-serial"
-    "blaspar-mkl|seq|mkl-seq"
-    "blaspar-mkl|iomp|mkl-iomp"
-    "blaspar-faer||faer"
-    "blaspar-matrixmultiply||matrixmultiply"
-)
-# Every (package|features) for clippy and tests, one invocation each.
-CHECKS=(
-    "blaspar-core|" "blaspar-engine|" "blaspar-lab|" "blaspar-cli|" "blaspar-testkit|" "blaspar-cblas|" "blaspar-matrixmultiply|" "blaspar-faer|"
-    "blaspar-blis|" "blaspar-openblas|" "blaspar-mkl|seq" "blaspar-mkl|iomp"
-)
+# The engine registry: each backend crate declares its engines in its Cargo.toml
+# ([[package.metadata.blaspar.engines]]); scripts/engines.py reads them (and the workspace
+# members) for the scripts, as crates/core/build.rs does for the binaries.
+# BUILDS: every engine build, "package|features|backends", one cargo invocation each
+# (features must not unify across packages; MKL's seq and iomp builds clash). One build may
+# make several engines (OpenBLAS: one binary per Debian build, chosen by run path).
+mapfile -t BUILDS < <(python3 scripts/engines.py builds)
+# CHECKS: every (package|features) for clippy and tests, one invocation each.
+mapfile -t CHECKS < <(python3 scripts/engines.py checks)
+if [ ${#BUILDS[@]} -eq 0 ] || [ ${#CHECKS[@]} -eq 0 ]; then
+    echo "error: scripts/engines.py read no engines (python3 >= 3.11 with tomllib is needed)" >&2
+    exit 1
+fi
 # Where scripts/setup.sh installs MKL (.cargo/config.toml points MKLROOT here by default).
 MKL_PREFIX="${MKLROOT:-$PWD/.deps/mkl}"
-OPENBLAS_VARIANTS=(pthread openmp serial)
 
-# Why a backend cannot be built or run here (empty when it can).
+# Why a backend cannot be built or run here (empty when it can): its registry entry's
+# `requires` (scripts/engines.py missing).
 backend_missing() {
-    case $1 in
-        openblas-*)
-            if ! pkg-config --exists openblas 2>/dev/null; then
-                echo "OpenBLAS is not installed (libopenblas-dev; run scripts/setup.sh)"
-            elif [ ! -e "$(openblas_dir "${1#openblas-}")/libopenblas.so.0" ]; then
-                echo "Debian's libopenblas0-${1#openblas-} is not installed (run scripts/setup.sh)"
-            fi ;;
-        mkl-*)
-            if [ ! -f "$MKL_PREFIX/lib/libmkl_core.a" ]; then
-                echo "Intel MKL is not installed in $MKL_PREFIX (run scripts/setup.sh)"
-            elif [ "$1" = mkl-iomp ] && [ ! -f "$MKL_PREFIX/lib/libiomp5.so" ]; then
-                echo "Intel OpenMP (libiomp5.so) is not installed in $MKL_PREFIX (run scripts/setup.sh)"
-            fi ;;
-    esac
+    MKLROOT="$MKL_PREFIX" python3 scripts/engines.py missing | sed -n "s/^$1|//p"
 }
 openblas_dir() { # the folder of one Debian OpenBLAS build
     echo "$(dirname "$(pkg-config --variable=libdir openblas)")/openblas-$1"

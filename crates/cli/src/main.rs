@@ -6,7 +6,7 @@
 
 use blaspar_core::args::{positive, positive_seconds};
 use blaspar_core::machine::Machine;
-use blaspar_core::registry::{BACKENDS, engine_path};
+use blaspar_core::registry::{engine_path, names};
 use blaspar_engine::options::{RunArgs, parse_or_exit};
 use blaspar_lab::compare::CompareArgs;
 use blaspar_lab::history::HistoryArgs;
@@ -115,7 +115,7 @@ fn run(args: &RunArgs) -> ExitCode {
 /// `backends`: each built engine describes itself.
 fn backends() -> ExitCode {
     let mut code = ExitCode::SUCCESS;
-    for backend in BACKENDS {
+    for backend in names() {
         let path = engine_path(backend);
         if !path.exists() {
             println!("{backend:<15} {}", not_built(backend, &path));

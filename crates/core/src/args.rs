@@ -55,14 +55,15 @@ pub fn preset(s: &str) -> Result<Preset, String> {
         .ok_or_else(|| format!("unknown preset '{s}': expected one of {}", Preset::NAMES))
 }
 
-/// A backend this version knows ([`crate::registry::BACKENDS`]).
+/// A backend this version knows (the engine registry, [`crate::registry::ENGINES`]).
 pub fn backend(s: &str) -> Result<String, String> {
-    if crate::registry::BACKENDS.contains(&s) {
+    if crate::registry::Engine::named(s).is_some() {
         Ok(s.to_string())
     } else {
+        let known: Vec<&str> = crate::registry::names().collect();
         Err(format!(
             "unknown backend '{s}': expected one of {}",
-            crate::registry::BACKENDS.join(", ")
+            known.join(", ")
         ))
     }
 }

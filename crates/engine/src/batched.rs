@@ -15,6 +15,7 @@
 
 use crate::execution::{Execution, TaskTiming, Unsupported, WorkerStats};
 use crate::store::ResultStore;
+use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
@@ -22,8 +23,8 @@ use std::time::Instant;
 
 /// Why `strategy` (a batched one) cannot run on `backend`.
 pub fn unsupported<B: Backend + ?Sized>(backend: &B, strategy: Strategy) -> Option<String> {
-    match strategy {
-        Strategy::Batched { .. } => backend.batch_unsupported(),
+    match strategy.placement() {
+        Placement::Batched => backend.batch_unsupported(),
         _ => None,
     }
 }

@@ -93,7 +93,8 @@ impl Workers {
         check_supported(backend, strategy)?;
         let t0 = Instant::now();
         let workers = match strategy.placement() {
-            Placement::CallingThread => Workers::CallingThread,
+            // A batch is one call from the calling thread.
+            Placement::CallingThread | Placement::Batched => Workers::CallingThread,
             Placement::Threads => {
                 let p = strategy.workers();
                 let pool = rayon::ThreadPoolBuilder::new()
@@ -126,7 +127,7 @@ impl Workers {
         if let Workers::Processes(pool) = self {
             return Ok(pool.run(workload, store.is_some(), on_task_done)?);
         }
-        if let Strategy::Batched { .. } = strategy {
+        if strategy.placement() == Placement::Batched {
             return crate::batched::execute(backend, strategy, workload, store, on_task_done)
                 .map_err(ExecError::from);
         }

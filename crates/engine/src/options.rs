@@ -6,6 +6,7 @@ use blaspar_core::args::{
     backend, generation, positive, positive_seconds, preset, result_mode, strategy,
 };
 use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::strategy::Placement;
 use blaspar_core::workload::Generation;
 use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
 use clap::{Args, Parser};
@@ -13,11 +14,13 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// Strategy: sequential, blas-default, blas-T, threads-P, hybrid-threads-PxT, procs-P,
-    /// hybrid-procs-PxT. `blas`, `threads`, `procs`, `hybrid-threads` and `hybrid-procs`
-    /// alone take P and T from the physical cores this process may use.
-    /// batched-T (`batched`): all products in one batched dgemm call at T BLAS threads.
-    #[arg(long, short = 's', value_name = "STRATEGY", value_parser = strategy)]
+    /// Strategy: P workers (threads or processes) x T BLAS threads each (see the help text).
+    #[arg(long, short = 's', value_name = "STRATEGY", value_parser = strategy,
+          help = format!(
+              "Strategy: {}. A form without numbers (`blas`, `threads`, `hybrid-procs`, ...) \
+               takes P and T from the physical cores this process may use. batched-T: all \
+               products in one batched dgemm call at T BLAS threads",
+              blaspar_core::strategy::text_forms()))]
     pub strategy: Strategy,
     /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
     /// of 1000x1000, a few seconds). --tasks and --size override its numbers.
@@ -37,10 +40,10 @@ pub struct RunArgs {
     /// which would otherwise wait while the data are made). The values are the same.
     #[arg(long, default_value = "serial", value_parser = generation)]
     pub generation: Generation,
-    /// Backend to run: blis (built-in default), openblas-pthread, openblas-openmp,
-    /// openblas-serial, mkl-seq, mkl-iomp, faer or matrixmultiply (`blaspar backends` lists
-    /// what is built).
-    #[arg(long, short = 'b', default_value = "blis", value_parser = backend)]
+    /// Backend to run (the registry's names; `blaspar backends` lists what is built).
+    #[arg(long, short = 'b', default_value = "blis", value_parser = backend,
+          help = format!("Backend to run: {} (`blaspar backends` lists what is built)",
+                         blaspar_core::registry::name_list()))]
     pub backend: String,
     /// Kernel: auto (probe every compiled-in kernel, take the fastest correct one; cached),
     /// default (the library's own detection) or a name such as skx or haswell (BLIS).
@@ -105,10 +108,10 @@ impl RunArgs {
         let plan = MemoryPlan {
             keep_products: self.results == ResultMode::Matrices,
             // Workers in flight, or verification threads afterwards.
-            in_flight: match self.strategy {
+            in_flight: match self.strategy.placement() {
                 // A batch holds every task's A, B and C at once.
-                Strategy::Batched { .. } => workload.tasks,
-                s => s.workers().max(machine.cpus_allowed.len()),
+                Placement::Batched => workload.tasks,
+                _ => self.strategy.workers().max(machine.cpus_allowed.len()),
             },
         };
         workload.check(plan, available, &source)?;

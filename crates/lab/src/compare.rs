@@ -145,18 +145,6 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     }
 }
 
-/// The engine package (and features) that builds a backend's engine, as in `scripts/lib.sh`.
-pub fn engine_build(backend: &str) -> (&'static str, Option<&'static str>) {
-    match backend {
-        "blis" => ("blaspar-blis", None),
-        b if b.starts_with("openblas-") => ("blaspar-openblas", None),
-        "mkl-seq" => ("blaspar-mkl", Some("seq")),
-        "mkl-iomp" => ("blaspar-mkl", Some("iomp")),
-        "faer" => ("blaspar-faer", None),
-        _ => ("blaspar-matrixmultiply", None),
-    }
-}
-
 /// Stands for the package of the front binary `blaspar`, which depends on the revision.
 const FRONT: &str = "(front)";
 
@@ -233,8 +221,16 @@ fn ensure_built(
     };
     want(FRONT, None, "blaspar".to_string());
     for b in backends {
-        let (p, f) = engine_build(b);
-        want(p, f, blaspar_core::registry::engine_binary_name(b));
+        // Backends come from this version's registry (clap checked the names), and are
+        // built the way it says; older revisions build their engines the same way.
+        let engine = blaspar_core::registry::Engine::named(b)
+            .with_context(|| format!("unknown backend '{b}'"))?;
+        let features = (!engine.features.is_empty()).then_some(engine.features);
+        want(
+            engine.package,
+            features,
+            blaspar_core::registry::engine_binary_name(b),
+        );
     }
     if builds.is_empty() {
         eprintln!("{short}: built binaries found in {}", bin.display());

@@ -3,8 +3,9 @@
 
 use crate::summary::Summary;
 use crate::trend::Point;
+use blaspar_core::Strategy;
 use blaspar_core::history::short;
-use blaspar_core::{BlasThreads, Strategy};
+use blaspar_core::strategy::Placement;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -207,22 +208,15 @@ pub fn scaling(sums: &[Summary], order: &[String], path: &Path) -> anyhow::Resul
     Ok(())
 }
 
-/// (workers P, BLAS threads T, in processes) of a strategy on the P x T plane; `None` for
-/// strategies that are not a point of it (library-default threads, batched).
+/// A strategy's cell of the heatmaps: (workers P, BLAS threads T, in the processes panel).
+/// The threads panel holds the thread pools and the calling thread (P = 1 is the same one
+/// process in both); other placements (a batch) and library-default threads have no cell.
 pub fn plane_point(s: &Strategy) -> Option<(usize, usize, bool)> {
-    let t = match s.blas_threads() {
-        BlasThreads::Fixed(t) => t.get(),
-        BlasThreads::LibraryDefault => return None,
-    };
-    match s {
-        Strategy::Sequential | Strategy::Blas { .. } => Some((1, t, false)),
-        Strategy::Threads { workers } | Strategy::HybridThreads { workers, .. } => {
-            Some((workers.get(), t, false))
-        }
-        Strategy::Procs { workers } | Strategy::HybridProcs { workers, .. } => {
-            Some((workers.get(), t, true))
-        }
-        Strategy::BlasDefault | Strategy::Batched { .. } => None,
+    let (p, t) = s.plane_point()?;
+    match s.placement() {
+        Placement::Processes => Some((p, t, true)),
+        Placement::Threads | Placement::CallingThread => Some((p, t, false)),
+        _ => None,
     }
 }
 

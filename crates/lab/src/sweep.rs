@@ -19,6 +19,7 @@ use blaspar_core::args::{
 use blaspar_core::machine::Machine;
 use blaspar_core::peak::Peak;
 use blaspar_core::record::RunRecord;
+use blaspar_core::registry::Engine;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use blaspar_core::{Preset, Strategy};
@@ -26,13 +27,14 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use std::io::Write;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args, Clone)]
 pub struct SweepArgs {
     /// Backends to sweep, comma-separated (default: every built engine).
-    #[arg(long, value_delimiter = ',', value_parser = backend)]
+    #[arg(long, value_delimiter = ',', value_parser = backend,
+          help = format!("Backends to sweep, comma-separated, of {} (default: every built engine)",
+                         blaspar_core::registry::name_list()))]
     pub backends: Vec<String>,
     /// Named workload (quick or seed); --tasks and --sizes override its numbers.
     #[arg(long, default_value = "quick", value_parser = preset)]
@@ -70,57 +72,6 @@ pub struct SweepArgs {
     pub generation: Vec<Generation>,
 }
 
-/// Worker and thread counts worth measuring up to `max`: powers of two, the divisors of
-/// `cpus`, and `cpus` itself (pruned: not every number up to the core count).
-pub fn counts(cpus: usize, max: usize) -> Vec<usize> {
-    let mut v: Vec<usize> = (0..usize::BITS)
-        .map(|i| 1usize << i)
-        .take_while(|&p| p <= max)
-        .collect();
-    v.extend((1..=cpus).filter(|d| cpus.is_multiple_of(*d) && *d <= max));
-    if cpus <= max {
-        v.push(cpus);
-    }
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-/// The pruned grid for a machine with `cpus` usable CPUs: sequential; BLAS threads at the
-/// default and at T <= cpus; P threads and P processes (1 BLAS thread) for P <= cpus; hybrids
-/// P x T (P, T >= 2) up to 2 x cpus (oversubscription included); one batched call at T = cpus.
-pub fn grid(cpus: usize) -> Vec<Strategy> {
-    let cpus = cpus.max(1);
-    let nz = |n: usize| NonZeroUsize::new(n).expect("counts are >= 1");
-    let mut g = vec![Strategy::Sequential, Strategy::BlasDefault];
-    let within = counts(cpus, cpus);
-    g.extend(
-        within
-            .iter()
-            .filter(|&&t| t > 1)
-            .map(|&t| Strategy::Blas { threads: nz(t) }),
-    );
-    for &p in within.iter().filter(|&&p| p > 1) {
-        g.push(Strategy::Threads { workers: nz(p) });
-        g.push(Strategy::Procs { workers: nz(p) });
-    }
-    let wide = counts(cpus, 2 * cpus);
-    for &p in wide.iter().filter(|&&p| p > 1) {
-        for &t in wide.iter().filter(|&&t| t > 1 && p * t <= 2 * cpus) {
-            g.push(Strategy::HybridThreads {
-                workers: nz(p),
-                threads: nz(t),
-            });
-            g.push(Strategy::HybridProcs {
-                workers: nz(p),
-                threads: nz(t),
-            });
-        }
-    }
-    g.push(Strategy::Batched { threads: nz(cpus) });
-    g
-}
-
 /// Runs a sweep: measures what is missing from `runs.jsonl`, then prints and writes the
 /// summary.
 pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
@@ -142,10 +93,9 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         .flat_map(|&t| size_list.iter().map(move |&n| (t, n)))
         .collect();
     let backends: Vec<String> = if args.backends.is_empty() {
-        blaspar_core::registry::BACKENDS
-            .iter()
+        blaspar_core::registry::names()
             .filter(|b| blaspar_core::registry::engine_path(b).exists())
-            .map(|b| b.to_string())
+            .map(str::to_string)
             .collect()
     } else {
         args.backends.clone()
@@ -200,7 +150,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     );
 
     let base: Vec<Strategy> = if args.strategies.is_empty() {
-        grid(cpus)
+        Strategy::grid(cpus)
     } else {
         args.strategies.clone()
     };
@@ -314,9 +264,9 @@ type Config = ((usize, usize), String, Strategy, Generation);
 /// The generations of `wanted` that differ for `strategy`: parallel generation only where
 /// a worker runs more than one BLAS thread (or the library default); serial otherwise.
 fn generations(strategy: &Strategy, wanted: &[Generation]) -> Vec<Generation> {
-    let many = match strategy.blas_threads() {
-        blaspar_core::BlasThreads::Fixed(t) => t.get() > 1,
-        blaspar_core::BlasThreads::LibraryDefault => true,
+    let many = match strategy.blas_threads().requested() {
+        Some(t) => t > 1,
+        None => true,
     };
     let mut out: Vec<Generation> = wanted
         .iter()
@@ -421,67 +371,6 @@ impl Measure<'_> {
     }
 }
 
-/// Neighbours of a strategy on the P x T plane (same placement): P and T halved, doubled,
-/// and one either side, within P x T <= 2 x cpus.
-pub fn neighbours(s: &Strategy, cpus: usize) -> Vec<Strategy> {
-    let nz = |n: usize| NonZeroUsize::new(n);
-    let near = |v: usize| [v / 2, v.saturating_sub(1), v + 1, v * 2];
-    let limit = 2 * cpus.max(1);
-    let t_of = |s: &Strategy| match s.blas_threads() {
-        blaspar_core::BlasThreads::Fixed(t) => t.get(),
-        blaspar_core::BlasThreads::LibraryDefault => 1,
-    };
-    let (p, t) = (s.workers(), t_of(s));
-    let mut out = Vec::new();
-    let mut add = |p2: usize, t2: usize| {
-        if p2 == 0 || t2 == 0 || p2 * t2 > limit {
-            return;
-        }
-        let (np, nt) = (nz(p2).expect(">= 1"), nz(t2).expect(">= 1"));
-        let made = match s {
-            Strategy::Sequential | Strategy::Blas { .. } if p2 == 1 => {
-                if t2 == 1 {
-                    Strategy::Sequential
-                } else {
-                    Strategy::Blas { threads: nt }
-                }
-            }
-            Strategy::Threads { .. } | Strategy::HybridThreads { .. } => {
-                if t2 == 1 {
-                    Strategy::Threads { workers: np }
-                } else {
-                    Strategy::HybridThreads {
-                        workers: np,
-                        threads: nt,
-                    }
-                }
-            }
-            Strategy::Procs { .. } | Strategy::HybridProcs { .. } => {
-                if t2 == 1 {
-                    Strategy::Procs { workers: np }
-                } else {
-                    Strategy::HybridProcs {
-                        workers: np,
-                        threads: nt,
-                    }
-                }
-            }
-            Strategy::Batched { .. } if p2 == 1 => Strategy::Batched { threads: nt },
-            _ => return,
-        };
-        if made != *s && !out.contains(&made) {
-            out.push(made);
-        }
-    };
-    for p2 in near(p) {
-        add(p2, t);
-    }
-    for t2 in near(t) {
-        add(p, t2);
-    }
-    out
-}
-
 /// Configurations around each backend's best (per workload) that the grid did not measure,
 /// with the best's data generation.
 fn around_best(rows: &[Row], base: &[Config], cpus: usize) -> Vec<Config> {
@@ -497,7 +386,7 @@ fn around_best(rows: &[Row], base: &[Config], cpus: usize) -> Vec<Config> {
         let Ok(best) = s.strategy.parse::<Strategy>() else {
             continue;
         };
-        for n in neighbours(&best, cpus) {
+        for n in best.neighbours(cpus) {
             let g = generations(&n, &[s.generation])[0];
             let c = ((s.tasks, s.size), s.backend.clone(), n, g);
             if !base.contains(&c) && !out.contains(&c) {
@@ -683,20 +572,17 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
             "| strategy | task parallelism | BLAS threads | runs | median s | spread | GFLOP/s | % of peak | generate | multiply | transfer | idle | start-up s |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for s in sums.iter().filter(|s| s.backend == *b) {
-            let strat: Strategy = s.strategy.parse().expect("rows hold valid strategies");
-            let tasks = match strat {
-                Strategy::Threads { workers } | Strategy::HybridThreads { workers, .. } => {
-                    plural(workers.get(), "thread", "threads")
-                }
-                Strategy::Procs { workers } | Strategy::HybridProcs { workers, .. } => {
-                    plural(workers.get(), "process", "processes")
-                }
-                Strategy::Batched { .. } => "one batch".to_string(),
-                _ => "none".to_string(),
-            };
-            let mut threads = match strat.blas_threads() {
-                blaspar_core::BlasThreads::Fixed(n) => n.to_string(),
-                blaspar_core::BlasThreads::LibraryDefault => "default".to_string(),
+            // A row written by another version may name a strategy this one does not know:
+            // its figures still stand, only the two descriptive cells stay open.
+            let (tasks, mut threads) = match s.strategy.parse::<Strategy>() {
+                Ok(strat) => (
+                    strat.placement().tasks_cell(strat.workers()),
+                    strat
+                        .blas_threads()
+                        .requested()
+                        .map_or("default".to_string(), |t| t.to_string()),
+                ),
+                Err(_) => ("?".to_string(), "?".to_string()),
             };
             if s.generation == Generation::Parallel {
                 threads.push_str(" (also generating)");
@@ -953,61 +839,11 @@ pub fn how_to(backend: &str, strategy: &Strategy, generation: Generation) -> Str
     }
 }
 
-/// A number and its noun (`1 thread`, `2 threads`).
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn how_to_run(backend: &str, strategy: &Strategy) -> String {
-    let set = |t: usize| match backend {
-        "blis" => {
-            format!("BLIS_NUM_THREADS={t} (or bli_thread_set_num_threads({t}) in that thread)")
-        }
-        "openblas-pthread" => {
-            format!("OPENBLAS_NUM_THREADS={t} (or openblas_set_num_threads({t}))")
-        }
-        // The openmp build ignores OPENBLAS_NUM_THREADS.
-        "openblas-openmp" => {
-            format!("OMP_NUM_THREADS={t} (or openblas_set_num_threads({t}) in every thread)")
-        }
-        "mkl-iomp" => {
-            format!("MKL_NUM_THREADS={t} (or mkl_set_num_threads_local({t}) in that thread)")
-        }
-        "faer" => format!("Par::rayon({t}) in matmul"),
-        "mkl-seq" | "openblas-serial" | "matrixmultiply" => {
-            "the library single-threaded (as built)".to_string()
-        }
-        _ => format!("the library at {t} thread(s)"),
-    };
-    match *strategy {
-        Strategy::Sequential => format!("run the tasks one after another with {}", set(1)),
-        Strategy::BlasDefault => {
-            "run the tasks one after another and leave the library's threads alone".to_string()
-        }
-        Strategy::Blas { threads } => format!(
-            "run the tasks one after another with {}",
-            set(threads.get())
-        ),
-        Strategy::Threads { workers } => format!(
-            "run {workers} tasks at once in a thread pool (rayon::ThreadPoolBuilder::num_threads({workers})), each with {}",
-            set(1)
-        ),
-        Strategy::Procs { workers } => format!(
-            "run {workers} worker processes (e.g. multiprocessing.Pool({workers})) that take tasks as they finish, each with {}",
-            set(1)
-        ),
-        Strategy::HybridThreads { workers, threads } => format!(
-            "run {workers} tasks at once in a thread pool, each thread setting the library to {threads} threads for itself (per-thread API)"
-        ),
-        Strategy::HybridProcs { workers, threads } => format!(
-            "run {workers} worker processes, each with {}",
-            set(threads.get())
-        ),
-        Strategy::Batched { threads } => format!(
-            "generate every task first, then one cblas_dgemm_batch call with {}",
-            set(threads.get())
-        ),
-    }
+    strategy.how_to(|t| match Engine::named(backend) {
+        Some(engine) => engine.set_threads_phrase(t),
+        None => format!("the library at {t} thread(s)"),
+    })
 }
 
 #[cfg(test)]
@@ -1017,74 +853,6 @@ mod tests {
 
     fn names(g: &[Strategy]) -> Vec<String> {
         g.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn counts_are_powers_of_two_and_divisors() {
-        assert_eq!(counts(2, 2), vec![1, 2]);
-        assert_eq!(counts(2, 4), vec![1, 2, 4]);
-        assert_eq!(counts(12, 12), vec![1, 2, 3, 4, 6, 8, 12]);
-        assert_eq!(counts(16, 32), vec![1, 2, 4, 8, 16, 32]);
-        assert_eq!(counts(1, 1), vec![1]);
-    }
-
-    #[test]
-    fn the_grid_on_two_cores() {
-        assert_eq!(
-            names(&grid(2)),
-            [
-                "sequential",
-                "blas-default",
-                "blas-2",
-                "threads-2",
-                "procs-2",
-                "hybrid-threads-2x2",
-                "hybrid-procs-2x2",
-                "batched-2"
-            ]
-        );
-    }
-
-    #[test]
-    fn the_grid_on_sixteen_cores_is_pruned_and_bounded() {
-        let g = grid(16);
-        assert!(g.len() < 60, "{} configurations", g.len());
-        for s in &g {
-            let t = match s.blas_threads() {
-                blaspar_core::BlasThreads::Fixed(t) => t.get(),
-                blaspar_core::BlasThreads::LibraryDefault => 1,
-            };
-            let total = s.workers() * t;
-            assert!(total <= 32, "{s}");
-        }
-        let n = names(&g);
-        assert!(n.contains(&"hybrid-procs-2x16".to_string()));
-        assert!(n.contains(&"procs-16".to_string()));
-        assert!(!n.contains(&"procs-3".to_string()));
-    }
-
-    #[test]
-    fn neighbours_stay_in_placement_and_bounds() {
-        let n = |s: &str, cpus| names(&neighbours(&s.parse().unwrap(), cpus));
-        assert_eq!(
-            n("threads-2", 2),
-            ["threads-1", "threads-3", "threads-4", "hybrid-threads-2x2"]
-        );
-        assert_eq!(
-            n("hybrid-procs-4x2", 8),
-            [
-                "hybrid-procs-2x2",
-                "hybrid-procs-3x2",
-                "hybrid-procs-5x2",
-                "hybrid-procs-8x2",
-                "procs-4",
-                "hybrid-procs-4x3",
-                "hybrid-procs-4x4"
-            ]
-        );
-        assert_eq!(n("blas-2", 2), ["sequential", "blas-3", "blas-4"]);
-        assert_eq!(n("sequential", 1), ["blas-2"]);
-        assert!(n("blas-default", 4).is_empty());
     }
 
     #[test]
@@ -1102,8 +870,6 @@ mod tests {
             p.contains("BLIS_NUM_THREADS=4") && p.contains("data with 4 threads"),
             "{p}"
         );
-        assert_eq!(plural(1, "thread", "threads"), "1 thread");
-        assert_eq!(plural(3, "process", "processes"), "3 processes");
     }
 
     #[test]

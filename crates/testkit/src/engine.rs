@@ -119,7 +119,9 @@ pub fn assert_strategies_agree(
         );
         assert!(out.status.success(), "{s} ({mode}) failed: {}", text(&out));
         let rec = rec.expect("record written");
-        assert_eq!(rec.strategy, strategy);
+        // The record names the canonical form (`hybrid-threads-2x1` runs as `threads-2`).
+        let canonical: blaspar_core::Strategy = strategy.parse().expect("a valid strategy");
+        assert_eq!(rec.strategy, canonical.to_string());
         assert_eq!(rec.generation.to_string(), generation);
         assert_eq!(rec.results, mode);
         assert!(rec.results_verified, "{s} not verified");
