@@ -11,6 +11,7 @@ pub mod compare;
 pub mod engines;
 pub mod history;
 pub mod plot;
+pub mod report;
 pub mod stats;
 pub mod summary;
 pub mod sweep;

@@ -125,3 +125,30 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     out.sort_by(|a, b| a.median_seconds.total_cmp(&b.median_seconds));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_spread() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        let s = Summary {
+            backend: "b".into(),
+            strategy: "s".into(),
+            generation: Generation::Serial,
+            tasks: 4,
+            size: 10,
+            runs: 3,
+            median_seconds: 2.0,
+            min_seconds: 1.9,
+            max_seconds: 2.3,
+            median_gflops: 1.0,
+            split: [0.1, 0.8, 0.0, 0.1],
+            startup: 0.0,
+            gemm_gflops_per_worker: 1.0,
+        };
+        assert!((s.spread() - 0.2).abs() < 1e-12);
+    }
+}

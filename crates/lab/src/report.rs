@@ -1,0 +1,488 @@
+//! The sweep's written results, generated from its rows (nothing typed by hand):
+//! `summary.md` (the tutorial's table per backend and workload, parallel data generation,
+//! the recommendation, scaling and crossovers) and the folder's `README.md`.
+
+use crate::summary::{Row, Summary, summarise};
+use blaspar_core::Strategy;
+use blaspar_core::machine::Machine;
+use blaspar_core::peak::Peak;
+use blaspar_core::record::RunRecord;
+use blaspar_core::registry::Engine;
+use blaspar_core::workload::Generation;
+use std::path::Path;
+
+/// The summary in the tutorial's table form per backend, the best per backend and overall,
+/// and the recommendation.
+pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
+    use std::fmt::Write as _;
+    let all = summarise(rows);
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# Sweep: {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
+         Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
+         tutorial's times do; generate / multiply / transfer / idle are shares of workers x time. \
+         Every configuration listed was measured; the others were not (the pruned grid, then the \
+         neighbours of each backend's best on the P x T plane).\n",
+        repeats, peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
+    );
+    let mut workloads: Vec<(usize, usize)> = all.iter().map(|s| (s.tasks, s.size)).collect();
+    workloads.sort_unstable_by_key(|&(tasks, size)| (size, tasks));
+    workloads.dedup();
+    let mut bests: Vec<(usize, usize, Summary)> = Vec::new();
+    for &(tasks, size) in &workloads {
+        let sums: Vec<Summary> = all
+            .iter()
+            .filter(|s| (s.tasks, s.size) == (tasks, size))
+            .cloned()
+            .collect();
+        let rows: Vec<Row> = rows
+            .iter()
+            .filter(|r| (r.tasks, r.size) == (tasks, size))
+            .cloned()
+            .collect();
+        let _ = writeln!(t, "## {tasks} tasks of {size}x{size}\n");
+        workload_report(&mut t, &rows, &sums, peak);
+        if let Some(best) = sums.first() {
+            bests.push((tasks, size, best.clone()));
+        }
+    }
+    if bests.len() > 1 {
+        scaling_section(&mut t, &bests, &all, peak);
+    }
+    t
+}
+
+/// The best configuration of each workload, in workload order.
+type Bests = [(usize, usize, Summary)];
+
+/// The scaling table (the best per workload) and its crossovers.
+fn scaling_section(t: &mut String, bests: &Bests, all: &[Summary], peak: &Peak) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        t,
+        "## Scaling\n\n| workload | best | median s | GFLOP/s | % of peak |\n|---|---|---:|---:|---:|"
+    );
+    for (tasks, size, b) in bests {
+        let _ = writeln!(
+            t,
+            "| {tasks} x {size}x{size} | {} on {} | {} | {:.1} | {:.0}% |",
+            b.label(),
+            b.backend,
+            seconds(b.median_seconds),
+            b.median_gflops,
+            100.0 * b.median_gflops / peak.all_cores_gflops
+        );
+    }
+    let crossovers = crossovers(bests, all);
+    if crossovers.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nNo crossover: the same kind of strategy wins at every workload measured."
+        );
+    } else {
+        let _ = writeln!(t, "\nCrossovers (workloads ordered by size, then tasks):\n");
+        for c in crossovers {
+            let _ = writeln!(t, "- {c}");
+        }
+    }
+}
+
+/// Where the winning kind of strategy changes from one workload to the next, and whether
+/// the earlier winner is slower there by more than the spread.
+fn crossovers(bests: &Bests, all: &[Summary]) -> Vec<String> {
+    bests
+        .windows(2)
+        .filter(|w| kind(&w[0].2.strategy) != kind(&w[1].2.strategy))
+        .map(|w| {
+            let (before, after) = (&w[0].2, &w[1].2);
+            // The earlier winner, measured on the later workload: is the change real?
+            let old = all.iter().find(|s| {
+                (s.tasks, s.size) == (w[1].0, w[1].1)
+                    && s.backend == before.backend
+                    && s.strategy == before.strategy
+                    && s.generation == before.generation
+            });
+            let verdict = match old {
+                Some(old) => {
+                    let margin = old.median_seconds / after.median_seconds - 1.0;
+                    let noise = old.spread().max(after.spread());
+                    if margin > noise {
+                        format!(
+                            "{} is {:.1}% slower there, beyond the spread ({:.1}%)",
+                            before.label(),
+                            100.0 * margin,
+                            100.0 * noise
+                        )
+                    } else {
+                        format!(
+                            "within noise: {} is {:.1}% slower there, inside the spread ({:.1}%)",
+                            before.label(),
+                            100.0 * margin,
+                            100.0 * noise
+                        )
+                    }
+                }
+                None => format!("{} was not measured there", before.label()),
+            };
+            format!(
+                "from {} x {}x{} to {} x {}x{}: {} on {} gives way to {} on {} ({verdict})",
+                w[0].0,
+                w[0].1,
+                w[0].1,
+                w[1].0,
+                w[1].1,
+                w[1].1,
+                before.label(),
+                before.backend,
+                after.label(),
+                after.backend
+            )
+        })
+        .collect()
+}
+
+/// The kind of a strategy, without its numbers (`threads-4` -> `threads`).
+fn kind(strategy: &str) -> &str {
+    strategy.trim_end_matches(|c: char| c.is_ascii_digit() || c == 'x' || c == '-')
+}
+
+/// One workload's tables (one per backend), the parallel-generation table and the
+/// recommendation.
+fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) {
+    let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
+    backends.sort_unstable();
+    backends.dedup();
+    for b in backends {
+        backend_section(t, b, rows, sums, peak);
+    }
+    generation_section(t, sums);
+    if let (Some(best), Some(second)) = (sums.first(), sums.get(1)) {
+        recommendation(t, best, second, sums, peak);
+    }
+}
+
+/// One backend's table in the tutorial's form, its best, its single-thread GEMM rate and
+/// the configurations it refused.
+fn backend_section(t: &mut String, b: &str, rows: &[Row], sums: &[Summary], peak: &Peak) {
+    use std::fmt::Write as _;
+    let _ = writeln!(t, "### {b}\n");
+    let _ = writeln!(
+        t,
+        "| strategy | task parallelism | BLAS threads | runs | median s | spread | GFLOP/s | % of peak | generate | multiply | transfer | idle | start-up s |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for s in sums.iter().filter(|s| s.backend == b) {
+        // A row written by another version may name a strategy this one does not know:
+        // its figures still stand, only the two descriptive cells stay open.
+        let (tasks, mut threads) = match s.strategy.parse::<Strategy>() {
+            Ok(strat) => (
+                strat.placement().tasks_cell(strat.workers()),
+                strat
+                    .blas_threads()
+                    .requested()
+                    .map_or("default".to_string(), |t| t.to_string()),
+            ),
+            Err(_) => ("?".to_string(), "?".to_string()),
+        };
+        if s.generation == Generation::Parallel {
+            threads.push_str(" (also generating)");
+        }
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {:.1}% | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.1}% | {:.0}% | {:.4} |",
+            s.label(),
+            tasks,
+            threads,
+            s.runs,
+            seconds(s.median_seconds),
+            100.0 * s.spread(),
+            s.median_gflops,
+            100.0 * s.median_gflops / peak.all_cores_gflops,
+            100.0 * s.split[0],
+            100.0 * s.split[1],
+            100.0 * s.split[2],
+            100.0 * s.split[3],
+            s.startup
+        );
+    }
+    if let Some(best) = sums.iter().find(|s| s.backend == b) {
+        let _ = writeln!(
+            t,
+            "\nBest on {b}: **{}**, {} s, {:.1} GFLOP/s.",
+            best.label(),
+            seconds(best.median_seconds),
+            best.median_gflops
+        );
+    }
+    if let Some(seq) = sums.iter().find(|s| {
+        s.backend == b && s.strategy == "sequential" && s.generation == Generation::Serial
+    }) {
+        let _ = writeln!(
+            t,
+            "\nSingle-thread GEMM (sequential, multiply phase only): {:.1} GFLOP/s, {:.0}% of the one-core peak.",
+            seq.gemm_gflops_per_worker,
+            100.0 * seq.gemm_gflops_per_worker / peak.one_core_gflops
+        );
+    }
+    let refused: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.backend == b && r.refused.is_some())
+        .collect();
+    if !refused.is_empty() {
+        let _ = writeln!(t, "\nNot run (the backend cannot run them honestly):\n");
+        for r in refused {
+            let why = r.refused.as_deref().unwrap_or_default();
+            let why = why.split_once(": ").map_or(why, |(_, w)| w);
+            let _ = writeln!(t, "- {}: {why}", r.strategy);
+        }
+    }
+    let _ = writeln!(t);
+}
+
+/// Serial against parallel data generation, where both were measured.
+fn generation_section(t: &mut String, sums: &[Summary]) {
+    use std::fmt::Write as _;
+    let pairs: Vec<(&Summary, &Summary)> = sums
+        .iter()
+        .filter(|p| p.generation == Generation::Parallel)
+        .filter_map(|p| {
+            let s = sums.iter().find(|s| {
+                s.generation == Generation::Serial
+                    && s.backend == p.backend
+                    && s.strategy == p.strategy
+            })?;
+            Some((s, p))
+        })
+        .collect();
+    if !pairs.is_empty() {
+        let _ = writeln!(
+            t,
+            "### Parallel data generation: does it pay?\n\nEach pair is the same configuration with \
+             the data made by the worker's thread alone (serial) and by as many threads as it has \
+             BLAS threads (parallel); the matrices are identical.\n\n\
+             | backend | strategy | serial s | parallel s | generate share (serial) | gain | verdict |\n|---|---|---:|---:|---:|---:|---|"
+        );
+        for (s, p) in pairs {
+            let gain = s.median_seconds / p.median_seconds - 1.0;
+            let noise = s.spread().max(p.spread());
+            let verdict = if gain.abs() <= noise {
+                "within noise"
+            } else if gain > 0.0 {
+                "pays"
+            } else {
+                "costs"
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} | {} | {:.0}% | {:+.1}% | {verdict} (spread {:.1}%) |",
+                s.backend,
+                s.strategy,
+                seconds(s.median_seconds),
+                seconds(p.median_seconds),
+                100.0 * s.split[0],
+                100.0 * gain,
+                100.0 * noise
+            );
+        }
+        let _ = writeln!(t);
+    }
+}
+
+/// The best configuration, its margin over the runner-up and the naive choices, and the
+/// recipe for the user's own program.
+fn recommendation(t: &mut String, best: &Summary, second: &Summary, sums: &[Summary], peak: &Peak) {
+    use std::fmt::Write as _;
+    // A row of another version may name a strategy this one cannot describe.
+    let recipe = match best.strategy.parse::<Strategy>() {
+        Ok(strat) => how_to(&best.backend, &strat, best.generation),
+        Err(_) => format!("{} (not a strategy this version knows)", best.strategy),
+    };
+    let margin = second.median_seconds / best.median_seconds - 1.0;
+    let noise = best.spread().max(second.spread());
+    let naive: Vec<String> = sums
+        .iter()
+        .filter(|s| {
+            s.backend == best.backend
+                && s.label() != best.label()
+                && s.generation == Generation::Serial
+                && (s.strategy == "blas-default" || s.strategy == format!("procs-{}", peak.threads))
+        })
+        .map(|s| {
+            format!(
+                "{:.2}x faster than {}",
+                s.median_seconds / best.median_seconds,
+                s.strategy
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        t,
+        "### Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
+         It beats the runner-up ({} on {}) by {:.1}%, {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
+        best.label(),
+        best.backend,
+        seconds(best.median_seconds),
+        best.median_gflops,
+        100.0 * best.median_gflops / peak.all_cores_gflops,
+        second.label(),
+        second.backend,
+        100.0 * margin,
+        if margin > noise {
+            "more than"
+        } else {
+            "a tie: within"
+        },
+        100.0 * noise,
+        if naive.is_empty() { "" } else { "; it is " },
+        naive.join(" and "),
+        recipe
+    );
+    let _ = writeln!(t);
+}
+
+/// The folder's README: the exact commands, commits, tool and library versions, CPU, cores
+/// and BLAS environment, all read from the rows themselves (nothing is typed by hand).
+pub fn readme(rows: &[Row], peak: &Peak, machine: &Machine, out: &Path) -> String {
+    use std::collections::BTreeSet;
+    use std::fmt::Write as _;
+    let recs: Vec<&RunRecord> = rows.iter().filter_map(|r| r.record.as_ref()).collect();
+    let set = |f: &dyn Fn(&RunRecord) -> String| -> Vec<String> {
+        recs.iter()
+            .map(|r| f(r))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let commits = set(&|r| r.commit.clone());
+    let tools = set(&|r| r.tool_version.clone());
+    let libs = set(&|r| {
+        format!(
+            "{}: {} (kernel {}, {})",
+            r.backend, r.backend_version, r.kernel, r.kernel_choice.method
+        )
+    });
+    let envs = set(&|r| {
+        if r.blas_env.is_empty() {
+            "(no BLAS variable set)".to_string()
+        } else {
+            r.blas_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    });
+    let workloads = set(&|r| format!("{} tasks of {}x{}", r.tasks, r.size, r.size));
+    let mut t = String::new();
+    let _ = writeln!(t, "# blaspar sweep on {}\n", machine.hostname);
+    let _ = writeln!(
+        t,
+        "Generated by `blaspar sweep` from the rows in `runs.jsonl`; the summary and plots are regenerated by running the same command again.\n"
+    );
+    let commands = std::fs::read_to_string(out.join("commands.log")).unwrap_or_default();
+    let _ = writeln!(t, "- Commands (every invocation on this folder, in order):");
+    for c in commands.lines().filter(|l| !l.trim().is_empty()) {
+        let _ = writeln!(t, "  - `{c}`");
+    }
+    let _ = writeln!(
+        t,
+        "- Machine: {} ({} logical CPUs, {} physical cores; {} allowed; cgroup quota {}), SIMD: {}",
+        machine.cpu_model,
+        machine.logical_cpus,
+        machine.physical_cores,
+        machine.cpus_allowed.len(),
+        machine
+            .cgroup_cpu_quota
+            .map_or("none".to_string(), |q| format!("{q} CPUs")),
+        machine.simd.join(" ")
+    );
+    let _ = writeln!(
+        t,
+        "- Measured f64 FMA peak ({}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs",
+        peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
+    );
+    let _ = writeln!(t, "- Commit(s) of the binaries: {}", commits.join(", "));
+    let _ = writeln!(t, "- blaspar version(s): {}", tools.join(", "));
+    let _ = writeln!(t, "- Workloads: {}", workloads.join("; "));
+    let _ = writeln!(t, "- BLAS environment: {}", envs.join("; "));
+    let _ = writeln!(
+        t,
+        "- Rows: {} measured, {} refused (see `summary.md`)",
+        recs.len(),
+        rows.len() - recs.len()
+    );
+    let _ = writeln!(t, "- Libraries:");
+    for l in libs {
+        let _ = writeln!(t, "  - {l}");
+    }
+    let _ = writeln!(
+        t,
+        "\nFiles: `runs.jsonl` (one row per measurement, with the full run record), `peak.json`, \
+         `summary.md` (tables, recommendation, scaling), `strategies*.svg`, `heatmap-*.svg`, \
+         `scaling.svg` (with several workloads)."
+    );
+    t
+}
+
+/// Seconds with about four significant digits.
+fn seconds(s: f64) -> String {
+    match s {
+        s if s >= 100.0 => format!("{s:.1}"),
+        s if s >= 10.0 => format!("{s:.2}"),
+        s if s >= 1.0 => format!("{s:.3}"),
+        s => format!("{s:.4}"),
+    }
+}
+
+/// How to get a strategy in the user's own program, in words, for one backend.
+pub fn how_to(backend: &str, strategy: &Strategy, generation: Generation) -> String {
+    let run = how_to_run(backend, strategy);
+    match (generation, strategy.blas_threads()) {
+        (Generation::Serial, _) => run,
+        (Generation::Parallel, blaspar_core::BlasThreads::Fixed(t)) => format!(
+            "{run}; and make each task's data with {t} threads (split the matrices into blocks, \
+             e.g. with rayon's par_chunks_mut, one random stream per block)"
+        ),
+        (Generation::Parallel, blaspar_core::BlasThreads::LibraryDefault) => format!(
+            "{run}; and make each task's data with as many threads as the library uses (split \
+             the matrices into blocks, one random stream per block)"
+        ),
+    }
+}
+
+fn how_to_run(backend: &str, strategy: &Strategy) -> String {
+    strategy.how_to(|t| match Engine::named(backend) {
+        Some(engine) => engine.set_threads_phrase(t),
+        None => format!("the library at {t} thread(s)"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn how_to_names_each_library_s_own_controls() {
+        let h = |b: &str, s: &str| how_to(b, &s.parse().unwrap(), Generation::Serial);
+        assert!(h("blis", "threads-4").contains("BLIS_NUM_THREADS=1"));
+        assert!(h("openblas-openmp", "blas-8").contains("OMP_NUM_THREADS=8"));
+        assert!(h("openblas-pthread", "hybrid-procs-2x4").contains("OPENBLAS_NUM_THREADS=4"));
+        assert!(h("mkl-iomp", "blas-2").contains("MKL_NUM_THREADS=2"));
+        assert!(h("mkl-seq", "procs-2").contains("single-threaded"));
+        assert!(h("faer", "blas-2").contains("Par::rayon(2)"));
+        assert!(h("blis", "batched-2").contains("cblas_dgemm_batch"));
+        let p = how_to("blis", &"blas-4".parse().unwrap(), Generation::Parallel);
+        assert!(
+            p.contains("BLIS_NUM_THREADS=4") && p.contains("data with 4 threads"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn strategy_kinds_drop_their_numbers() {
+        assert_eq!(kind("threads-4"), "threads");
+        assert_eq!(kind("hybrid-procs-2x8"), "hybrid-procs");
+        assert_eq!(kind("blas-default"), "blas-default");
+        assert_eq!(kind("sequential"), "sequential");
+    }
+}
