@@ -12,6 +12,7 @@ export BLASPAR_HISTORY="${BLASPAR_HISTORY:-$PWD/target/test-history.jsonl}"
 stage "setup (apt, MKL wheels)" scripts/setup.sh
 stage "build tools" ensure_build_tools
 stage "cargo fmt --check" cargo fmt --all -- --check
+stage "no module circle (scripts/module-graph.py)" python3 scripts/module-graph.py
 for c in "${CHECKS[@]}"; do
     # shellcheck disable=SC2046 # cargo_args prints separate words on purpose
     stage "clippy ${c%|}" cargo clippy --release --locked $(cargo_args "$c") --all-targets -- -D warnings
