@@ -104,7 +104,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         rows.len(),
         runs_path.display()
     );
-    ctx.run(&configs, &mut rows, "grid")?;
+    ctx.measure(&configs, &mut rows, "grid")?;
     if args.strategies.is_empty() && !args.no_refine {
         let extra = around_best(&rows, &configs, cpus);
         if !extra.is_empty() {
@@ -114,7 +114,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
                 .collect();
             eprintln!("around the best: {}", names.join(", "));
         }
-        ctx.run(&extra, &mut rows, "around the best")?;
+        ctx.measure(&extra, &mut rows, "around the best")?;
     }
 
     let text = report(&rows, &peak, args.repeats);
@@ -317,7 +317,7 @@ struct Measure<'a> {
 impl Measure<'_> {
     /// Measures every configuration `repeats` times, interleaved (each repeat in its own
     /// shuffled order), skipping what `rows` already holds; appends each row as measured.
-    fn run(&self, configs: &[Config], rows: &mut Vec<Row>, phase: &str) -> anyhow::Result<()> {
+    fn measure(&self, configs: &[Config], rows: &mut Vec<Row>, phase: &str) -> anyhow::Result<()> {
         let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, g, r: usize| {
             rows.iter().any(|x| {
                 x.tasks == t
