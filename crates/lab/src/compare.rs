@@ -245,7 +245,7 @@ fn ensure_built(
     let lock_path = work.join("build.lock");
     let lock_file = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
-    let _lock = history::Locked::new(&lock_file, true)
+    let _lock = history::LockedFile::exclusive(lock_file)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     // Every revision builds in the same worktree path. Cargo keys path packages by their
     // path relative to the workspace, so two worktrees at different paths would share (and

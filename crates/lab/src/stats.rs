@@ -20,12 +20,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What the comparison says about B relative to A.
-
 /// Measured pairs per benchmark of a compare by default: enough to flag a 5% slowdown in
 /// 2-3% noise in most compares (see the tests below).
 pub const DEFAULT_SAMPLES: usize = 15;
 
+/// What the comparison says about B relative to A.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
