@@ -56,6 +56,17 @@ pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
     v
 }
 
+/// Why an engine refused a strategy (it exited with [`EXIT_UNSUPPORTED`]): its last error
+/// line, which every revision writes last.
+pub fn refusal_reason(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no reason given)");
+    line.trim_start_matches("error: ").to_string()
+}
+
 /// How one engine run ended, read from its exit status and its `--json` record.
 #[derive(Debug)]
 pub enum Outcome {
@@ -80,14 +91,7 @@ impl Outcome {
             return Ok(Outcome::Measured(Box::new(record)));
         }
         if output.status.code() == Some(i32::from(EXIT_UNSUPPORTED)) {
-            let reason = stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("(no reason given)");
-            return Ok(Outcome::Unsupported(
-                reason.trim_start_matches("error: ").to_string(),
-            ));
+            return Ok(Outcome::Unsupported(refusal_reason(&stderr)));
         }
         Ok(Outcome::Failed {
             status: output.status.to_string(),
