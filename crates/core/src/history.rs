@@ -311,7 +311,15 @@ fn parse_line(text: &str) -> Result<Entry, String> {
             "schema_version {version} was written by a newer blaspar (this one reads up to {SCHEMA_VERSION})"
         ));
     }
-    serde_json::from_value(value).map_err(|e| format!("not a history entry: {e}"))
+    let entry: Entry =
+        serde_json::from_value(value).map_err(|e| format!("not a history entry: {e}"))?;
+    if !(entry.seconds.is_finite() && entry.seconds > 0.0) {
+        return Err(format!(
+            "seconds {} is not a positive number of seconds",
+            entry.seconds
+        ));
+    }
+    Ok(entry)
 }
 
 /// Reads a history file (shared lock). A missing file is an empty history.
@@ -374,11 +382,13 @@ pub fn record_run(record: &RunRecord, flag: Option<&str>) {
     }
 }
 
-/// A commit's first 10 characters (and `-dirty`).
+/// A commit's first 10 characters (and `-dirty`). Characters, not bytes: a commit field
+/// comes from files any version (or person) may have written.
 pub fn short(commit: &str) -> String {
+    let first_10 = |c: &str| c.chars().take(10).collect::<String>();
     match commit.strip_suffix("-dirty") {
-        Some(base) => format!("{}-dirty", &base[..base.len().min(10)]),
-        None => commit[..commit.len().min(10)].to_string(),
+        Some(base) => format!("{}-dirty", first_10(base)),
+        None => first_10(commit),
     }
 }
 
@@ -533,6 +543,61 @@ mod tests {
             .collect();
         assert_eq!(problems, vec![(2, false), (3, false), (4, true)]);
         assert!(h.problems[0].reason.contains("checksum mismatch"));
+    }
+
+    /// A line as another version (or an edit) may have written it, with a valid checksum.
+    fn foreign_line(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v = serde_json::to_value(entry("f", 1.5)).unwrap();
+        edit(&mut v);
+        let json = v.to_string();
+        format!("{json}\t{:08x}\n", crc32(json.as_bytes()))
+    }
+
+    #[test]
+    fn lines_of_other_versions_are_read_or_reported_by_line_number_never_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let lines = [
+            // 1: a field this version does not know: read.
+            foreign_line(|v| v["cpu_governor"] = "performance".into()),
+            // 2: a strategy this version cannot parse, in the id and the record: read as
+            // text, the record kept as written.
+            foreign_line(|v| {
+                v["benchmark"] = "blis/gpu-offload-4/16x1000".into();
+                v["record"]["strategy"] = "gpu-offload-4".into();
+            }),
+            // 3-7: refused with why.
+            foreign_line(|v| {
+                v.as_object_mut().unwrap().remove("machine");
+            }),
+            foreign_line(|v| {
+                v.as_object_mut().unwrap().remove("schema_version");
+            }),
+            foreign_line(|v| v["seconds"] = "fast".into()),
+            foreign_line(|v| v["seconds"] = (-1.0).into()),
+            foreign_line(|v| v["schema_version"] = "one".into()),
+            // 8: a commit that is not hex, cut inside a character by a byte slice.
+            foreign_line(|v| v["commit"] = "aéééééééééé-dirty".into()),
+        ];
+        std::fs::write(&path, lines.concat()).unwrap();
+        let h = read(&path).unwrap();
+        let read_lines: Vec<usize> = h.entries.iter().map(|(l, _)| *l).collect();
+        assert_eq!(read_lines, vec![1, 2, 8]);
+        assert_eq!(h.entries[1].1.benchmark, "blis/gpu-offload-4/16x1000");
+        assert_eq!(h.entries[1].1.record["strategy"], "gpu-offload-4");
+        assert_eq!(short(&h.entries[2].1.commit), "aééééééééé-dirty");
+        let problems: Vec<String> = h.problems.iter().map(|p| p.to_string()).collect();
+        let expected = [
+            "line 3: not a history entry: missing field `machine`",
+            "line 4: not a history entry: missing field `schema_version`",
+            "line 5: not a history entry: invalid type: string \"fast\"",
+            "line 6: seconds -1 is not a positive number of seconds",
+            "line 7: not a history entry: invalid type: string \"one\"",
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:?}");
+        for (got, want) in problems.iter().zip(expected) {
+            assert!(got.starts_with(want), "{got}");
+        }
     }
 
     #[test]
