@@ -16,10 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def modules(src):
-    """module name -> source text, for each file of a crate's src/ (bin/ excluded)."""
+    """module name -> source text, for each top-level module of a crate's src/ (bin/
+    excluded); a module's folder (src/compare/*.rs) is part of that module."""
     out = {}
     for f in sorted(src.glob("*.rs")):
-        out[f.stem] = f.read_text()
+        text = f.read_text()
+        folder = src / f.stem
+        if folder.is_dir() and f.stem != "bin":
+            text += "".join(g.read_text() for g in sorted(folder.rglob("*.rs")))
+        out[f.stem] = text
     return out
 
 

@@ -1,11 +1,9 @@
-//! Bad input to the real front binary: one clear line, a non-zero exit, within a second,
-//! before anything is allocated, and never a panic.
+//! Bad input to the real front binary: exit status 2 with one clear line, before anything
+//! is allocated (a workload far beyond memory is refused by its estimate), and never a panic.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-fn blaspar(args: &[&str]) -> (Option<i32>, String, Duration) {
-    let start = Instant::now();
+fn blaspar(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_blaspar"))
         // An empty engine folder: a run that got past validation would fail differently.
         .env(
@@ -16,11 +14,11 @@ fn blaspar(args: &[&str]) -> (Option<i32>, String, Duration) {
         .output()
         .expect("blaspar starts");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code(), err, start.elapsed())
+    (out.status.code(), err)
 }
 
 fn assert_rejected(args: &[&str], expected: &str) {
-    let (code, err, took) = blaspar(args);
+    let (code, err) = blaspar(args);
     assert_eq!(code, Some(2), "{args:?}: {err}");
     assert!(
         err.contains(expected),
@@ -33,7 +31,6 @@ fn assert_rejected(args: &[&str], expected: &str) {
     );
     assert!(err.starts_with("error: "), "{err}");
     assert!(!err.contains("panicked at"), "{err}");
-    assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
 }
 
 #[test]
@@ -129,7 +126,7 @@ fn memory_beyond_what_is_available_is_rejected_before_allocation() {
 
 #[test]
 fn a_missing_engine_is_named_with_the_fix() {
-    let (code, err, _) = blaspar(&["run", "-s", "sequential", "--tasks", "1", "--size", "8"]);
+    let (code, err) = blaspar(&["run", "-s", "sequential", "--tasks", "1", "--size", "8"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("the blis engine is not built") && err.contains("scripts/build.sh"),

@@ -8,7 +8,7 @@
 //! author. Both revisions build into one target folder under cargo's test tmpdir, which later
 //! runs reuse.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const EXE: &str = env!("CARGO_BIN_EXE_blaspar");
@@ -81,11 +81,10 @@ fn verdict(tmp: &Path, out: &str) -> serde_json::Value {
     v["results"][0]["comparison"].clone()
 }
 
-#[test]
-fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
+/// A fresh repository under `tmp` holding this checkout's HEAD (depth 1, so a shallow CI
+/// clone works); its path and commit.
+fn clone_head(tmp: &Path) -> (PathBuf, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path();
     let repo = tmp.join("repo");
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "--quiet"]);
@@ -104,10 +103,13 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
     );
     git(&repo, &["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
     let base = git(&repo, &["rev-parse", "HEAD"]);
+    (repo, base)
+}
 
-    // The fixture: every product computed four times (the same product, so it still
-    // verifies): a 4x slowdown of the multiply stays far outside the noise even when other
-    // jobs load the machine.
+/// Commits the fixture: every product computed four times (the same product, so it still
+/// verifies): a 4x slowdown of the multiply stays far outside the noise even when other
+/// jobs load the machine. Its commit.
+fn commit_slow_fixture(repo: &Path) -> String {
     let lib = repo.join("crates/matrixmultiply/src/lib.rs");
     let src = std::fs::read_to_string(&lib).unwrap();
     let open = "        unsafe {\n            matrixmultiply::dgemm(\n                m,";
@@ -121,7 +123,7 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
         .replace(close, &format!("{close}        }}\n"));
     std::fs::write(&lib, slow).unwrap();
     git(
-        &repo,
+        repo,
         &[
             "commit",
             "--quiet",
@@ -129,16 +131,19 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
             "fixture: multiply four times (test only)",
         ],
     );
-    let fixture = git(&repo, &["rev-parse", "HEAD"]);
+    git(repo, &["rev-parse", "HEAD"])
+}
 
-    let same = compare(&repo, tmp, &base, &base, "same");
+/// A commit against itself: exit 0, never an alarm.
+fn assert_no_change_against_itself(repo: &Path, tmp: &Path, base: &str) {
+    let same = compare(repo, tmp, base, base, "same");
     let stdout = String::from_utf8_lossy(&same.stdout);
     let stderr = String::from_utf8_lossy(&same.stderr);
     assert_eq!(same.status.code(), Some(0), "{stdout}\n{stderr}");
     let c = verdict(tmp, "same");
-    // No alarm, ever. On a quiet machine the verdict is "no change"; on a loaded one 8 pairs
-    // of 30 ms runs can leave the interval wider than the threshold, and "inconclusive" is
-    // then the honest answer, so both are accepted (the rates are tested in stats.rs).
+    // On a quiet machine the verdict is "no change"; on a loaded one 10 pairs of 30 ms runs
+    // can leave the interval wider than the threshold, and "inconclusive" is then the
+    // honest answer, so both are accepted (the rates are tested in stats.rs).
     assert!(
         c["verdict"] == "no-change" || c["verdict"] == "inconclusive",
         "{stdout}"
@@ -150,8 +155,11 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
         stdout.contains("matrixmultiply/sequential/4x512"),
         "{stdout}"
     );
+}
 
-    let slower = compare(&repo, tmp, &base, &fixture, "slower");
+/// The fixture against its base: SLOWER, exit 3, the base's binaries reused.
+fn assert_fixture_is_slower(repo: &Path, tmp: &Path, base: &str, fixture: &str) {
+    let slower = compare(repo, tmp, base, fixture, "slower");
     let stdout = String::from_utf8_lossy(&slower.stdout);
     let stderr = String::from_utf8_lossy(&slower.stderr);
     assert_eq!(slower.status.code(), Some(3), "{stdout}\n{stderr}");
@@ -160,14 +168,15 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
     assert!(c["ratio"].as_f64().unwrap() > 2.0, "{stdout}");
     assert!(c["ci_low"].as_f64().unwrap() > 1.0, "{stdout}");
     assert!(stdout.contains("SLOWER"), "{stdout}");
-    // The base's binaries were built once and reused.
     assert!(stderr.contains("built binaries found"), "{stderr}");
     let samples = std::fs::read_to_string(tmp.join("slower/samples.jsonl")).unwrap();
     assert_eq!(samples.lines().count(), 20);
+}
 
-    // Every measured sample is in the history; the trend shows the step at the fixture.
+/// Every measured sample is in the history; the trend shows the step at the fixture.
+fn assert_trend_steps_at_the_fixture(repo: &Path, tmp: &Path, base: &str, fixture: &str) {
     let history = front()
-        .current_dir(&repo)
+        .current_dir(repo)
         .args(["history", "--benchmark", "matrixmultiply/sequential/4x512"])
         .arg("--history")
         .arg(tmp.join("history.jsonl"))
@@ -200,6 +209,17 @@ fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
         svg.starts_with("<svg") && svg.contains(&base[..10]),
         "trend plot"
     );
+}
+
+#[test]
+fn compare_finds_no_change_against_itself_and_flags_an_injected_slowdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path();
+    let (repo, base) = clone_head(tmp);
+    let fixture = commit_slow_fixture(&repo);
+    assert_no_change_against_itself(&repo, tmp, &base);
+    assert_fixture_is_slower(&repo, tmp, &base, &fixture);
+    assert_trend_steps_at_the_fixture(&repo, tmp, &base, &fixture);
 
     // A revision that does not exist: one line, exit 2, nothing built.
     let bad = compare(&repo, tmp, "no-such-rev", &base, "bad");

@@ -26,9 +26,11 @@
 //! map to the same machine.
 
 use crate::record::RunRecord;
+use fnv::FnvHasher;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::hash::Hasher;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Layout version of a history entry; bump on any incompatible change.
@@ -143,27 +145,19 @@ pub fn fingerprint(r: &RunRecord) -> (String, String) {
     (format!("{:016x}", fnv1a64(text.as_bytes())), label)
 }
 
-/// FNV-1a, 64 bits: stable across Rust versions and platforms (std's hasher is not).
+/// FNV-1a, 64 bits, of `bytes`: stable across Rust versions and platforms (std's hasher is
+/// not). `write`, not `Hash::hash`: the latter would add a terminator byte and change every
+/// fingerprint already on disk.
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    let mut hasher = FnvHasher::default();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
-/// CRC-32 (IEEE 802.3, the one zlib and `cksum -a crc32b` compute).
+/// CRC-32 (IEEE 802.3, the one zlib and `cksum -a crc32b` compute): the checksum of every
+/// line on disk, so it must never change.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    crc32fast::hash(bytes)
 }
 
 impl Entry {
@@ -197,36 +191,49 @@ impl Entry {
     }
 }
 
-/// Holds an exclusive or shared `flock` on a file until dropped (history appends and reads,
-/// compare's builds).
-pub struct Locked(std::os::fd::RawFd);
+/// An open file under an exclusive or shared `flock`, released when this is dropped. It owns
+/// the file, so the lock cannot outlive the descriptor it is held on (history appends and
+/// reads, compare's build lock).
+pub struct LockedFile {
+    file: File,
+}
 
-impl Locked {
-    /// Locks `file`, which must stay open while this lives.
-    pub fn new(file: &std::fs::File, exclusive: bool) -> std::io::Result<Locked> {
-        let op = if exclusive {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_SH
-        };
+impl LockedFile {
+    /// Waits for the exclusive lock on `file` (one writer, no readers).
+    pub fn exclusive(file: File) -> std::io::Result<LockedFile> {
+        LockedFile::acquire(file, File::lock)
+    }
+
+    /// Waits for a shared lock on `file` (readers together, no writer).
+    pub fn shared(file: File) -> std::io::Result<LockedFile> {
+        LockedFile::acquire(file, File::lock_shared)
+    }
+
+    fn acquire(file: File, lock: fn(&File) -> std::io::Result<()>) -> std::io::Result<LockedFile> {
+        // A signal handler (the engine's Ctrl-C flag) may interrupt the wait; only a real
+        // failure is an error.
         loop {
-            // SAFETY: flock on a descriptor this File owns.
-            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-                return Ok(Locked(file.as_raw_fd()));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
+            match lock(&file) {
+                Ok(()) => return Ok(LockedFile { file }),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
         }
     }
 }
 
-impl Drop for Locked {
+impl std::ops::Deref for LockedFile {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.file
+    }
+}
+
+impl Drop for LockedFile {
     fn drop(&mut self) {
-        // SAFETY: the descriptor is still open (the lock is dropped before its file);
-        // closing the file would release the lock too.
-        unsafe { libc::flock(self.0, libc::LOCK_UN) };
+        // Closing the file would release the lock as well, but not while a duplicate of
+        // the descriptor (a child that inherited it) is still open.
+        let _ = self.file.unlock();
     }
 }
 
@@ -238,13 +245,14 @@ pub fn append(path: &Path, entry: &Entry) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(ctx)?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .open(path)
         .map_err(ctx)?;
-    let lock = Locked::new(&file, true).map_err(ctx)?;
+    let locked = LockedFile::exclusive(file).map_err(ctx)?;
+    let mut file: &File = &locked;
     let len = file.metadata().map_err(ctx)?.len();
     let mut line = entry.line();
     if len > 0 {
@@ -259,7 +267,6 @@ pub fn append(path: &Path, entry: &Entry) -> anyhow::Result<()> {
     // short write, which a regular file does not produce for a line this size.
     file.write_all(line.as_bytes()).map_err(ctx)?;
     file.sync_data().map_err(ctx)?;
-    drop(lock);
     Ok(())
 }
 
@@ -304,21 +311,29 @@ fn parse_line(text: &str) -> Result<Entry, String> {
             "schema_version {version} was written by a newer blaspar (this one reads up to {SCHEMA_VERSION})"
         ));
     }
-    serde_json::from_value(value).map_err(|e| format!("not a history entry: {e}"))
+    let entry: Entry =
+        serde_json::from_value(value).map_err(|e| format!("not a history entry: {e}"))?;
+    if !(entry.seconds.is_finite() && entry.seconds > 0.0) {
+        return Err(format!(
+            "seconds {} is not a positive number of seconds",
+            entry.seconds
+        ));
+    }
+    Ok(entry)
 }
 
 /// Reads a history file (shared lock). A missing file is an empty history.
 pub fn read(path: &Path) -> anyhow::Result<History> {
     let ctx = |e: std::io::Error| anyhow::anyhow!("cannot read history {}: {e}", path.display());
-    let mut file = match std::fs::File::open(path) {
+    let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
         Err(e) => return Err(ctx(e)),
     };
     let mut bytes = Vec::new();
     {
-        let _lock = Locked::new(&file, false).map_err(ctx)?;
-        file.read_to_end(&mut bytes).map_err(ctx)?;
+        let locked = LockedFile::shared(file).map_err(ctx)?;
+        (&*locked).read_to_end(&mut bytes).map_err(ctx)?;
     }
     let mut h = History::default();
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -367,11 +382,13 @@ pub fn record_run(record: &RunRecord, flag: Option<&str>) {
     }
 }
 
-/// A commit's first 10 characters (and `-dirty`).
+/// A commit's first 10 characters (and `-dirty`). Characters, not bytes: a commit field
+/// comes from files any version (or person) may have written.
 pub fn short(commit: &str) -> String {
+    let first_10 = |c: &str| c.chars().take(10).collect::<String>();
     match commit.strip_suffix("-dirty") {
-        Some(base) => format!("{}-dirty", &base[..base.len().min(10)]),
-        None => commit[..commit.len().min(10)].to_string(),
+        Some(base) => format!("{}-dirty", first_10(base)),
+        None => first_10(commit),
     }
 }
 
@@ -397,6 +414,23 @@ mod tests {
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
         assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn fingerprints_keep_the_values_already_on_disk() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+        // The committed history's machine key, written by the hand-written hash before.
+        let line = include_str!("../../../results/history.jsonl")
+            .lines()
+            .next()
+            .unwrap();
+        let e = parse_line(line).unwrap();
+        assert_eq!(e.machine, "f75325ab84807f6a");
+        let r: RunRecord = serde_json::from_value(e.record).unwrap();
+        assert_eq!(fingerprint(&r).0, e.machine);
     }
 
     #[test]
@@ -511,6 +545,61 @@ mod tests {
         assert!(h.problems[0].reason.contains("checksum mismatch"));
     }
 
+    /// A line as another version (or an edit) may have written it, with a valid checksum.
+    fn foreign_line(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v = serde_json::to_value(entry("f", 1.5)).unwrap();
+        edit(&mut v);
+        let json = v.to_string();
+        format!("{json}\t{:08x}\n", crc32(json.as_bytes()))
+    }
+
+    #[test]
+    fn lines_of_other_versions_are_read_or_reported_by_line_number_never_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let lines = [
+            // 1: a field this version does not know: read.
+            foreign_line(|v| v["cpu_governor"] = "performance".into()),
+            // 2: a strategy this version cannot parse, in the id and the record: read as
+            // text, the record kept as written.
+            foreign_line(|v| {
+                v["benchmark"] = "blis/gpu-offload-4/16x1000".into();
+                v["record"]["strategy"] = "gpu-offload-4".into();
+            }),
+            // 3-7: refused with why.
+            foreign_line(|v| {
+                v.as_object_mut().unwrap().remove("machine");
+            }),
+            foreign_line(|v| {
+                v.as_object_mut().unwrap().remove("schema_version");
+            }),
+            foreign_line(|v| v["seconds"] = "fast".into()),
+            foreign_line(|v| v["seconds"] = (-1.0).into()),
+            foreign_line(|v| v["schema_version"] = "one".into()),
+            // 8: a commit that is not hex, cut inside a character by a byte slice.
+            foreign_line(|v| v["commit"] = "aéééééééééé-dirty".into()),
+        ];
+        std::fs::write(&path, lines.concat()).unwrap();
+        let h = read(&path).unwrap();
+        let read_lines: Vec<usize> = h.entries.iter().map(|(l, _)| *l).collect();
+        assert_eq!(read_lines, vec![1, 2, 8]);
+        assert_eq!(h.entries[1].1.benchmark, "blis/gpu-offload-4/16x1000");
+        assert_eq!(h.entries[1].1.record["strategy"], "gpu-offload-4");
+        assert_eq!(short(&h.entries[2].1.commit), "aééééééééé-dirty");
+        let problems: Vec<String> = h.problems.iter().map(|p| p.to_string()).collect();
+        let expected = [
+            "line 3: not a history entry: missing field `machine`",
+            "line 4: not a history entry: missing field `schema_version`",
+            "line 5: not a history entry: invalid type: string \"fast\"",
+            "line 6: seconds -1 is not a positive number of seconds",
+            "line 7: not a history entry: invalid type: string \"one\"",
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:?}");
+        for (got, want) in problems.iter().zip(expected) {
+            assert!(got.starts_with(want), "{got}");
+        }
+    }
+
     #[test]
     fn concurrent_writers_never_interleave_lines() {
         let dir = tempfile::tempdir().unwrap();
@@ -540,6 +629,35 @@ mod tests {
             let expected: Vec<String> = (0..each).map(|i| format!("w{w}-{i}")).collect();
             assert_eq!(mine, expected);
         }
+    }
+
+    #[test]
+    fn a_locked_file_excludes_others_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let open = || {
+            File::options()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap()
+        };
+        let blocked = |f: &File| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
+        let other = open();
+        let writer = LockedFile::exclusive(open()).unwrap();
+        assert!(blocked(&other));
+        assert!(matches!(
+            other.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(writer);
+        assert!(!blocked(&other));
+        other.unlock().unwrap();
+        let reader = LockedFile::shared(open()).unwrap();
+        let second_reader = LockedFile::shared(open()).unwrap();
+        assert!(blocked(&other));
+        drop((reader, second_reader));
+        assert!(!blocked(&other));
     }
 
     #[test]

@@ -18,24 +18,26 @@
 //! 4. [`crate::stats::compare_paired`] turns the pairs into B/A with a 95% interval and a
 //!    verdict; the table is printed and written to `compare.md` and `compare.json`.
 //!
+//! Steps 1 and 2 are here ([`compare`] reads as the list above), step 3 in `measure`,
+//! step 4 in `report`.
+//!
 //! Exit status: 0 no benchmark slower; 3 at least one slower beyond the threshold;
 //! 2 bad command line or revision; 1 anything else failed (git, a build, a run).
 
-use crate::engines::{run_args, shuffled};
-use crate::stats::{self, Comparison, Verdict};
+mod measure;
+mod report;
+
+pub use report::table;
+
+use crate::stats::{self, Comparison};
 use anyhow::Context;
-use blaspar_core::ResultMode;
 use blaspar_core::args::{backend, positive, positive_percent, preset, strategy};
 use blaspar_core::history;
 use blaspar_core::machine::Machine;
-use blaspar_core::registry::EXIT_UNSUPPORTED;
+use blaspar_core::registry::{Engine, engine_binary_name};
 use blaspar_core::{Preset, Strategy};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use rand_core::{RngCore, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -166,15 +168,23 @@ pub struct Rev {
     pub bin: PathBuf,
 }
 
+/// The git checkout compare runs in (the repository around the current directory).
+fn repository() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("no current directory")?;
+    let top = git(&cwd, &["rev-parse", "--show-toplevel"])
+        .map_err(|e| anyhow::anyhow!("compare runs inside a git checkout of blaspar: {e:#}"))?;
+    Ok(PathBuf::from(top))
+}
+
 /// Resolves `rev` to a full commit id in `repo`.
-fn resolve(repo: &Path, rev: &str) -> anyhow::Result<String> {
+fn resolve_commit(repo: &Path, rev: &str) -> anyhow::Result<String> {
+    let bad = |reason: String| InputError::BadRevision {
+        rev: rev.to_string(),
+        repo: repo.display().to_string(),
+        reason,
+    };
     if rev.starts_with('-') {
-        return Err(InputError::BadRevision {
-            rev: rev.to_string(),
-            repo: repo.display().to_string(),
-            reason: "revisions do not start with '-'".to_string(),
-        }
-        .into());
+        return Err(bad("revisions do not start with '-'".to_string()).into());
     }
     git(
         repo,
@@ -185,151 +195,203 @@ fn resolve(repo: &Path, rev: &str) -> anyhow::Result<String> {
             &format!("{rev}^{{commit}}"),
         ],
     )
-    .map_err(|e| {
-        InputError::BadRevision {
-            rev: rev.to_string(),
-            repo: repo.display().to_string(),
-            reason: format!("{e:#}"),
-        }
-        .into()
-    })
+    .map_err(|e| bad(format!("{e:#}")).into())
 }
 
-/// Builds (or finds already built) the front end and the engines of `backends` at `commit`.
-fn ensure_built(
-    repo: &Path,
-    work: &Path,
-    target_dir: &Path,
-    commit: &str,
-    backends: &[String],
-) -> anyhow::Result<PathBuf> {
-    let bin = work.join("bin").join(commit);
-    let short = &commit[..10.min(commit.len())];
-    // (package, features, binaries) still missing from the bin folder.
-    let mut builds: Vec<(&str, Option<&str>, Vec<String>)> = Vec::new();
-    let mut want = |package: &'static str, features: Option<&'static str>, name: String| {
-        if bin.join(&name).exists() {
-            return;
-        }
-        match builds
-            .iter_mut()
-            .find(|(p, f, _)| *p == package && *f == features)
-        {
-            Some(b) => b.2.push(name),
-            None => builds.push((package, features, vec![name])),
-        }
-    };
-    want(FRONT, None, "blaspar".to_string());
+/// Says so when a revision is HEAD and the working tree has changes: compare measures the
+/// commit, not the changes.
+fn note_uncommitted_changes(repo: &Path, commits: [&str; 2]) -> anyhow::Result<()> {
+    let head = git(repo, &["rev-parse", "HEAD"])?;
+    if commits.contains(&head.as_str())
+        && !git(repo, &["status", "--porcelain", "--untracked-files=no"])?.is_empty()
+    {
+        eprintln!(
+            "note: the working tree has uncommitted changes; compare measures committed revisions \
+             (HEAD = {}): commit the changes to compare them",
+            history::short(&head)
+        );
+    }
+    Ok(())
+}
+
+/// One cargo invocation of a revision's build and the binaries it leaves to copy.
+#[derive(Debug, PartialEq)]
+struct Build {
+    /// The package, or [`FRONT`].
+    package: &'static str,
+    features: Option<&'static str>,
+    binaries: Vec<String>,
+}
+
+/// The builds still needed for the front end and the engines of `backends`: binaries already
+/// in `bin` (a commit never changes) are not built again.
+fn missing_builds(bin: &Path, backends: &[String]) -> anyhow::Result<Vec<Build>> {
+    let mut wanted = vec![(FRONT, None, "blaspar".to_string())];
     for b in backends {
         // Backends come from this version's registry (clap checked the names), and are
         // built the way it says; older revisions build their engines the same way.
-        let engine = blaspar_core::registry::Engine::named(b)
-            .with_context(|| format!("unknown backend '{b}'"))?;
+        let engine = Engine::named(b).with_context(|| format!("unknown backend '{b}'"))?;
         let features = (!engine.features.is_empty()).then_some(engine.features);
-        want(
-            engine.package,
-            features,
-            blaspar_core::registry::engine_binary_name(b),
-        );
+        wanted.push((engine.package, features, engine_binary_name(b)));
     }
+    let mut builds: Vec<Build> = Vec::new();
+    for (package, features, name) in wanted {
+        if bin.join(&name).exists() {
+            continue;
+        }
+        match builds
+            .iter_mut()
+            .find(|b| b.package == package && b.features == features)
+        {
+            Some(b) => b.binaries.push(name),
+            None => builds.push(Build {
+                package,
+                features,
+                binaries: vec![name],
+            }),
+        }
+    }
+    Ok(builds)
+}
+
+/// Builds (or finds already built) the front end and the engines of `backends` at `commit`,
+/// in `work`'s worktree, and copies them to `work/bin/<commit>`.
+fn build_revision(
+    repo: &Path,
+    work: &Path,
+    target_dir: &Path,
+    name: &str,
+    commit: &str,
+    backends: &[String],
+) -> anyhow::Result<Rev> {
+    let bin = work.join("bin").join(commit);
+    let rev = Rev {
+        name: name.to_string(),
+        commit: commit.to_string(),
+        bin: bin.clone(),
+    };
+    let short = &commit[..10.min(commit.len())];
+    let builds = missing_builds(&bin, backends)?;
     if builds.is_empty() {
         eprintln!("{short}: built binaries found in {}", bin.display());
-        return Ok(bin);
+        return Ok(rev);
     }
     // One build at a time per checkout: the worktree and the target folder are shared.
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
     let lock_path = work.join("build.lock");
     let lock_file = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
-    let _lock = history::Locked::new(&lock_file, true)
+    let _lock = history::LockedFile::exclusive(lock_file)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
-    // Every revision builds in the same worktree path. Cargo keys path packages by their
-    // path relative to the workspace, so two worktrees at different paths would share (and
-    // overwrite) the same artifacts anyway, and build scripts that bake in an absolute path
-    // (`env!("CARGO_MANIFEST_DIR")`) would read a removed worktree. One path keeps those
-    // right, and a checkout rewrites only the files that differ, so only crates that changed
-    // between the two revisions rebuild.
     let tree = work.join("worktree");
-    let usable = tree.join(".git").exists()
-        && git(&tree, &["rev-parse", "--show-toplevel"])
-            .is_ok_and(|t| Path::new(&t).canonicalize().ok() == tree.canonicalize().ok());
-    if usable {
-        eprintln!("{short}: checking out in {}", tree.display());
-        git(
-            &tree,
-            &["checkout", "--quiet", "--detach", "--force", commit],
-        )
-        .and_then(|_| git(&tree, &["clean", "-fdq"]))
-        .with_context(|| format!("cannot check out {short} in {}", tree.display()))?;
-    } else {
-        if tree.exists() {
-            let _ = git(
-                repo,
-                &["worktree", "remove", "--force", &tree.display().to_string()],
-            );
-            let _ = std::fs::remove_dir_all(&tree);
-        }
-        git(repo, &["worktree", "prune"])?;
-        eprintln!("{short}: checking out in a new worktree {}", tree.display());
-        git(
-            repo,
-            &[
-                "worktree",
-                "add",
-                "--detach",
-                "--force",
-                &tree.display().to_string(),
-                commit,
-            ],
-        )
-        .with_context(|| format!("cannot check out {short} in a worktree"))?;
-    }
+    check_out(repo, &tree, commit)?;
     std::fs::create_dir_all(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
     // The worktree has no .deps of its own (ignored by git): point MKL at the checkout's.
     let mklroot = std::env::var_os("MKLROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join(".deps/mkl"));
-    for (package, features, names) in &builds {
-        let package = if *package == FRONT {
-            front_package(&tree)
-        } else {
-            package
-        };
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(&tree)
-            .args(["build", "--release", "--locked", "-p", package])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .env("BLASPAR_COMMIT", commit)
-            .env("MKLROOT", &mklroot)
-            .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
-        if let Some(f) = features {
-            cmd.args(["--features", f]);
-        }
-        eprintln!(
-            "{short}: cargo build --release --locked -p {package}{}",
-            features.map_or(String::new(), |f| format!(" --features {f}"))
-        );
-        let status = cmd.status().map_err(|e| {
-            anyhow::anyhow!("cannot run cargo ({e}): compare builds each revision with cargo")
-        })?;
-        if !status.success() {
-            anyhow::bail!(
-                "building {package} at {short} failed ({status}; output above; the worktree is {})",
-                tree.display()
-            );
-        }
-        for name in names {
-            let from = target_dir.join("release").join(name);
-            let tmp = bin.join(format!(".{name}.tmp"));
-            std::fs::copy(&from, &tmp)
-                .with_context(|| format!("{short}: cannot copy {}", from.display()))?;
-            std::fs::rename(&tmp, bin.join(name))
-                .with_context(|| format!("{short}: cannot place {name} in {}", bin.display()))?;
+    for build in &builds {
+        cargo_build(&tree, target_dir, commit, &mklroot, build)?;
+        for name in &build.binaries {
+            copy_binary(&target_dir.join("release"), &bin, name, short)?;
         }
     }
-    Ok(bin)
+    Ok(rev)
+}
+
+/// Checks `commit` out in compare's worktree `tree`, creating it when it is missing or not
+/// a worktree of its own.
+///
+/// Every revision builds in the same worktree path. Cargo keys path packages by their path
+/// relative to the workspace, so two worktrees at different paths would share (and
+/// overwrite) the same artifacts anyway, and build scripts that bake in an absolute path
+/// (`env!("CARGO_MANIFEST_DIR")`) would read a removed worktree. One path keeps those right,
+/// and a checkout rewrites only the files that differ, so only crates that changed between
+/// the two revisions rebuild.
+fn check_out(repo: &Path, tree: &Path, commit: &str) -> anyhow::Result<()> {
+    let short = &commit[..10.min(commit.len())];
+    let usable = tree.join(".git").exists()
+        && git(tree, &["rev-parse", "--show-toplevel"])
+            .is_ok_and(|t| Path::new(&t).canonicalize().ok() == tree.canonicalize().ok());
+    if usable {
+        eprintln!("{short}: checking out in {}", tree.display());
+        return git(
+            tree,
+            &["checkout", "--quiet", "--detach", "--force", commit],
+        )
+        .and_then(|_| git(tree, &["clean", "-fdq"]))
+        .map(|_| ())
+        .with_context(|| format!("cannot check out {short} in {}", tree.display()));
+    }
+    let tree_arg = tree.display().to_string();
+    if tree.exists() {
+        let _ = git(repo, &["worktree", "remove", "--force", &tree_arg]);
+        let _ = std::fs::remove_dir_all(tree);
+    }
+    git(repo, &["worktree", "prune"])?;
+    eprintln!("{short}: checking out in a new worktree {}", tree.display());
+    git(
+        repo,
+        &["worktree", "add", "--detach", "--force", &tree_arg, commit],
+    )
+    .with_context(|| format!("cannot check out {short} in a worktree"))?;
+    Ok(())
+}
+
+/// Runs one cargo invocation of `build` in the checkout `tree` of `commit`.
+fn cargo_build(
+    tree: &Path,
+    target_dir: &Path,
+    commit: &str,
+    mklroot: &Path,
+    build: &Build,
+) -> anyhow::Result<()> {
+    let short = &commit[..10.min(commit.len())];
+    let package = if build.package == FRONT {
+        front_package(tree)
+    } else {
+        build.package
+    };
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(tree)
+        .args(["build", "--release", "--locked", "-p", package])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("BLASPAR_COMMIT", commit)
+        .env("MKLROOT", mklroot)
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    if let Some(f) = build.features {
+        cmd.args(["--features", f]);
+    }
+    eprintln!(
+        "{short}: cargo build --release --locked -p {package}{}",
+        build
+            .features
+            .map_or(String::new(), |f| format!(" --features {f}"))
+    );
+    let status = cmd.status().map_err(|e| {
+        anyhow::anyhow!("cannot run cargo ({e}): compare builds each revision with cargo")
+    })?;
+    if !status.success() {
+        anyhow::bail!(
+            "building {package} at {short} failed ({status}; output above; the worktree is {})",
+            tree.display()
+        );
+    }
+    Ok(())
+}
+
+/// Copies a freshly built binary into a revision's bin folder; the rename makes it appear
+/// whole or not at all, since its presence alone says it is built.
+fn copy_binary(release: &Path, bin: &Path, name: &str, short: &str) -> anyhow::Result<()> {
+    let from = release.join(name);
+    let tmp = bin.join(format!(".{name}.tmp"));
+    std::fs::copy(&from, &tmp)
+        .with_context(|| format!("{short}: cannot copy {}", from.display()))?;
+    std::fs::rename(&tmp, bin.join(name))
+        .with_context(|| format!("{short}: cannot place {name} in {}", bin.display()))?;
+    Ok(())
 }
 
 /// One benchmark: backend, strategy text, workload.
@@ -347,210 +409,12 @@ impl Bench {
     }
 }
 
-/// What one run gave.
-enum Outcome {
-    Measured {
-        seconds: f64,
-        record: serde_json::Value,
-    },
-    Refused(String),
-}
-
-/// Runs `bench` once with `rev`'s binaries.
-fn run_once(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Outcome> {
-    let _ = std::fs::remove_file(json);
-    let front = rev.bin.join("blaspar");
-    let output = Command::new(&front)
-        .args(run_args(
-            &bench.backend,
-            &bench.strategy,
-            bench.tasks,
-            bench.size,
-            blaspar_core::workload::Generation::Serial,
-            ResultMode::Matrices,
-            json,
-        ))
-        .env("BLASPAR_ENGINE_DIR", &rev.bin)
-        // compare appends the samples itself (older revisions do not write history).
-        .env(history::ENV, "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("cannot start {}", front.display()))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        // Refusals are told by the exit status (revisions before it existed exit 1 and
-        // stop the compare with their message).
-        if output.status.code() == Some(i32::from(EXIT_UNSUPPORTED)) {
-            let why = stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            return Ok(Outcome::Refused(
-                why.trim_start_matches("error: ").to_string(),
-            ));
-        }
-        anyhow::bail!(
-            "{} at {} ({}) failed ({}): {}",
-            bench.id(),
-            rev.name,
-            history::short(&rev.commit),
-            output.status,
-            stderr.trim()
-        );
-    }
-    let text = std::fs::read_to_string(json)
-        .with_context(|| format!("{} at {}: no record written", bench.id(), rev.name))?;
-    let record: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} at {}: the record does not parse", bench.id(), rev.name))?;
-    let seconds = record["seconds_total"]
-        .as_f64()
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .with_context(|| {
-            format!(
-                "{} at {}: the record has no seconds_total",
-                bench.id(),
-                rev.name
-            )
-        })?;
-    Ok(Outcome::Measured { seconds, record })
-}
-
-/// A sample line of `samples.jsonl`.
-#[derive(Serialize)]
-struct Sample<'a> {
-    benchmark: String,
-    round: usize,
-    /// 0 when this revision ran first in its pair, 1 when second.
-    position: usize,
-    /// `A` or `B`.
-    rev: &'static str,
-    commit: &'a str,
-    seconds: f64,
-    record: &'a serde_json::Value,
-}
-
-/// The result of one benchmark.
-#[derive(Clone, Debug, Serialize)]
-pub struct BenchResult {
-    pub benchmark: String,
-    /// Seconds of each pair (A, B), in measuring order.
-    pub a: Vec<f64>,
-    pub b: Vec<f64>,
-    pub comparison: Option<Comparison>,
-    /// Why the benchmark was not measured (a revision refused the strategy).
-    pub refused: Option<String>,
-}
-
-/// `compare.json`.
-#[derive(Serialize)]
-struct Report<'a> {
-    a: &'a Rev,
-    b: &'a Rev,
-    command: String,
-    machine: &'a Machine,
-    pairs: usize,
-    warmup: usize,
-    threshold_pct: f64,
-    confidence: f64,
-    results: &'a [BenchResult],
-    slower: Vec<String>,
-    /// Highest 1-minute load average seen before a run (other jobs on the machine).
-    max_load_average: f64,
-}
-
-/// The 1-minute load average (0 when unknown).
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// The table printed and written to `compare.md`.
-pub fn table(results: &[BenchResult]) -> String {
-    let mut s = format!(
-        "| benchmark | A median s | B median s | B/A | {:.0}% interval | verdict |\n|---|---:|---:|---:|---|---|\n",
-        CONFIDENCE * 100.0
-    );
-    for r in results {
-        match (&r.comparison, &r.refused) {
-            (Some(c), _) => s.push_str(&format!(
-                "| {} | {:.4} | {:.4} | {:.3} | [{:.3}, {:.3}] | {} |\n",
-                r.benchmark, c.median_a, c.median_b, c.ratio, c.ci_low, c.ci_high, c.verdict
-            )),
-            (None, why) => s.push_str(&format!(
-                "| {} | | | | | not measured: {} |\n",
-                r.benchmark,
-                why.as_deref().unwrap_or("?")
-            )),
-        }
-    }
-    s
-}
-
-/// Runs the compare; the exit status says whether a benchmark is slower.
-pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
-    let min = stats::min_pairs(CONFIDENCE);
-    if args.samples < min {
-        return Err(InputError::Invalid(format!(
-            "--samples {} is too few for a {:.0}% interval: at least {min}",
-            args.samples,
-            CONFIDENCE * 100.0
-        ))
-        .into());
-    }
-    let machine = Machine::detect();
+/// The benchmarks of a compare, each once: backends x strategies on the workload (preset
+/// resolved against this machine, --tasks and --size overriding it).
+fn benchmarks(args: &CompareArgs, machine: &Machine) -> Vec<Bench> {
     let mut workload = args.preset.workload(machine.default_parallelism);
     workload.tasks = args.tasks.unwrap_or(workload.tasks);
     workload.size = args.size.unwrap_or(workload.size);
-    let cwd = std::env::current_dir().context("no current directory")?;
-    let repo =
-        PathBuf::from(git(&cwd, &["rev-parse", "--show-toplevel"]).map_err(|e| {
-            anyhow::anyhow!("compare runs inside a git checkout of blaspar: {e:#}")
-        })?);
-    let commit_a = resolve(&repo, &args.rev_a)?;
-    let commit_b = resolve(&repo, &args.rev_b)?;
-    let head = git(&repo, &["rev-parse", "HEAD"])?;
-    if (commit_a == head || commit_b == head)
-        && !git(&repo, &["status", "--porcelain", "--untracked-files=no"])?.is_empty()
-    {
-        eprintln!(
-            "note: the working tree has uncommitted changes; compare measures committed revisions \
-             (HEAD = {}): commit the changes to compare them",
-            history::short(&head)
-        );
-    }
-    let work = repo.join("target/blaspar-compare");
-    let target_dir = args
-        .target_dir
-        .clone()
-        .unwrap_or_else(|| work.join("target"));
-    let mut revs = Vec::new();
-    for (name, commit) in [(&args.rev_a, &commit_a), (&args.rev_b, &commit_b)] {
-        let bin = ensure_built(&repo, &work, &target_dir, commit, &args.backends)?;
-        revs.push(Rev {
-            name: name.clone(),
-            commit: commit.clone(),
-            bin,
-        });
-    }
-    let (a, b) = (&revs[0], &revs[1]);
-    let out = args.out.clone().unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        work.join("runs").join(format!(
-            "{now}-{}-{}",
-            &commit_a[..7.min(commit_a.len())],
-            &commit_b[..7.min(commit_b.len())]
-        ))
-    });
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let history_path = history::resolve(args.history.as_deref());
-
     let mut benches = Vec::new();
     for backend in &args.backends {
         for s in &args.strategies {
@@ -565,16 +429,75 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut results: Vec<BenchResult> = benches
-        .iter()
-        .map(|b| BenchResult {
-            benchmark: b.id(),
+    benches
+}
+
+/// The result of one benchmark.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    pub benchmark: String,
+    /// Seconds of each pair (A, B), in measuring order.
+    pub a: Vec<f64>,
+    pub b: Vec<f64>,
+    pub comparison: Option<Comparison>,
+    /// Why the benchmark was not measured (a revision refused the strategy).
+    pub refused: Option<String>,
+}
+
+impl BenchResult {
+    fn empty(bench: &Bench) -> BenchResult {
+        BenchResult {
+            benchmark: bench.id(),
             a: vec![],
             b: vec![],
             comparison: None,
             refused: None,
-        })
-        .collect();
+        }
+    }
+}
+
+/// The folder of this compare's files: `--out`, else a new one under `work/runs`.
+fn out_dir(args: &CompareArgs, work: &Path, a: &Rev, b: &Rev) -> anyhow::Result<PathBuf> {
+    let out = args.out.clone().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let short = |c: &str| c.get(..7).unwrap_or(c).to_string();
+        work.join("runs")
+            .join(format!("{now}-{}-{}", short(&a.commit), short(&b.commit)))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    Ok(out)
+}
+
+/// Runs the compare; the exit status says whether a benchmark is slower.
+pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let min = stats::min_pairs(CONFIDENCE);
+    if args.samples < min {
+        return Err(InputError::Invalid(format!(
+            "--samples {} is too few for a {:.0}% interval: at least {min}",
+            args.samples,
+            CONFIDENCE * 100.0
+        ))
+        .into());
+    }
+    let machine = Machine::detect();
+    let repo = repository()?;
+    let commit_a = resolve_commit(&repo, &args.rev_a)?;
+    let commit_b = resolve_commit(&repo, &args.rev_b)?;
+    note_uncommitted_changes(&repo, [&commit_a, &commit_b])?;
+    let work = repo.join("target/blaspar-compare");
+    let target_dir = args
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| work.join("target"));
+    let build = |name: &str, commit: &str| {
+        build_revision(&repo, &work, &target_dir, name, commit, &args.backends)
+    };
+    let a = build(&args.rev_a, &commit_a)?;
+    let b = build(&args.rev_b, &commit_b)?;
+    let out = out_dir(args, &work, &a, &b)?;
+    let benches = benchmarks(args, &machine);
     eprintln!(
         "A = {} ({}), B = {} ({}): {} benchmark(s), {} warm-up + {} measured pairs each, in {}",
         a.name,
@@ -586,200 +509,41 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         args.samples,
         out.display()
     );
-    let samples_path = out.join("samples.jsonl");
-    let mut samples_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&samples_path)
-        .with_context(|| format!("cannot open {}", samples_path.display()))?;
-    let json = out.join("last-run.json");
-    let rounds = args.warmup + args.samples;
-    let bar = ProgressBar::new((rounds * benches.len() * 2) as u64).with_style(
-        ProgressStyle::with_template("{msg:48} [{bar:30}] {pos}/{len} runs, {elapsed} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    // Reproducible order, different for every pair of commits.
-    let seed = u64::from_str_radix(&commit_a[..16.min(commit_a.len())], 16).unwrap_or(1)
-        ^ u64::from_str_radix(&commit_b[..16.min(commit_b.len())], 16)
-            .unwrap_or(2)
-            .rotate_left(17);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let first_b: Vec<bool> = benches.iter().map(|_| rng.next_u64() & 1 == 1).collect();
-    let cpus = machine.cpus_allowed.len().max(1);
-    let mut busiest: f64 = 0.0;
-    for round in 0..rounds {
-        let warm = round < args.warmup;
-        let order: Vec<usize> =
-            shuffled(&(0..benches.len()).collect::<Vec<_>>(), seed ^ round as u64);
-        for i in order {
-            let bench = &benches[i];
-            if results[i].refused.is_some() {
-                bar.inc(2);
-                continue;
-            }
-            // Balanced order (A B, B A, A B, ... per benchmark, starting side drawn once):
-            // a position effect (the second run of a pair finding warm caches) and linear
-            // drift cancel exactly over each two rounds, not just on average.
-            let b_first = (round % 2 == 1) != first_b[i];
-            let pair: [(&Rev, &'static str); 2] = if b_first {
-                [(b, "B"), (a, "A")]
-            } else {
-                [(a, "A"), (b, "B")]
-            };
-            for (position, (rev, label)) in pair.into_iter().enumerate() {
-                bar.set_message(format!(
-                    "{} {} ({}{})",
-                    bench.id(),
-                    label,
-                    if warm { "warm-up " } else { "round " },
-                    if warm {
-                        round + 1
-                    } else {
-                        round + 1 - args.warmup
-                    }
-                ));
-                busiest = busiest.max(load_average());
-                let outcome = match run_once(rev, bench, &json) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        bar.abandon();
-                        return Err(e.context(format!(
-                            "samples measured so far are in {}",
-                            samples_path.display()
-                        )));
-                    }
-                };
-                bar.inc(1);
-                match outcome {
-                    Outcome::Refused(why) => {
-                        results[i].refused = Some(format!("{label} ({}): {why}", rev.name));
-                        bar.inc(1 - position as u64);
-                        break;
-                    }
-                    Outcome::Measured { .. } if warm => {}
-                    Outcome::Measured { seconds, record } => {
-                        if label == "A" {
-                            results[i].a.push(seconds);
-                        } else {
-                            results[i].b.push(seconds);
-                        }
-                        let mut line = serde_json::to_string(&Sample {
-                            benchmark: bench.id(),
-                            round: round + 1 - args.warmup,
-                            position,
-                            rev: label,
-                            commit: &rev.commit,
-                            seconds,
-                            record: &record,
-                        })?;
-                        line.push('\n');
-                        samples_file
-                            .write_all(line.as_bytes())
-                            .with_context(|| format!("cannot write {}", samples_path.display()))?;
-                        if let Some(h) = &history_path {
-                            history::append(h, &history::Entry::from_record(record, "compare")?)?;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    bar.finish_and_clear();
-    let _ = std::fs::remove_file(&json);
-    let threshold = args.threshold / 100.0;
-    for r in results.iter_mut().filter(|r| r.refused.is_none()) {
-        r.comparison = Some(
-            stats::compare_paired(&r.a, &r.b, threshold, CONFIDENCE)
-                .with_context(|| format!("{}: no comparison", r.benchmark))?,
-        );
-    }
-    if results.iter().all(|r| r.comparison.is_none()) {
-        anyhow::bail!(
-            "nothing was measured: {}",
-            results
-                .iter()
-                .filter_map(|r| r.refused.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-    let slower: Vec<String> = results
-        .iter()
-        .filter(|r| {
-            r.comparison
-                .as_ref()
-                .is_some_and(|c| c.verdict == Verdict::Slower)
-        })
-        .map(|r| r.benchmark.clone())
-        .collect();
-    // Our own run accounts for about one CPU of load (threads-P for more): beyond that,
-    // other jobs shared the machine.
-    let busy_note = (busiest > cpus as f64 + 0.5).then(|| {
-        format!(
-            "note: the machine was busy during the compare (1-minute load average up to {busiest:.1} on {cpus} CPUs): \
-             other jobs add noise; the intervals include it, but a verdict near the threshold is less sure, and \
-             heavy contention that changes between the two runs of a pair can still mislead"
-        )
-    });
-    if let Some(n) = &busy_note {
-        eprintln!("{n}");
-    }
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let heading = format!(
-        "A = {} ({}), B = {} ({}); {} pairs per benchmark, alternated (A B, then B A); \
-         threshold {}%; B/A is the Hodges-Lehmann estimate of the paired ratios, with its {:.0}% interval",
-        a.name,
-        history::short(&a.commit),
-        b.name,
-        history::short(&b.commit),
-        args.samples,
-        args.threshold,
-        CONFIDENCE * 100.0
-    );
-    let table = table(&results);
-    println!("{heading}\n\n{table}");
-    let summary = if slower.is_empty() {
-        "no benchmark is slower beyond the threshold".to_string()
-    } else {
-        format!("SLOWER beyond {}%: {}", args.threshold, slower.join(", "))
-    };
-    println!("{summary}");
-    let md = format!(
-        "# compare {} .. {}\n\n`{command}`\n\n{heading}.\n\n{table}\n{summary}.\n\nMachine: {}, {} CPUs ({} allowed); \
-         highest 1-minute load average seen: {busiest:.1}.\n{}\n\
-         Verdicts: SLOWER / faster when the interval excludes 1 and the estimate is beyond the threshold; \
-         no change when the interval lies within the threshold (or the change is real but smaller); \
-         inconclusive when the interval reaches beyond the threshold without excluding 1 (more --samples).\n",
-        a.name,
-        b.name,
-        machine.cpu_model,
-        machine.logical_cpus,
-        machine.cpus_allowed.len(),
-        busy_note
-            .as_deref()
-            .map_or(String::new(), |n| format!("\n{n}.\n"))
-    );
-    std::fs::write(out.join("compare.md"), md).context("cannot write compare.md")?;
-    let report = Report {
-        a,
-        b,
-        command,
+    let (mut results, busiest) = measure::measure(args, [&a, &b], &benches, &out)?;
+    report::judge(&mut results, args.threshold)?;
+    let finished = report::Finished {
+        args,
+        a: &a,
+        b: &b,
         machine: &machine,
-        pairs: args.samples,
-        warmup: args.warmup,
-        threshold_pct: args.threshold,
-        confidence: CONFIDENCE,
-        results: &results,
-        slower: slower.clone(),
-        max_load_average: busiest,
+        results,
+        busiest,
     };
-    let mut text = serde_json::to_string_pretty(&report)?;
-    text.push('\n');
-    std::fs::write(out.join("compare.json"), text).context("cannot write compare.json")?;
-    Ok(if slower.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_SLOWER)
-    })
+    finished.write_reports(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binaries_already_copied_are_not_built_again_and_one_package_builds_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let backends = ["openblas-pthread", "openblas-serial"].map(String::from);
+        let builds = missing_builds(dir.path(), &backends).unwrap();
+        let names: Vec<(&str, usize)> = builds
+            .iter()
+            .map(|b| (b.package, b.binaries.len()))
+            .collect();
+        assert_eq!(names, vec![(FRONT, 1), ("blaspar-openblas", 2)]);
+        assert_eq!(builds[0].binaries, vec!["blaspar".to_string()]);
+        std::fs::write(dir.path().join("blaspar"), "").unwrap();
+        let left = missing_builds(dir.path(), &backends).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].package, "blaspar-openblas");
+        for name in &left[0].binaries {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        assert_eq!(missing_builds(dir.path(), &backends).unwrap(), vec![]);
+    }
 }

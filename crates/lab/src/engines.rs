@@ -7,6 +7,9 @@ use blaspar_core::ResultMode;
 use blaspar_core::record::RunRecord;
 use blaspar_core::registry::EXIT_UNSUPPORTED;
 use blaspar_core::workload::Generation;
+use rand::seq::SliceRandom;
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use std::path::Path;
 use std::process::Output;
 
@@ -45,17 +48,23 @@ pub fn run_args(
     .collect()
 }
 
-/// A deterministic shuffle (xorshift), so that each repeat measures in another order.
+/// A deterministic shuffle, so that each repeat measures in another order and a run with the
+/// same seed measures in the same one.
 pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
     let mut v = items.to_vec();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for i in (1..v.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
+    v.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
     v
+}
+
+/// Why an engine refused a strategy (it exited with [`EXIT_UNSUPPORTED`]): its last error
+/// line, which every revision writes last.
+pub fn refusal_reason(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no reason given)");
+    line.trim_start_matches("error: ").to_string()
 }
 
 /// How one engine run ended, read from its exit status and its `--json` record.
@@ -82,14 +91,7 @@ impl Outcome {
             return Ok(Outcome::Measured(Box::new(record)));
         }
         if output.status.code() == Some(i32::from(EXIT_UNSUPPORTED)) {
-            let reason = stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("(no reason given)");
-            return Ok(Outcome::Unsupported(
-                reason.trim_start_matches("error: ").to_string(),
-            ));
+            return Ok(Outcome::Unsupported(refusal_reason(&stderr)));
         }
         Ok(Outcome::Failed {
             status: output.status.to_string(),

@@ -1,13 +1,12 @@
 //! `blaspar history`: a benchmark's trend across commits on one machine, with its step
 //! changes, from the history log ([`blaspar_core::history`]).
 
-use crate::trend::trend;
+use crate::trend::{Point, trend};
 use blaspar_core::args::positive_percent;
-use blaspar_core::history::short;
-use blaspar_core::history::{ENV, Entry, read, resolve};
+use blaspar_core::history::{ENV, Entry, History, read, resolve, short};
 use clap::Args;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args, Clone)]
 pub struct HistoryArgs {
@@ -84,7 +83,6 @@ pub fn show(args: &HistoryArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let threshold = args.threshold / 100.0;
     let matching: Vec<&Entry> = h
         .entries
         .iter()
@@ -95,42 +93,59 @@ pub fn show(args: &HistoryArgs) -> anyhow::Result<()> {
                 .is_none_or(|m| e.machine.starts_with(m.as_str()))
         })
         .collect();
-    let Some(bench) = &args.benchmark else {
-        // Index: benchmark x machine, with entries and commits.
-        let mut index: BTreeMap<(&str, &str), (usize, Vec<&str>, &str)> = BTreeMap::new();
-        for e in &matching {
-            let slot = index
-                .entry((e.benchmark.as_str(), e.machine.as_str()))
-                .or_insert((0, vec![], e.machine_label.as_str()));
-            slot.0 += 1;
-            if !slot.1.contains(&e.commit.as_str()) {
-                slot.1.push(e.commit.as_str());
-            }
+    match &args.benchmark {
+        None => {
+            print_index(&path, &h, &matching);
+            Ok(())
         }
-        println!(
-            "{} ({} entries{})",
-            path.display(),
-            h.entries.len(),
-            if h.problems.is_empty() {
-                String::new()
-            } else {
-                format!(", {} unusable lines", h.problems.len())
-            }
-        );
-        println!(
-            "{:<40} {:<16} {:>7} {:>7}  machine",
-            "benchmark", "fingerprint", "runs", "commits"
-        );
-        for ((b, m), (runs, commits, label)) in &index {
-            println!("{b:<40} {m:<16} {runs:>7} {:>7}  {label}", commits.len());
+        Some(bench) => show_trend(args, &path, bench, matching),
+    }
+}
+
+/// Prints what the history holds: per benchmark and machine, its runs and commits.
+fn print_index(path: &Path, h: &History, entries: &[&Entry]) {
+    let mut index: BTreeMap<(&str, &str), (usize, Vec<&str>, &str)> = BTreeMap::new();
+    for e in entries {
+        let slot = index
+            .entry((e.benchmark.as_str(), e.machine.as_str()))
+            .or_insert((0, vec![], e.machine_label.as_str()));
+        slot.0 += 1;
+        if !slot.1.contains(&e.commit.as_str()) {
+            slot.1.push(e.commit.as_str());
         }
-        return Ok(());
-    };
-    let of_bench: Vec<&Entry> = matching
+    }
+    println!(
+        "{} ({} entries{})",
+        path.display(),
+        h.entries.len(),
+        if h.problems.is_empty() {
+            String::new()
+        } else {
+            format!(", {} unusable lines", h.problems.len())
+        }
+    );
+    println!(
+        "{:<40} {:<16} {:>7} {:>7}  machine",
+        "benchmark", "fingerprint", "runs", "commits"
+    );
+    for ((b, m), (runs, commits, label)) in &index {
+        println!("{b:<40} {m:<16} {runs:>7} {:>7}  {label}", commits.len());
+    }
+}
+
+/// Shows the trend of `bench` on one machine (the one with its latest entry among
+/// `entries`, which `--machine` narrowed) and plots it when asked.
+fn show_trend(
+    args: &HistoryArgs,
+    path: &Path,
+    bench: &str,
+    entries: Vec<&Entry>,
+) -> anyhow::Result<()> {
+    let of_bench: Vec<&Entry> = entries
         .into_iter()
-        .filter(|e| &e.benchmark == bench)
+        .filter(|e| e.benchmark == bench)
         .collect();
-    if of_bench.is_empty() {
+    let Some(latest) = of_bench.iter().copied().max_by_key(|e| e.started_unix) else {
         anyhow::bail!(
             "no entries for benchmark '{bench}'{} in {} (run `blaspar history` to list them)",
             args.machine
@@ -138,32 +153,24 @@ pub fn show(args: &HistoryArgs) -> anyhow::Result<()> {
                 .map_or(String::new(), |m| format!(" on machine {m}")),
             path.display()
         );
-    }
-    // One machine: the one named, else the one with the latest entry.
-    let latest: Entry = (*of_bench
+    };
+    let others = other_machines(&of_bench, &latest.machine);
+    let on_machine: Vec<&Entry> = of_bench
         .iter()
-        .max_by_key(|e| e.started_unix)
-        .expect("non-empty"))
-    .clone();
-    let machine = latest.machine.clone();
-    let mut others: Vec<&str> = of_bench
-        .iter()
-        .filter(|e| e.machine != machine)
-        .map(|e| e.machine.as_str())
+        .copied()
+        .filter(|e| e.machine == latest.machine)
         .collect();
-    others.sort_unstable();
-    others.dedup();
-    let entries: Vec<&Entry> = of_bench
-        .into_iter()
-        .filter(|e| e.machine == machine)
-        .collect();
-    let (order, how) = commit_order(&entries);
-    let samples: Vec<(String, f64)> = entries
+    let (order, how) = commit_order(&on_machine);
+    let samples: Vec<(String, f64)> = on_machine
         .iter()
         .map(|e| (e.commit.clone(), e.seconds))
         .collect();
+    let threshold = args.threshold / 100.0;
     let points = trend(&samples, &order, threshold);
-    println!("{bench} on machine {machine}: {}", latest.machine_label);
+    println!(
+        "{bench} on machine {}: {}",
+        latest.machine, latest.machine_label
+    );
     if !others.is_empty() {
         println!(
             "(also recorded on {}: choose with --machine)",
@@ -174,11 +181,33 @@ pub fn show(args: &HistoryArgs) -> anyhow::Result<()> {
         "commits in {how}; step: change > {:.1}% and sample ranges apart",
         args.threshold
     );
+    print_points(&points);
+    if let Some(svg) = &args.plot {
+        crate::plot::trend(bench, &latest.machine_label, &points, threshold, svg)?;
+        println!("plot: {}", svg.display());
+    }
+    Ok(())
+}
+
+/// The machines other than `machine` that `entries` were measured on, each once.
+fn other_machines<'a>(entries: &[&'a Entry], machine: &str) -> Vec<&'a str> {
+    let mut others: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.machine != machine)
+        .map(|e| e.machine.as_str())
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    others
+}
+
+/// Prints a trend's table: one row per commit, its step flagged.
+fn print_points(points: &[Point]) {
     println!(
         "{:<12} {:>5} {:>10} {:>10} {:>10} {:>8}  step",
         "commit", "runs", "median s", "min s", "max s", "change"
     );
-    for p in &points {
+    for p in points {
         println!(
             "{:<12} {:>5} {:>10.4} {:>10.4} {:>10.4} {:>8}  {}",
             short(&p.commit),
@@ -195,9 +224,4 @@ pub fn show(args: &HistoryArgs) -> anyhow::Result<()> {
             }
         );
     }
-    if let Some(svg) = &args.plot {
-        crate::plot::trend(bench, &latest.machine_label, &points, threshold, svg)?;
-        println!("plot: {}", svg.display());
-    }
-    Ok(())
 }
