@@ -161,16 +161,26 @@ fn cache_path(cache_dir: &Path, machine: &Machine, version: &str) -> PathBuf {
         machine.simd.join(","),
         version
     );
-    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    cache_dir.join(format!("blis-{version}-kernel-{hash:016x}.json"))
+    cache_dir.join(format!(
+        "blis-{version}-kernel-{:016x}.json",
+        key_hash(&key)
+    ))
+}
+
+/// 64-bit FNV-1a of the key's bytes: stable across Rust versions, unlike DefaultHasher, so
+/// a cache written by one build is found by the next. Through `write` (not `Hash for str`,
+/// which appends a 0xff byte) to keep the values of existing cache file names.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(key.as_bytes());
+    h.finish()
 }
 
 fn auto(cache_dir: &Path) -> Result<Selection, ProbeError> {
     let machine = Machine::detect();
-    let version = ffi::cstr(unsafe { ffi::bli_info_get_version_str() });
+    // SAFETY: BLIS returns a static NUL-terminated string.
+    let version = unsafe { blaspar_cblas::cstr(ffi::bli_info_get_version_str()) };
     let path = cache_path(cache_dir, &machine, &version);
     let arches = ffi::all_arches();
     let id_of = |name: &str| arches.iter().find(|(_, n)| n == name).map(|(id, _)| *id);
@@ -466,4 +476,23 @@ pub fn default_cache_dir() -> PathBuf {
         return PathBuf::from(h).join(".cache").join("blaspar");
     }
     std::env::temp_dir().join("blaspar-cache")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_hash_as_64_bit_fnv_1a() {
+        // Published FNV-1a test vectors: cache file names written before the fnv crate
+        // replaced the hand-written hash must still be found.
+        assert_eq!(key_hash(""), 0xcbf29ce484222325);
+        assert_eq!(key_hash("a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(key_hash("foobar"), 0x85944171f73967e8);
+        let key = "AMD EPYC 9B45|avx2,avx512f,fma|1.0";
+        let by_hand = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        assert_eq!(key_hash(key), by_hand);
+    }
 }
