@@ -102,8 +102,8 @@ pub fn execute<B: Backend + ?Sized>(
     // Not timed: hand the products over for verification.
     let checks = match store {
         Some(store) => {
-            for (mut slot, c) in store.slots().into_iter().zip(&products) {
-                slot.assign(c);
+            for (task, c) in products.iter().enumerate() {
+                store.slot_mut(task).assign(c);
             }
             None
         }

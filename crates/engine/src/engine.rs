@@ -156,7 +156,7 @@ pub fn run_and_report<B: Backend>(
     workers.shutdown()?;
     exec.startup_seconds = startup;
     if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
-        store.slots()[task][[0, 0]] += 1.0;
+        store.slot_mut(task)[[0, 0]] += 1.0;
     }
     let (verification, verify_seconds) = report::verify(&exec, w, store.as_ref());
     let record = report::record(

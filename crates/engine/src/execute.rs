@@ -10,7 +10,7 @@
 
 use crate::execution::{Execution, TaskCheck, TaskTiming, Unsupported, WorkerStats};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
-use crate::store::{ResultStore, StoreError};
+use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
@@ -18,7 +18,6 @@ use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use ndarray::ArrayViewMut2;
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// Why a strategy did not run.
@@ -131,19 +130,20 @@ impl Workers {
                 .map_err(ExecError::from);
         }
         let queue = TaskQueue::new(workload.tasks);
-        let threads = strategy.blas_threads();
-        let slots: Option<Vec<Mutex<Option<ArrayViewMut2<'_, f64>>>>> = store.map(|s| {
-            assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
-            s.slots().into_iter().map(|v| Mutex::new(Some(v))).collect()
-        });
-        let verifier = slots.is_none().then(|| Verifier::new(workload.size));
+        let verifier = Verifier::new(workload.size);
+        let tasks = match store {
+            Some(s) => {
+                assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
+                Tasks::IntoStore(s.claims(&queue))
+            }
+            None => Tasks::Checked(&queue, &verifier),
+        };
+        let keep_products = matches!(tasks, Tasks::IntoStore(_));
         let job = InProcessJob {
             backend,
             workload,
-            queue: &queue,
-            threads,
-            slots: slots.as_deref(),
-            verifier: verifier.as_ref(),
+            tasks,
+            threads: strategy.blas_threads(),
             on_task_done,
         };
         let cpu0 = process_cpu_seconds();
@@ -170,10 +170,10 @@ impl Workers {
             .into_iter()
             .map(|s| s.expect("the queue hands out every task exactly once"))
             .unzip();
-        let checks = if verifier.is_some() {
-            Some(checks.into_iter().map(|c| c.expect("checked")).collect())
-        } else {
+        let checks = if keep_products {
             None
+        } else {
+            Some(checks.into_iter().map(|c| c.expect("checked")).collect())
         };
         Ok(Execution {
             timings,
@@ -212,13 +212,39 @@ pub fn execute<B: Backend + ?Sized>(
     Ok(exec)
 }
 
+/// Where the workers of one in-process run take their tasks, and where products go.
+enum Tasks<'a> {
+    /// Each task with its slot of the store, which the product is written into.
+    IntoStore(SlotClaims<'a, TaskQueue>),
+    /// Each product checked by its worker, then dropped (`--results fingerprints`).
+    Checked(&'a TaskQueue, &'a Verifier),
+}
+
+/// Where one task's product goes.
+enum Product<'a> {
+    Into(ArrayViewMut2<'a, f64>),
+    CheckedBy(&'a Verifier),
+}
+
+impl<'a> Tasks<'a> {
+    /// The next task and where its product goes.
+    fn next(&self) -> Option<(usize, Product<'a>)> {
+        match self {
+            Tasks::IntoStore(claims) => claims
+                .next()
+                .map(|(task, slot)| (task, Product::Into(slot))),
+            Tasks::Checked(queue, verifier) => queue
+                .next()
+                .map(|task| (task, Product::CheckedBy(verifier))),
+        }
+    }
+}
+
 struct InProcessJob<'a, B: Backend + ?Sized> {
     backend: &'a B,
     workload: &'a Workload,
-    queue: &'a TaskQueue,
+    tasks: Tasks<'a>,
     threads: BlasThreads,
-    slots: Option<&'a [Mutex<Option<ArrayViewMut2<'a, f64>>>]>,
-    verifier: Option<&'a Verifier>,
     on_task_done: &'a (dyn Fn() + Sync),
 }
 
@@ -238,7 +264,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         });
         let since = |t: Instant| t.duration_since(t0).as_secs_f64();
         let mut done = Vec::new();
-        while let Some(task) = self.queue.next() {
+        while let Some((task, product)) = self.tasks.next() {
             let g0 = Instant::now();
             let generators = self.workload.generation.threads(backend.threads());
             let (a, b) = self.workload.generate_on(task, generators);
@@ -247,22 +273,14 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             let calls0 = backend.gemm_calls_in_this_thread();
             let mut check = None;
             let mut verify = None;
-            match (self.slots, self.verifier) {
-                (Some(slots), _) => {
-                    let slot = slots[task]
-                        .lock()
-                        .expect("no worker panics holding a slot")
-                        .take()
-                        .expect("each task is handed out once");
-                    backend.multiply_into(a.view(), b.view(), slot);
-                }
-                (None, Some(verifier)) => {
+            match product {
+                Product::Into(slot) => backend.multiply_into(a.view(), b.view(), slot),
+                Product::CheckedBy(verifier) => {
                     let c = backend.multiply(&a, &b);
                     let v0 = Instant::now();
                     check = Some(verifier.check(&a, &b, &c));
                     verify = Some((since(v0), since(Instant::now())));
                 }
-                (None, None) => unreachable!("a verifier exists when no store does"),
             }
             let m1 = Instant::now();
             let m1 = verify.map_or(since(m1), |v| v.0);

@@ -917,27 +917,27 @@ fn serve<B: Backend>(
         if line.trim() != "run" {
             anyhow::bail!("unexpected request {:?}", line.trim());
         }
-        // Every run writes every slot afresh (criterion reuses workers across runs).
-        let mut slots: Vec<Option<ndarray::ArrayViewMut2<'_, f64>>> = match &mut store {
-            Some(s) => s.slots().into_iter().map(Some).collect(),
-            None => Vec::new(),
+        // Every run writes every slot afresh (criterion reuses workers across runs); this
+        // worker writes only the slots of the tasks it takes.
+        let claims = store.as_mut().map(|s| s.claims(&queue));
+        let next = || match &claims {
+            Some(c) => c.next().map(|(task, slot)| (task, Some(slot))),
+            None => queue.next().map(|task| (task, None)),
         };
-        while let Some(task) = queue.next() {
+        while let Some((task, slot)) = next() {
             send(&Reply::Took { task })?;
             let g0 = monotonic_ns();
             let (a, b) = w.generate_on(task, w.generation.threads(backend.threads()));
             let g1 = monotonic_ns();
             let blas_threads = backend.threads();
             let calls0 = backend.gemm_calls_in_this_thread();
-            let (check, verify, m1) = match &verifier {
-                None => {
-                    let slot = slots[task]
-                        .take()
-                        .with_context(|| format!("task {task} was handed out twice"))?;
+            let (check, verify, m1) = match (slot, &verifier) {
+                (Some(slot), _) => {
                     backend.multiply_into(a.view(), b.view(), slot);
                     (None, None, monotonic_ns())
                 }
-                Some(v) => {
+                (None, None) => anyhow::bail!("task {task} has neither a slot nor a check"),
+                (None, Some(v)) => {
                     let c = backend.multiply(&a, &b);
                     let m1 = monotonic_ns();
                     let check = match v.check(&a, &b, &c) {
