@@ -8,7 +8,10 @@
 //! worker and dropped); A and B are dropped after the multiply and regenerated for
 //! verification.
 
-use crate::execution::{Execution, TaskCheck, TaskTiming, Unsupported, WorkerStats};
+use crate::execution::{
+    Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, stop_point,
+    stop_requested,
+};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
@@ -31,6 +34,20 @@ pub enum ExecError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Procs(#[from] ProcError),
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+impl ExecError {
+    /// The engine's exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ExecError::Unsupported(_) => crate::engine::EXIT_UNSUPPORTED,
+            ExecError::Procs(p) => p.exit_code(),
+            ExecError::Interrupted(i) => i.exit_code(),
+            ExecError::Pool { .. } | ExecError::Store(_) => 1,
+        }
+    }
 }
 
 /// Checks that `backend` can run `strategy` honestly, without running it.
@@ -126,8 +143,7 @@ impl Workers {
             return Ok(pool.run(workload, store.is_some(), on_task_done)?);
         }
         if let Strategy::Batched { .. } = strategy {
-            return crate::batched::execute(backend, strategy, workload, store, on_task_done)
-                .map_err(ExecError::from);
+            return crate::batched::execute(backend, strategy, workload, store, on_task_done);
         }
         let queue = TaskQueue::new(workload.tasks);
         let verifier = Verifier::new(workload.size);
@@ -155,34 +171,14 @@ impl Workers {
         };
         let seconds_total = t0.elapsed().as_secs_f64();
         let cpu_seconds = process_cpu_seconds() - cpu0;
-
-        let mut slots: Vec<Option<(TaskTiming, TaskCheck)>> =
-            (0..workload.tasks).map(|_| None).collect();
-        let mut workers = Vec::with_capacity(per_worker.len());
-        for w in per_worker {
-            workers.push(w.stats);
-            for (timing, check) in w.done {
-                let task = timing.task;
-                slots[task] = Some((timing, check));
-            }
-        }
-        let (timings, checks): (Vec<_>, Vec<_>) = slots
-            .into_iter()
-            .map(|s| s.expect("the queue hands out every task exactly once"))
-            .unzip();
-        let checks = if keep_products {
-            None
-        } else {
-            Some(checks.into_iter().map(|c| c.expect("checked")).collect())
-        };
-        Ok(Execution {
-            timings,
-            workers,
-            checks,
-            startup_seconds: 0.0,
-            seconds_total,
-            cpu_seconds,
-        })
+        stop_point(|| {
+            let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
+            format!("during the tasks ({done} of {} done)", workload.tasks)
+        })?;
+        let mut exec = in_task_order(per_worker, workload.tasks, keep_products);
+        exec.seconds_total = seconds_total;
+        exec.cpu_seconds = cpu_seconds;
+        Ok(exec)
     }
 
     /// Stops the workers: worker processes are told to exit and reaped.
@@ -240,6 +236,33 @@ impl<'a> Tasks<'a> {
     }
 }
 
+/// The execution of an in-process run from what its workers did (every task done).
+fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: bool) -> Execution {
+    let mut slots: Vec<Option<(TaskTiming, TaskCheck)>> = (0..tasks).map(|_| None).collect();
+    let mut workers = Vec::with_capacity(per_worker.len());
+    for w in per_worker {
+        workers.push(w.stats);
+        for (timing, check) in w.done {
+            let task = timing.task;
+            slots[task] = Some((timing, check));
+        }
+    }
+    let (timings, checks): (Vec<_>, Vec<_>) = slots
+        .into_iter()
+        .map(|s| s.expect("the queue hands out every task exactly once"))
+        .unzip();
+    let checks =
+        (!keep_products).then(|| checks.into_iter().map(|c| c.expect("checked")).collect());
+    Execution {
+        timings,
+        workers,
+        checks,
+        startup_seconds: 0.0,
+        seconds_total: 0.0,
+        cpu_seconds: 0.0,
+    }
+}
+
 struct InProcessJob<'a, B: Backend + ?Sized> {
     backend: &'a B,
     workload: &'a Workload,
@@ -262,46 +285,12 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             BlasThreads::Fixed(t) => t.get(),
             BlasThreads::LibraryDefault => backend.default_threads(),
         });
-        let since = |t: Instant| t.duration_since(t0).as_secs_f64();
         let mut done = Vec::new();
-        while let Some((task, product)) = self.tasks.next() {
-            let g0 = Instant::now();
-            let generators = self.workload.generation.threads(backend.threads());
-            let (a, b) = self.workload.generate_on(task, generators);
-            let g1 = Instant::now();
-            let blas_threads = backend.threads();
-            let calls0 = backend.gemm_calls_in_this_thread();
-            let mut check = None;
-            let mut verify = None;
-            match product {
-                Product::Into(slot) => backend.multiply_into(a.view(), b.view(), slot),
-                Product::CheckedBy(verifier) => {
-                    let c = backend.multiply(&a, &b);
-                    let v0 = Instant::now();
-                    check = Some(verifier.check(&a, &b, &c));
-                    verify = Some((since(v0), since(Instant::now())));
-                }
-            }
-            let m1 = Instant::now();
-            let m1 = verify.map_or(since(m1), |v| v.0);
-            let gemm_calls = calls0
-                .zip(backend.gemm_calls_in_this_thread())
-                .map(|(before, after)| after - before);
-            let timing = TaskTiming {
-                task,
-                worker: index,
-                generate: (since(g0), since(g1)),
-                multiply: (since(g1), m1),
-                verify,
-                delivered: 0.0,
-                blas_threads,
-                gemm_calls,
-            };
-            let timing = TaskTiming {
-                delivered: timing.worker_end(),
-                ..timing
-            };
-            done.push((timing, check));
+        // A stop signal ends the run at the next task; the owner reports it.
+        while stop_requested().is_none()
+            && let Some((task, product)) = self.tasks.next()
+        {
+            done.push(self.do_task(index, task, product, t0));
             (self.on_task_done)();
         }
         WorkerResult {
@@ -315,5 +304,57 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             },
             done,
         }
+    }
+
+    /// Generates task `task`'s A and B and multiplies them into `product`; times from `t0`.
+    fn do_task(
+        &self,
+        worker: usize,
+        task: usize,
+        product: Product<'_>,
+        t0: Instant,
+    ) -> (TaskTiming, TaskCheck) {
+        let backend = self.backend;
+        let since = |t: Instant| t.duration_since(t0).as_secs_f64();
+        let g0 = Instant::now();
+        let generators = self.workload.generation.threads(backend.threads());
+        let (a, b) = self.workload.generate_on(task, generators);
+        let g1 = Instant::now();
+        let blas_threads = backend.threads();
+        let calls0 = backend.gemm_calls_in_this_thread();
+        let (check, verify) = match product {
+            Product::Into(slot) => {
+                backend.multiply_into(a.view(), b.view(), slot);
+                (None, None)
+            }
+            Product::CheckedBy(verifier) => {
+                let c = backend.multiply(&a, &b);
+                let v0 = Instant::now();
+                let check = verifier.check(&a, &b, &c);
+                (Some(check), Some((since(v0), since(Instant::now()))))
+            }
+        };
+        let m1 = verify.map_or_else(|| since(Instant::now()), |v| v.0);
+        let gemm_calls = calls0
+            .zip(backend.gemm_calls_in_this_thread())
+            .map(|(before, after)| after - before);
+        let timing = TaskTiming {
+            task,
+            worker,
+            generate: (since(g0), since(g1)),
+            multiply: (since(g1), m1),
+            verify,
+            delivered: 0.0,
+            blas_threads,
+            gemm_calls,
+        };
+        let delivered = timing.worker_end();
+        (
+            TaskTiming {
+                delivered,
+                ..timing
+            },
+            check,
+        )
     }
 }
