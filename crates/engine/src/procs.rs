@@ -1044,11 +1044,13 @@ fn open_channel(text: &str) -> anyhow::Result<(WorkerSpec, UnixStream)> {
         serde_json::from_str(text).with_context(|| format!("{WORKER_ENV} is not a worker spec"))?;
     let fd = spec.channel_fd;
     // SAFETY: only asks whether the descriptor is open; nothing is read or closed.
-    let open = nix::fcntl::fcntl(
-        unsafe { BorrowedFd::borrow_raw(fd) },
-        nix::fcntl::FcntlArg::F_GETFD,
-    );
-    if open.is_err() {
+    let open = fd >= 0
+        && nix::fcntl::fcntl(
+            unsafe { BorrowedFd::borrow_raw(fd) },
+            nix::fcntl::FcntlArg::F_GETFD,
+        )
+        .is_ok();
+    if !open {
         anyhow::bail!(
             "descriptor {fd} named in {WORKER_ENV} is not open: workers are started by an engine"
         );
