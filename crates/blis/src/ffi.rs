@@ -4,6 +4,7 @@
 //! resolve in the static link; they let us enumerate compiled-in sub-configurations
 //! without touching BLIS's private headers.
 
+use blaspar_cblas::cstr;
 use std::os::raw::{c_char, c_int};
 
 pub type DimT = i64;
@@ -24,19 +25,10 @@ unsafe extern "C" {
     pub fn bli_thread_get_num_threads() -> DimT;
 }
 
-pub(crate) fn cstr(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: BLIS returns pointers to static NUL-terminated strings.
-    unsafe { std::ffi::CStr::from_ptr(p) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// Name of an arch id; `None` outside BLIS's range. Pure table lookups, no initialisation.
 pub fn arch_name(id: ArchT) -> Option<String> {
-    // SAFETY: the range check comes first; bli_arch_string indexes a static table.
+    // SAFETY: the range check comes first; bli_arch_string indexes a static table of
+    // NUL-terminated names.
     unsafe { (bli_check_valid_arch_id(id) == BLIS_SUCCESS).then(|| cstr(bli_arch_string(id))) }
 }
 

@@ -12,6 +12,7 @@ extern crate blis_src;
 pub mod ffi;
 pub mod probe;
 
+use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, KernelChoice, ThreadScope};
 use blaspar_core::{Gemm, GemmError};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
@@ -46,13 +47,16 @@ impl Blis {
                 running: kernel,
             });
         }
-        let threading = ffi::cstr(unsafe {
-            ffi::bli_thread_get_thread_impl_str(ffi::bli_thread_get_thread_impl())
-        });
-        let version = format!(
-            "{} ({threading})",
-            ffi::cstr(unsafe { ffi::bli_info_get_version_str() })
-        );
+        // SAFETY: BLIS returns static NUL-terminated strings.
+        let (threading, version) = unsafe {
+            (
+                cstr(ffi::bli_thread_get_thread_impl_str(
+                    ffi::bli_thread_get_thread_impl(),
+                )),
+                cstr(ffi::bli_info_get_version_str()),
+            )
+        };
+        let version = format!("{version} ({threading})");
         // BLIS reports a non-positive count when nothing was set: it then runs one thread.
         let default_threads = unsafe { ffi::bli_thread_get_num_threads() }.max(1) as usize;
         Ok(Blis {

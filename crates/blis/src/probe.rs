@@ -18,8 +18,9 @@ use blaspar_core::workload::Workload;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 const PROBE_VAR: &str = "BLASPAR_BLIS_PROBE";
 const ARCH_VAR: &str = "BLIS_ARCH_TYPE";
@@ -161,16 +162,26 @@ fn cache_path(cache_dir: &Path, machine: &Machine, version: &str) -> PathBuf {
         machine.simd.join(","),
         version
     );
-    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    cache_dir.join(format!("blis-{version}-kernel-{hash:016x}.json"))
+    cache_dir.join(format!(
+        "blis-{version}-kernel-{:016x}.json",
+        key_hash(&key)
+    ))
+}
+
+/// 64-bit FNV-1a of the key's bytes: stable across Rust versions, unlike DefaultHasher, so
+/// a cache written by one build is found by the next. Through `write` (not `Hash for str`,
+/// which appends a 0xff byte) to keep the values of existing cache file names.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(key.as_bytes());
+    h.finish()
 }
 
 fn auto(cache_dir: &Path) -> Result<Selection, ProbeError> {
     let machine = Machine::detect();
-    let version = ffi::cstr(unsafe { ffi::bli_info_get_version_str() });
+    // SAFETY: BLIS returns a static NUL-terminated string.
+    let version = unsafe { blaspar_cblas::cstr(ffi::bli_info_get_version_str()) };
     let path = cache_path(cache_dir, &machine, &version);
     let arches = ffi::all_arches();
     let id_of = |name: &str| arches.iter().find(|(_, n)| n == name).map(|(id, _)| *id);
@@ -277,50 +288,90 @@ fn run_child(mode: &str, arch: Option<i32>) -> Result<String, String> {
     if let Some(id) = arch {
         cmd.env(ARCH_VAR, id.to_string());
     }
+    let out = run_collecting(&mut cmd, PROBE_TIMEOUT)?;
+    if !out.status.success() {
+        return Err(failure(out.status, &out.stderr));
+    }
+    out.stdout
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .map(str::to_string)
+        .ok_or_else(|| "no result line".to_string())
+}
+
+/// What a finished child left behind.
+struct ChildOutput {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` to its end with its output captured, killing it after `timeout`.
+///
+/// Both pipes are read on their own threads while the child runs: a child that writes more
+/// than a pipe holds (64 KiB) would otherwise block in write(2) until the timeout. The
+/// threads end with the scope, before this returns, so the caller is single-threaded again
+/// (the probe sets `BLIS_ARCH_TYPE` afterwards); after a kill the pipes close with the child
+/// (a probe child starts no processes that could keep them open).
+fn run_collecting(cmd: &mut Command, timeout: Duration) -> Result<ChildOutput, String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > PROBE_TIMEOUT => {
+        .map_err(|e| format!("cannot start {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    std::thread::scope(|scope| {
+        let stdout = scope.spawn(|| read_all(stdout));
+        let stderr = scope.spawn(|| read_all(stderr));
+        let status = match child.wait_timeout(timeout) {
+            Ok(Some(status)) => status,
+            Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("timed out after {} s", PROBE_TIMEOUT.as_secs()));
+                return Err(format!("timed out after {} s", timeout.as_secs()));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("wait failed: {e}")),
-        }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child.stdout.take().map(|mut s| s.read_to_string(&mut out));
-    child.stderr.take().map(|mut s| s.read_to_string(&mut err));
-    if !status.success() {
-        use std::os::unix::process::ExitStatusExt;
-        let how = match status.signal() {
-            Some(sig) => format!("killed by signal {sig}"),
-            None => format!("exit status {}", status.code().unwrap_or(-1)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("wait failed: {e}"));
+            }
         };
-        let last = err
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
-        return Err(if last.is_empty() {
-            how
-        } else {
-            format!("{how}: {last}")
-        });
+        Ok(ChildOutput {
+            status,
+            stdout: stdout.join().expect("a pipe reader does not panic"),
+            stderr: stderr.join().expect("a pipe reader does not panic"),
+        })
+    })
+}
+
+/// Everything a pipe yields until its end, as text (a read error ends it early: the
+/// status and whatever came before still describe the child).
+fn read_all(pipe: Option<impl Read>) -> String {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut bytes);
     }
-    out.lines()
-        .rfind(|l| l.starts_with('{'))
-        .map(str::to_string)
-        .ok_or_else(|| "no result line".to_string())
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// "killed by signal 4: <last line of stderr>", "exit status 1".
+fn failure(status: ExitStatus, stderr: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status.signal() {
+        Some(sig) => format!("killed by signal {sig}"),
+        None => format!("exit status {}", status.code().unwrap_or(-1)),
+    };
+    let last = stderr
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if last.is_empty() {
+        how
+    } else {
+        format!("{how}: {last}")
+    }
 }
 
 /// Asks a child which sub-configurations are compiled in and which BLIS picks by itself.
@@ -466,4 +517,63 @@ pub fn default_cache_dir() -> PathBuf {
         return PathBuf::from(h).join(".cache").join("blaspar");
     }
     std::env::temp_dir().join("blaspar-cache")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_hash_as_64_bit_fnv_1a() {
+        // Published FNV-1a test vectors: cache file names written before the fnv crate
+        // replaced the hand-written hash must still be found.
+        assert_eq!(key_hash(""), 0xcbf29ce484222325);
+        assert_eq!(key_hash("a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(key_hash("foobar"), 0x85944171f73967e8);
+        let key = "AMD EPYC 9B45|avx2,avx512f,fma|1.0";
+        let by_hand = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        assert_eq!(key_hash(key), by_hand);
+    }
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    #[test]
+    fn a_child_that_writes_more_than_a_pipe_holds_is_read_to_its_end() {
+        // 1 MiB on each stream: far beyond a pipe's 64 KiB, so a child whose pipes are only
+        // read after it exits blocks in write(2) and never exits.
+        let script = "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo '{\"ok\":1}'; \
+                      head -c 1048576 /dev/zero | tr '\\0' y >&2; echo 'last words' >&2";
+        let out = run_collecting(&mut sh(script), Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("the child was reported as: {e}"));
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), 1048576 + 1 + 9);
+        assert_eq!(out.stdout.lines().last(), Some("{\"ok\":1}"));
+        assert_eq!(out.stderr.len(), 1048576 + 11);
+    }
+
+    #[test]
+    fn a_silent_child_is_killed_at_the_timeout() {
+        let err = run_collecting(&mut sh("exec sleep 120"), Duration::from_secs(1))
+            .err()
+            .expect("a timeout");
+        assert_eq!(err, "timed out after 1 s");
+    }
+
+    #[test]
+    fn a_failing_child_is_described_by_its_status_and_last_line() {
+        let out = run_collecting(
+            &mut sh("echo first >&2; echo 'bad arch' >&2; exit 3"),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(failure(out.status, &out.stderr), "exit status 3: bad arch");
+        let out = run_collecting(&mut sh("kill -ILL $$"), Duration::from_secs(60)).unwrap();
+        assert_eq!(failure(out.status, &out.stderr), "killed by signal 4");
+    }
 }

@@ -17,7 +17,7 @@ pub mod provenance;
 
 use blaspar_core::{Gemm, GemmError, Layout};
 use ndarray::Array2;
-use std::os::raw::c_int;
+use std::os::raw::{c_char, c_int};
 
 pub const CBLAS_ROW_MAJOR: c_int = 101;
 pub const CBLAS_COL_MAJOR: c_int = 102;
@@ -92,6 +92,23 @@ mod batch_symbol {
 #[inline]
 pub fn linked_dgemm_batch() -> DgemmBatchFn {
     batch_symbol::cblas_dgemm_batch
+}
+
+/// The text of a string a library returns about itself (version, configuration, core
+/// name); a null pointer reads as empty. Bytes that are not UTF-8 become U+FFFD: these
+/// strings only end up in messages and records.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string that stays valid during the call (the
+/// libraries return static strings).
+pub unsafe fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-null, NUL-terminated and valid, as the caller guarantees.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn int(v: usize) -> c_int {

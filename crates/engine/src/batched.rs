@@ -13,13 +13,23 @@
 //! run they are copied into the result store (or checked, with fingerprints only) so that
 //! verification reads every strategy's products the same way; that copy is not timed.
 
-use crate::execution::{Execution, TaskTiming, Unsupported, WorkerStats};
+use crate::execution::{Execution, Interrupted, TaskTiming, Unsupported, WorkerStats, stop_point};
 use crate::store::ResultStore;
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
-use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use blaspar_core::{Backend, Strategy, Workload};
+use ndarray::Array2;
 use std::time::Instant;
+
+/// Why a batched run did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
 
 /// Why `strategy` (a batched one) cannot run on `backend`.
 pub fn unsupported<B: Backend + ?Sized>(backend: &B, strategy: Strategy) -> Option<String> {
@@ -29,38 +39,31 @@ pub fn unsupported<B: Backend + ?Sized>(backend: &B, strategy: Strategy) -> Opti
     }
 }
 
-/// Runs a batched strategy in the calling thread.
+/// Runs a batched strategy in the calling thread. A stop signal is noticed between
+/// generated tasks and around the one call (which cannot be cut short).
 pub fn execute<B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
     workload: &Workload,
     store: Option<&mut ResultStore>,
     on_task_done: &(dyn Fn() + Sync),
-) -> Result<Execution, Unsupported> {
+) -> Result<Execution, BatchError> {
     let refuse = |reason: String| Unsupported {
         strategy,
         backend: backend.name().to_string(),
         reason,
     };
     if let Some(reason) = unsupported(backend, strategy) {
-        return Err(refuse(reason));
+        return Err(refuse(reason).into());
     }
-    let threads = match strategy.blas_threads() {
-        BlasThreads::Fixed(t) => t.get(),
-        BlasThreads::LibraryDefault => backend.default_threads(),
-    };
+    let threads = strategy.blas_threads().count_or(backend.default_threads());
     let cpu0 = process_cpu_seconds();
     let thread_cpu0 = thread_cpu_seconds();
     let t0 = Instant::now();
     let since = |t: Instant| t.duration_since(t0).as_secs_f64();
     backend.set_threads(threads);
-    let mut inputs = Vec::with_capacity(workload.tasks);
-    let mut generate = Vec::with_capacity(workload.tasks);
-    for task in 0..workload.tasks {
-        let g0 = Instant::now();
-        inputs.push(workload.generate_on(task, workload.generation.threads(threads)));
-        generate.push((since(g0), since(Instant::now())));
-    }
+    let (inputs, generate) = generate_all(workload, threads, since)?;
+    stop_point(|| "before the batched call".to_string())?;
     let blas_threads = backend.threads();
     let calls0 = backend.gemm_calls_in_this_thread();
     let m0 = Instant::now();
@@ -72,51 +75,38 @@ pub fn execute<B: Backend + ?Sized>(
         ))
     })?;
     let m1 = Instant::now();
+    stop_point(|| "during the batched call".to_string())?;
     let gemm_calls = calls0
         .zip(backend.gemm_calls_in_this_thread())
         .map(|(before, after)| after - before);
     let seconds_total = t0.elapsed().as_secs_f64();
-    let (start, end) = (since(m0), since(m1));
-    let share = (end - start) / workload.tasks as f64;
     let cpu_seconds = process_cpu_seconds() - cpu0;
     let worker_cpu = thread_cpu_seconds() - thread_cpu0;
-    let mut timings = Vec::with_capacity(workload.tasks);
-    for (task, &generate) in generate.iter().enumerate() {
-        let s = start + share * task as f64;
-        let end = if task + 1 == workload.tasks {
-            end
-        } else {
-            s + share
-        };
-        timings.push(TaskTiming {
+    let timings: Vec<TaskTiming> = shared_call(&generate, (since(m0), since(m1)))
+        .map(|(task, generate, multiply)| TaskTiming {
             task,
             worker: 0,
             generate,
-            multiply: (s, end),
+            multiply,
             verify: None,
-            delivered: end,
+            delivered: multiply.1,
             blas_threads,
             gemm_calls,
-        });
-        on_task_done();
-    }
+        })
+        .inspect(|_| on_task_done())
+        .collect();
     // Not timed: hand the products over for verification.
     let checks = match store {
         Some(store) => {
-            for (mut slot, c) in store.slots().into_iter().zip(&products) {
-                slot.assign(c);
+            for (task, c) in products.iter().enumerate() {
+                store.slot_mut(task).assign(c);
             }
             None
         }
         None => {
             let verifier = Verifier::new(workload.size);
-            Some(
-                inputs
-                    .iter()
-                    .zip(&products)
-                    .map(|((a, b), c)| verifier.check(a, b, c))
-                    .collect(),
-            )
+            let checked = inputs.iter().zip(&products);
+            Some(checked.map(|((a, b), c)| verifier.check(a, b, c)).collect())
         }
     };
     Ok(Execution {
@@ -133,5 +123,48 @@ pub fn execute<B: Backend + ?Sized>(
         startup_seconds: 0.0,
         seconds_total,
         cpu_seconds,
+    })
+}
+
+/// Every task's A and B.
+type Inputs = Vec<(Array2<f64>, Array2<f64>)>;
+
+/// Every task's A and B, and when each was generated (seconds by `since`).
+fn generate_all(
+    workload: &Workload,
+    threads: usize,
+    since: impl Fn(Instant) -> f64,
+) -> Result<(Inputs, Vec<(f64, f64)>), BatchError> {
+    let mut inputs = Vec::with_capacity(workload.tasks);
+    let mut generate = Vec::with_capacity(workload.tasks);
+    for task in 0..workload.tasks {
+        stop_point(|| {
+            format!(
+                "while generating the batch ({task} of {} tasks)",
+                workload.tasks
+            )
+        })?;
+        let g0 = Instant::now();
+        inputs.push(workload.generate_on(task, workload.generation.threads(threads)));
+        generate.push((since(g0), since(Instant::now())));
+    }
+    Ok((inputs, generate))
+}
+
+/// Each task's (task, generate, multiply) intervals: the call's interval shared evenly in
+/// task order, the last share ending exactly with the call.
+fn shared_call(
+    generate: &[(f64, f64)],
+    (start, end): (f64, f64),
+) -> impl Iterator<Item = (usize, (f64, f64), (f64, f64))> + '_ {
+    let share = (end - start) / generate.len() as f64;
+    generate.iter().enumerate().map(move |(task, &g)| {
+        let s = start + share * task as f64;
+        let e = if task + 1 == generate.len() {
+            end
+        } else {
+            s + share
+        };
+        (task, g, (s, e))
     })
 }

@@ -5,17 +5,24 @@
 //!
 //! Exit status: 0 success; 1 the run failed (verification, backend initialisation, a
 //! worker process failed); 2 bad command line; [`EXIT_UNSUPPORTED`] the backend cannot
-//! run the strategy honestly (the reason on stderr); 130 interrupted.
+//! run the strategy honestly (the reason on stderr); 128 + the signal when SIGINT (130),
+//! SIGTERM (143) or SIGHUP (129) stopped the run, which then leaves no record, no history
+//! entry and no worker behind.
 
 use crate::execute::{ExecError, Workers};
-use crate::execution::EngineInit;
+use crate::execution::{EngineInit, Execution, Interrupted, stop_on_signals, stop_point};
 use crate::options::{RunArgs, RunOptions, parse_or_exit};
 use crate::procs::WorkerSettings;
 use crate::report;
 use crate::store::ResultStore;
+use blaspar_core::record::RunRecord;
+use blaspar_core::strategy::Placement;
 use blaspar_core::{Backend, ResultMode};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::ExitCode;
 
 pub use blaspar_core::registry::EXIT_UNSUPPORTED;
@@ -48,28 +55,10 @@ pub fn engine_main<B: Backend>(
     crate::procs::serve_if_worker(&init);
     let cli: EngineCli = parse_or_exit();
     let result = match cli.command {
-        EngineCommand::Run(args) => {
-            let opts = match args.validate() {
-                Ok(opts) => opts,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return ExitCode::from(2);
-                }
-            };
-            if opts.backend != name {
-                eprintln!(
-                    "error: this engine runs {name}, not {}: start runs through the `blaspar` front end",
-                    opts.backend
-                );
-                return ExitCode::from(2);
-            }
-            let ctx = report::RunContext::now();
-            init(&EngineInit {
-                kernel: opts.kernel.clone(),
-                cache_dir: opts.cache_dir.clone(),
-            })
-            .and_then(|backend| run_and_report(&backend, &opts, ctx))
-        }
+        EngineCommand::Run(args) => match validated(&args, name) {
+            Ok(opts) => run_command(&opts, &init),
+            Err(code) => return code,
+        },
         EngineCommand::Describe => init(&EngineInit {
             kernel: "auto".to_string(),
             cache_dir: None,
@@ -88,13 +77,53 @@ pub fn engine_main<B: Backend>(
     }
 }
 
+/// The run's options, or the usage error's exit status (the error printed).
+fn validated(args: &RunArgs, name: &str) -> Result<RunOptions, ExitCode> {
+    let opts = args.validate().map_err(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })?;
+    if opts.backend != name {
+        eprintln!(
+            "error: this engine runs {name}, not {}: start runs through the `blaspar` front end",
+            opts.backend
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(opts)
+}
+
+/// `run`: from here on a signal stops the run (see [`stop_on_signals`]); initialises the
+/// backend, then runs.
+fn run_command<B: Backend>(
+    opts: &RunOptions,
+    init: &impl Fn(&EngineInit) -> anyhow::Result<B>,
+) -> anyhow::Result<ExitCode> {
+    stop_on_signals().map_err(|e| anyhow::anyhow!("cannot install the signal handlers: {e}"))?;
+    let ctx = report::RunContext::now();
+    let initialising = || "while initialising the backend".to_string();
+    let backend = match init(&EngineInit {
+        kernel: opts.kernel.clone(),
+        cache_dir: opts.cache_dir.clone(),
+    }) {
+        Ok(backend) => backend,
+        Err(e) => {
+            // A failure the signal caused (a probe child it killed) is reported as the signal.
+            stop_point(initialising)?;
+            return Err(e);
+        }
+    };
+    stop_point(initialising)?;
+    run_and_report(&backend, opts, ctx)
+}
+
 /// The exit status of a failed run.
 fn exit_code(e: &anyhow::Error) -> u8 {
-    match e.downcast_ref::<ExecError>() {
-        Some(ExecError::Procs(p)) => p.exit_code(),
-        Some(ExecError::Unsupported(_)) => EXIT_UNSUPPORTED,
-        _ => 1,
+    if let Some(i) = e.downcast_ref::<Interrupted>() {
+        return i.exit_code();
     }
+    e.downcast_ref::<ExecError>()
+        .map_or(1, ExecError::exit_code)
 }
 
 /// The `describe` line of a backend.
@@ -115,18 +144,63 @@ fn describe<B: Backend>(b: &B) -> String {
     )
 }
 
-/// One run: execute, verify, record, print, write JSON.
+/// One run: execute, verify, record, print, write JSON, append to the history. A stop
+/// signal is honoured up to the history entry: until then nothing is kept.
 pub fn run_and_report<B: Backend>(
     backend: &B,
     opts: &RunOptions,
     ctx: report::RunContext,
 ) -> anyhow::Result<ExitCode> {
     let w = &opts.workload;
-    let strategy = opts.strategy;
     let mut store = match opts.results {
         ResultMode::Matrices => Some(ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?),
         ResultMode::Fingerprints => None,
     };
+    let progress = Progress::new(backend.name(), opts);
+    let exec = execute_run(backend, opts, store.as_mut(), &progress)?;
+    if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
+        store.slot_mut(task)[[0, 0]] += 1.0;
+    }
+    if store.is_some() {
+        progress.announce(format!("verifying {} products ...", w.tasks));
+    }
+    let verified = report::verify_unless_stopped(&exec, w, store.as_ref())?;
+    let record = report::record(
+        backend,
+        opts.strategy,
+        w,
+        &exec,
+        opts.results,
+        verified,
+        ctx,
+    );
+    stop_point(|| "after verifying the products; nothing was recorded".to_string())?;
+    println!("{}", report::header());
+    println!("{}", report::row(&record));
+    println!("{}", report::time_line(&record));
+    if let Some(path) = &opts.json {
+        write_record(path, &record)?;
+    }
+    refuse_unproven(backend, &exec, &record)?;
+    if let Err(stopped) = stop_point(|| "while writing the record; none was kept".to_string()) {
+        if let Some(path) = &opts.json {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(stopped.into());
+    }
+    // Only verified runs that reached the library enter the history.
+    blaspar_core::history::record_run(&record, opts.history.as_deref());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the workers, runs the tasks, stops the workers.
+fn execute_run<B: Backend>(
+    backend: &B,
+    opts: &RunOptions,
+    store: Option<&mut ResultStore>,
+    progress: &Progress,
+) -> anyhow::Result<Execution> {
+    let (w, strategy) = (&opts.workload, opts.strategy);
     let settings = WorkerSettings {
         exe: opts.worker_exe.clone(),
         init: Some(EngineInit {
@@ -135,48 +209,53 @@ pub fn run_and_report<B: Backend>(
         }),
         task_timeout: opts.task_timeout,
     };
-    if strategy.placement() == blaspar_core::strategy::Placement::Processes {
-        crate::procs::stop_on_interrupt();
+    if strategy.placement() == Placement::Processes {
+        progress.announce(format!(
+            "starting {} worker processes ...",
+            strategy.workers()
+        ));
     }
-    let bar = ProgressBar::new(w.tasks as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tasks, {elapsed} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(format!(
-        "{} {} (starting workers)",
-        backend.name(),
-        strategy
+    let (mut workers, startup) = Workers::start(backend, strategy, w, store.as_deref(), &settings)?;
+    progress.announce(format!(
+        "running {} tasks of {} x {} ...",
+        w.tasks, w.size, w.size
     ));
-    let (mut workers, startup) = Workers::start(backend, strategy, w, store.as_ref(), &settings)?;
-    bar.set_message(format!("{} {}", backend.name(), strategy));
-    let exec = workers.run(backend, strategy, w, store.as_mut(), &|| bar.inc(1));
-    bar.finish_and_clear();
+    let exec = workers.run(backend, strategy, w, store, &|| progress.bar.inc(1));
+    progress.bar.finish_and_clear();
     let mut exec = exec?;
     workers.shutdown()?;
     exec.startup_seconds = startup;
-    if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
-        store.slots()[task][[0, 0]] += 1.0;
-    }
-    let (verification, verify_seconds) = report::verify(&exec, w, store.as_ref());
-    let record = report::record(
-        backend,
-        strategy,
-        w,
-        &exec,
-        opts.results,
-        (verification, verify_seconds),
-        ctx,
-    );
-    println!("{}", report::header());
-    println!("{}", report::row(&record));
-    println!("{}", report::time_line(&record));
-    if let Some(path) = &opts.json {
-        let mut text = serde_json::to_string_pretty(&record)?;
-        text.push('\n');
-        std::fs::write(path, text)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    }
+    Ok(exec)
+}
+
+/// Writes the record whole or not at all: into a temporary file beside `path`, renamed
+/// over it only if no stop signal came meanwhile (the temporary file goes with the error).
+fn write_record(path: &Path, record: &RunRecord) -> anyhow::Result<()> {
+    let cannot =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write {}: {e}", path.display());
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut staged = tempfile::Builder::new()
+        .prefix(".blaspar-record-")
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| cannot(&e))?;
+    let mut text = serde_json::to_string_pretty(record)?;
+    text.push('\n');
+    staged.write_all(text.as_bytes()).map_err(|e| cannot(&e))?;
+    stop_point(|| "while writing the record; none was kept".to_string())?;
+    staged.persist(path).map_err(|e| cannot(&e.error))?;
+    Ok(())
+}
+
+/// A run whose products did not all reach the library, or did not all verify, fails.
+fn refuse_unproven<B: Backend>(
+    backend: &B,
+    exec: &Execution,
+    record: &RunRecord,
+) -> anyhow::Result<()> {
     if let Some(t) = exec.timings.iter().find(|t| t.gemm_calls == Some(0)) {
         anyhow::bail!(
             "task {}'s product did not reach {}'s dgemm (ndarray's .dot uses its own matrixmultiply \
@@ -192,14 +271,37 @@ pub fn run_and_report<B: Backend>(
             "task {} of {} failed verification: row {} has relative error {:.3e} > tolerance {:.3e} \
              ({} task(s) failed in all)",
             first.task,
-            w.tasks,
+            record.tasks,
             first.row,
             first.rel_error,
             record.verification.tolerance,
             record.verification.failed_tasks.len()
         );
     }
-    // Only verified runs that reached the library enter the history.
-    blaspar_core::history::record_run(&record, opts.history.as_deref());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The run's progress on stderr: one line per phase, so that a long run shows where it is
+/// (and a signal can be aimed at a phase), and a bar during the tasks (drawn only on a
+/// terminal; the lines go above it).
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new(backend: &str, opts: &RunOptions) -> Progress {
+        let bar = ProgressBar::new(opts.workload.tasks as u64).with_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} tasks, {elapsed} (eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("{backend} {}", opts.strategy));
+        Progress { bar }
+    }
+
+    fn announce(&self, line: String) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
 }

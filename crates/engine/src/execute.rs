@@ -8,9 +8,13 @@
 //! worker and dropped); A and B are dropped after the multiply and regenerated for
 //! verification.
 
-use crate::execution::{Execution, TaskCheck, TaskTiming, Unsupported, WorkerStats};
+use crate::batched::BatchError;
+use crate::execution::{
+    Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, stop_point,
+    stop_requested,
+};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
-use crate::store::{ResultStore, StoreError};
+use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
@@ -18,7 +22,6 @@ use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use ndarray::ArrayViewMut2;
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// Why a strategy did not run.
@@ -32,6 +35,29 @@ pub enum ExecError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Procs(#[from] ProcError),
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+impl From<BatchError> for ExecError {
+    fn from(e: BatchError) -> Self {
+        match e {
+            BatchError::Unsupported(u) => ExecError::Unsupported(u),
+            BatchError::Interrupted(i) => ExecError::Interrupted(i),
+        }
+    }
+}
+
+impl ExecError {
+    /// The engine's exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ExecError::Unsupported(_) => blaspar_core::registry::EXIT_UNSUPPORTED,
+            ExecError::Procs(p) => p.exit_code(),
+            ExecError::Interrupted(i) => i.exit_code(),
+            ExecError::Pool { .. } | ExecError::Store(_) => 1,
+        }
+    }
 }
 
 /// Checks that `backend` can run `strategy` honestly, without running it.
@@ -39,10 +65,7 @@ pub fn check_supported<B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
 ) -> Result<(), ExecError> {
-    let threads = match strategy.blas_threads() {
-        BlasThreads::Fixed(t) => Some(t.get()),
-        BlasThreads::LibraryDefault => None,
-    };
+    let threads = strategy.blas_threads().requested();
     if let Some(reason) = crate::batched::unsupported(backend, strategy) {
         return Err(ExecError::Unsupported(Unsupported {
             strategy,
@@ -132,19 +155,20 @@ impl Workers {
                 .map_err(ExecError::from);
         }
         let queue = TaskQueue::new(workload.tasks);
-        let threads = strategy.blas_threads();
-        let slots: Option<Vec<Mutex<Option<ArrayViewMut2<'_, f64>>>>> = store.map(|s| {
-            assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
-            s.slots().into_iter().map(|v| Mutex::new(Some(v))).collect()
-        });
-        let verifier = slots.is_none().then(|| Verifier::new(workload.size));
+        let verifier = Verifier::new(workload.size);
+        let tasks = match store {
+            Some(s) => {
+                assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
+                Tasks::IntoStore(s.claims(&queue))
+            }
+            None => Tasks::Checked(&queue, &verifier),
+        };
+        let keep_products = matches!(tasks, Tasks::IntoStore(_));
         let job = InProcessJob {
             backend,
             workload,
-            queue: &queue,
-            threads,
-            slots: slots.as_deref(),
-            verifier: verifier.as_ref(),
+            tasks,
+            threads: strategy.blas_threads(),
             on_task_done,
         };
         let cpu0 = process_cpu_seconds();
@@ -156,34 +180,14 @@ impl Workers {
         };
         let seconds_total = t0.elapsed().as_secs_f64();
         let cpu_seconds = process_cpu_seconds() - cpu0;
-
-        let mut slots: Vec<Option<(TaskTiming, TaskCheck)>> =
-            (0..workload.tasks).map(|_| None).collect();
-        let mut workers = Vec::with_capacity(per_worker.len());
-        for w in per_worker {
-            workers.push(w.stats);
-            for (timing, check) in w.done {
-                let task = timing.task;
-                slots[task] = Some((timing, check));
-            }
-        }
-        let (timings, checks): (Vec<_>, Vec<_>) = slots
-            .into_iter()
-            .map(|s| s.expect("the queue hands out every task exactly once"))
-            .unzip();
-        let checks = if verifier.is_some() {
-            Some(checks.into_iter().map(|c| c.expect("checked")).collect())
-        } else {
-            None
-        };
-        Ok(Execution {
-            timings,
-            workers,
-            checks,
-            startup_seconds: 0.0,
-            seconds_total,
-            cpu_seconds,
-        })
+        stop_point(|| {
+            let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
+            format!("during the tasks ({done} of {} done)", workload.tasks)
+        })?;
+        let mut exec = in_task_order(per_worker, workload.tasks, keep_products);
+        exec.seconds_total = seconds_total;
+        exec.cpu_seconds = cpu_seconds;
+        Ok(exec)
     }
 
     /// Stops the workers: worker processes are told to exit and reaped.
@@ -213,13 +217,66 @@ pub fn execute<B: Backend + ?Sized>(
     Ok(exec)
 }
 
+/// Where the workers of one in-process run take their tasks, and where products go.
+enum Tasks<'a> {
+    /// Each task with its slot of the store, which the product is written into.
+    IntoStore(SlotClaims<'a, TaskQueue>),
+    /// Each product checked by its worker, then dropped (`--results fingerprints`).
+    Checked(&'a TaskQueue, &'a Verifier),
+}
+
+/// Where one task's product goes.
+enum Product<'a> {
+    Into(ArrayViewMut2<'a, f64>),
+    CheckedBy(&'a Verifier),
+}
+
+impl<'a> Tasks<'a> {
+    /// The next task and where its product goes.
+    fn next(&self) -> Option<(usize, Product<'a>)> {
+        match self {
+            Tasks::IntoStore(claims) => claims
+                .next()
+                .map(|(task, slot)| (task, Product::Into(slot))),
+            Tasks::Checked(queue, verifier) => queue
+                .next()
+                .map(|task| (task, Product::CheckedBy(verifier))),
+        }
+    }
+}
+
+/// The execution of an in-process run from what its workers did (every task done).
+fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: bool) -> Execution {
+    let mut slots: Vec<Option<(TaskTiming, TaskCheck)>> = (0..tasks).map(|_| None).collect();
+    let mut workers = Vec::with_capacity(per_worker.len());
+    for w in per_worker {
+        workers.push(w.stats);
+        for (timing, check) in w.done {
+            let task = timing.task;
+            slots[task] = Some((timing, check));
+        }
+    }
+    let (timings, checks): (Vec<_>, Vec<_>) = slots
+        .into_iter()
+        .map(|s| s.expect("the queue hands out every task exactly once"))
+        .unzip();
+    let checks =
+        (!keep_products).then(|| checks.into_iter().map(|c| c.expect("checked")).collect());
+    Execution {
+        timings,
+        workers,
+        checks,
+        startup_seconds: 0.0,
+        seconds_total: 0.0,
+        cpu_seconds: 0.0,
+    }
+}
+
 struct InProcessJob<'a, B: Backend + ?Sized> {
     backend: &'a B,
     workload: &'a Workload,
-    queue: &'a TaskQueue,
+    tasks: Tasks<'a>,
     threads: BlasThreads,
-    slots: Option<&'a [Mutex<Option<ArrayViewMut2<'a, f64>>>]>,
-    verifier: Option<&'a Verifier>,
     on_task_done: &'a (dyn Fn() + Sync),
 }
 
@@ -233,58 +290,13 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let backend = self.backend;
         let start = Instant::now();
         let cpu0 = thread_cpu_seconds();
-        backend.set_threads(match self.threads {
-            BlasThreads::Fixed(t) => t.get(),
-            BlasThreads::LibraryDefault => backend.default_threads(),
-        });
-        let since = |t: Instant| t.duration_since(t0).as_secs_f64();
+        backend.set_threads(self.threads.count_or(backend.default_threads()));
         let mut done = Vec::new();
-        while let Some(task) = self.queue.next() {
-            let g0 = Instant::now();
-            let generators = self.workload.generation.threads(backend.threads());
-            let (a, b) = self.workload.generate_on(task, generators);
-            let g1 = Instant::now();
-            let blas_threads = backend.threads();
-            let calls0 = backend.gemm_calls_in_this_thread();
-            let mut check = None;
-            let mut verify = None;
-            match (self.slots, self.verifier) {
-                (Some(slots), _) => {
-                    let slot = slots[task]
-                        .lock()
-                        .expect("no worker panics holding a slot")
-                        .take()
-                        .expect("each task is handed out once");
-                    backend.multiply_into(a.view(), b.view(), slot);
-                }
-                (None, Some(verifier)) => {
-                    let c = backend.multiply(&a, &b);
-                    let v0 = Instant::now();
-                    check = Some(verifier.check(&a, &b, &c));
-                    verify = Some((since(v0), since(Instant::now())));
-                }
-                (None, None) => unreachable!("a verifier exists when no store does"),
-            }
-            let m1 = Instant::now();
-            let m1 = verify.map_or(since(m1), |v| v.0);
-            let gemm_calls = calls0
-                .zip(backend.gemm_calls_in_this_thread())
-                .map(|(before, after)| after - before);
-            let timing = TaskTiming {
-                task,
-                worker: index,
-                generate: (since(g0), since(g1)),
-                multiply: (since(g1), m1),
-                verify,
-                delivered: 0.0,
-                blas_threads,
-                gemm_calls,
-            };
-            let timing = TaskTiming {
-                delivered: timing.worker_end(),
-                ..timing
-            };
-            done.push((timing, check));
+        // A stop signal ends the run at the next task; the owner reports it.
+        while stop_requested().is_none()
+            && let Some((task, product)) = self.tasks.next()
+        {
+            done.push(self.do_task(index, task, product, t0));
             (self.on_task_done)();
         }
         WorkerResult {
@@ -298,5 +310,57 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             },
             done,
         }
+    }
+
+    /// Generates task `task`'s A and B and multiplies them into `product`; times from `t0`.
+    fn do_task(
+        &self,
+        worker: usize,
+        task: usize,
+        product: Product<'_>,
+        t0: Instant,
+    ) -> (TaskTiming, TaskCheck) {
+        let backend = self.backend;
+        let since = |t: Instant| t.duration_since(t0).as_secs_f64();
+        let g0 = Instant::now();
+        let generators = self.workload.generation.threads(backend.threads());
+        let (a, b) = self.workload.generate_on(task, generators);
+        let g1 = Instant::now();
+        let blas_threads = backend.threads();
+        let calls0 = backend.gemm_calls_in_this_thread();
+        let (check, verify) = match product {
+            Product::Into(slot) => {
+                backend.multiply_into(a.view(), b.view(), slot);
+                (None, None)
+            }
+            Product::CheckedBy(verifier) => {
+                let c = backend.multiply(&a, &b);
+                let v0 = Instant::now();
+                let check = verifier.check(&a, &b, &c);
+                (Some(check), Some((since(v0), since(Instant::now()))))
+            }
+        };
+        let m1 = verify.map_or_else(|| since(Instant::now()), |v| v.0);
+        let gemm_calls = calls0
+            .zip(backend.gemm_calls_in_this_thread())
+            .map(|(before, after)| after - before);
+        let timing = TaskTiming {
+            task,
+            worker,
+            generate: (since(g0), since(g1)),
+            multiply: (since(g1), m1),
+            verify,
+            delivered: 0.0,
+            blas_threads,
+            gemm_calls,
+        };
+        let delivered = timing.worker_end();
+        (
+            TaskTiming {
+                delivered,
+                ..timing
+            },
+            check,
+        )
     }
 }

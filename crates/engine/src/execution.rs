@@ -1,10 +1,13 @@
 //! What a run produced besides the products: per-task timings and thread read-backs,
 //! per-worker CPU time, and the workers' own checks. Filled by every executor (calling
-//! thread, rayon pool, worker processes, batched), read by the report.
+//! thread, rayon pool, worker processes, batched), read by the report. And how a run is
+//! stopped by a signal, which every executor and phase checks.
 
 use blaspar_core::Strategy;
 use blaspar_core::verify::{Checked, Mismatch};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// A worker's own check of a task's product (`--results fingerprints` only).
 pub type TaskCheck = Option<Result<Checked, Mismatch>>;
@@ -76,4 +79,75 @@ pub struct EngineInit {
     /// `auto`, `default` or a kernel name.
     pub kernel: String,
     pub cache_dir: Option<PathBuf>,
+}
+
+/// The signal that asked the run to stop (0: none yet), set by [`on_stop_signal`].
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Makes SIGINT (Ctrl-C), SIGTERM and SIGHUP ask the run to stop instead of killing the
+/// process outright: every phase checks [`stop_requested`] (between phases, between
+/// tasks, inside verification), stops and reaps its workers, records nothing and ends
+/// with [`Interrupted`]. A second signal takes its default action at once, for a run
+/// stuck where no check is reached (inside one long library call).
+pub fn stop_on_signals() -> Result<(), nix::Error> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler is async-signal-safe (an atomic exchange; on a second signal
+        // signal(2) and raise(3)).
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
+extern "C" fn on_stop_signal(raw: std::os::raw::c_int) {
+    if STOP_SIGNAL
+        .compare_exchange(0, raw, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+        && let Ok(signal) = Signal::try_from(raw)
+    {
+        // SAFETY: restoring the default action is async-signal-safe.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
+        let _ = nix::sys::signal::raise(signal);
+    }
+}
+
+/// The signal that asked the run to stop, once one came (see [`stop_on_signals`]).
+pub fn stop_requested() -> Option<Signal> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        raw => Signal::try_from(raw).ok(),
+    }
+}
+
+/// `Err` once a stop was asked for; `during` says where the run was ("while verifying the
+/// products").
+pub fn stop_point(during: impl FnOnce() -> String) -> Result<(), Interrupted> {
+    match stop_requested() {
+        Some(signal) => Err(Interrupted {
+            signal,
+            during: during(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A signal stopped the run; nothing was recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("interrupted by {signal} {during}")]
+pub struct Interrupted {
+    pub signal: Signal,
+    /// The phase, and what was running ("while verifying the products").
+    pub during: String,
+}
+
+impl Interrupted {
+    /// 128 + the signal number, as shells report a process the signal ended: 130 after
+    /// Ctrl-C, 143 after SIGTERM.
+    pub fn exit_code(&self) -> u8 {
+        128 + self.signal as u8
+    }
 }

@@ -2,57 +2,60 @@
 //! ([`serve_if_worker`]), which every engine binary (and the criterion bench) calls first.
 //!
 //! - **Start**: fork+exec of an engine binary (by default the running one) with the
-//!   worker's settings in `BLASPAR_WORKER` (JSON). Before exec the child asks the kernel to
-//!   kill it when its parent dies (`PR_SET_PDEATHSIG`), ignores Ctrl-C (the parent stops
-//!   the run and names what was running) and keeps the result store's descriptor open.
-//!   The worker initialises its backend, sets its BLAS threads, maps the store and answers
-//!   `ready`; spawn-to-ready is the start-up, measured apart from the work.
+//!   worker's settings in `BLASPAR_WORKER` (JSON). Parent and worker talk over a socket
+//!   pair of their own: the worker keeps its end across exec and the spec names its number.
+//!   Stdout and stderr stay free for the libraries: the worker's stdout is the parent's, its
+//!   stderr is copied line by line to the parent's, so whatever a library prints
+//!   (`MKL_VERBOSE=1`, warnings) reaches the user and never the protocol. Before exec the
+//!   child asks the kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), ignores
+//!   Ctrl-C (the parent stops the run and names what was running) and keeps the channel,
+//!   the result store and the task queue open. The worker initialises its backend, sets its
+//!   BLAS threads, maps the store and answers `ready`; spawn-to-ready is the start-up,
+//!   measured apart from the work.
 //! - **Run**: the parent resets a task counter in a shared page ([`SharedQueue`]) and sends
 //!   `run` to every worker. Each worker takes tasks from that counter itself, as thread
 //!   workers do, so it never waits for the parent: it says `took N`, generates A and B,
 //!   multiplies straight into the task's slot of the shared store (no copy, no transfer of
-//!   the product), says `done` with its timestamps (CLOCK_MONOTONIC, shared by all
-//!   processes) and the BLAS threads it read back, and `drained` when no task is left. One
-//!   driver thread per worker in the parent reads these lines. With fingerprints only, the
-//!   worker checks its product itself.
+//!   the product; the only slot it may write), says `done` with its timestamps
+//!   (CLOCK_MONOTONIC, shared by all processes) and the BLAS threads it read back, and
+//!   `drained` when no task is left. One driver thread per worker in the parent reads these
+//!   lines. With fingerprints only, the worker checks its product itself.
 //! - **Faults**: a worker that dies, exits, answers `failed`, or exceeds the task timeout
 //!   ends the run with one line naming the task, the worker and its pid; the other workers
-//!   are stopped and every child is reaped (also on Ctrl-C, and by [`Drop`]). A parent killed
-//!   outright takes its workers with it through `PR_SET_PDEATHSIG`.
+//!   are stopped and every child is reaped (also when a signal stops the run, see
+//!   [`crate::execution::stop_on_signals`], and by [`Drop`]). A parent killed outright
+//!   takes its workers with it through `PR_SET_PDEATHSIG`.
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked the worker exits: start pools
 //! from a thread that outlives them (the engine's and the bench's main thread).
 
-use crate::execution::{EngineInit, Execution, TaskTiming, WorkerStats};
+use crate::execution::{
+    EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, stop_requested,
+};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
 use blaspar_core::verify::{Checked, Mismatch, Verifier};
-use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use blaspar_core::{Backend, Strategy, Workload};
+use ndarray::Array2;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 /// Environment variable that makes a binary a worker; holds its [`WorkerSpec`] as JSON.
 pub const WORKER_ENV: &str = "BLASPAR_WORKER";
 
-/// Set by the Ctrl-C / SIGTERM handler ([`stop_on_interrupt`]).
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP stop a process run cleanly: the run ends
-/// with a line naming the tasks that were running, and every worker is reaped.
-pub fn stop_on_interrupt() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // An error here means another handler is installed: that one stays in charge.
-        let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
-    });
-}
+/// The start-up phase, in messages.
+const STARTING: &str = "while starting the worker processes";
 
 /// How worker processes are started and watched.
 #[derive(Clone, Debug, Default)]
@@ -83,11 +86,44 @@ pub struct WorkerSpec {
     /// BLAS threads to set (`None`: the library default).
     pub blas_threads: Option<usize>,
     pub workload: Workload,
+    /// Descriptor of the worker's end of its channel to the parent (a Unix socket).
+    pub channel_fd: RawFd,
     /// Descriptor of the result store (`None`: fingerprints only).
     pub store_fd: Option<RawFd>,
     /// Descriptor of the shared task queue.
     pub queue_fd: RawFd,
     pub parent_pid: u32,
+}
+
+impl WorkerSpec {
+    /// Worker 0's spec; the others differ only in their index. The kernel request is the
+    /// parent's (without one: `auto`); the channel descriptor is still unknown (`spawn`
+    /// makes the channel).
+    fn first<B: Backend + ?Sized>(
+        backend: &B,
+        strategy: Strategy,
+        workload: &Workload,
+        settings: &WorkerSettings,
+        store: Option<&ResultStore>,
+        queue: &SharedQueue,
+    ) -> WorkerSpec {
+        let init = settings.init.clone().unwrap_or(EngineInit {
+            kernel: "auto".to_string(),
+            cache_dir: None,
+        });
+        WorkerSpec {
+            index: 0,
+            backend: backend.name().to_string(),
+            kernel: init.kernel,
+            cache_dir: init.cache_dir,
+            blas_threads: strategy.blas_threads().requested(),
+            workload: *workload,
+            channel_fd: -1,
+            store_fd: store.map(ResultStore::fd),
+            queue_fd: queue.fd(),
+            parent_pid: std::process::id(),
+        }
+    }
 }
 
 /// A finished task, as the worker reports it (monotonic nanoseconds).
@@ -112,6 +148,42 @@ pub struct WireCheck {
     pub fingerprint: f64,
     pub row: usize,
     pub tolerance: f64,
+}
+
+impl WireCheck {
+    fn of(check: Result<Checked, Mismatch>, size: usize) -> WireCheck {
+        match check {
+            Ok(c) => WireCheck {
+                passed: true,
+                rel_error: c.rel_error,
+                fingerprint: c.fingerprint,
+                row: 0,
+                tolerance: blaspar_core::verify::tolerance(size),
+            },
+            Err(m) => WireCheck {
+                passed: false,
+                rel_error: m.rel_error,
+                fingerprint: f64::NAN,
+                row: m.row,
+                tolerance: m.tolerance,
+            },
+        }
+    }
+
+    fn result(self) -> Result<Checked, Mismatch> {
+        if self.passed {
+            Ok(Checked {
+                rel_error: self.rel_error,
+                fingerprint: self.fingerprint,
+            })
+        } else {
+            Err(Mismatch {
+                row: self.row,
+                rel_error: self.rel_error,
+                tolerance: self.tolerance,
+            })
+        }
+    }
 }
 
 /// One line from a worker.
@@ -181,17 +253,18 @@ pub enum ProcError {
         pid: u32,
         problem: String,
     },
-    #[error("interrupted{running}; every worker was stopped")]
-    Interrupted { running: String },
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
     #[error(transparent)]
     Queue(#[from] crate::store::StoreError),
 }
 
 impl ProcError {
-    /// The exit status the engine uses: 130 after Ctrl-C (as shells do), else 1.
+    /// The exit status the engine uses: 128 + the signal when one stopped the run (as
+    /// shells report it), else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ProcError::Interrupted { .. } => 130,
+            ProcError::Interrupted(i) => i.exit_code(),
             _ => 1,
         }
     }
@@ -202,9 +275,8 @@ struct WorkerProc {
     index: usize,
     pid: u32,
     child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: LineReader,
-    stderr: std::fs::File,
+    channel: Channel,
+    stderr: StderrTail,
     startup_seconds: f64,
     /// Worker CPU seconds at the end of the previous run (or at ready).
     cpu_mark: f64,
@@ -223,6 +295,14 @@ pub struct ProcessPool {
     timeout: Duration,
 }
 
+/// What every worker's `ready` must say.
+struct Expected<'a> {
+    backend: &'a str,
+    kernel: &'a str,
+    blas_threads: Option<usize>,
+    exe: &'a Path,
+}
+
 impl ProcessPool {
     /// Starts `strategy.workers()` worker processes for `workload` and waits until each is
     /// ready (backend initialised, BLAS threads set and read back, store mapped).
@@ -233,18 +313,7 @@ impl ProcessPool {
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
     ) -> Result<ProcessPool, ProcError> {
-        let exe = match &settings.exe {
-            Some(p) => p.clone(),
-            None => std::env::current_exe().map_err(|source| ProcError::Spawn {
-                worker: 0,
-                exe: PathBuf::from("(this binary)"),
-                source,
-            })?,
-        };
-        let init = settings.init.clone().unwrap_or(EngineInit {
-            kernel: "auto".to_string(),
-            cache_dir: None,
-        });
+        let exe = worker_exe(settings)?;
         let timeout = settings
             .task_timeout
             .unwrap_or_else(|| default_task_timeout(workload));
@@ -255,70 +324,40 @@ impl ProcessPool {
             keep_products: store.is_some(),
             timeout,
         };
-        let blas_threads = match strategy.blas_threads() {
-            BlasThreads::Fixed(t) => Some(t.get()),
-            BlasThreads::LibraryDefault => None,
-        };
+        let spec = WorkerSpec::first(backend, strategy, workload, settings, store, &pool.queue);
         let started = Instant::now();
         for index in 0..strategy.workers() {
-            let spec = WorkerSpec {
-                index,
-                backend: backend.name().to_string(),
-                kernel: init.kernel.clone(),
-                cache_dir: init.cache_dir.clone(),
-                blas_threads,
-                workload: *workload,
-                store_fd: store.map(ResultStore::fd),
-                queue_fd: pool.queue.fd(),
-                parent_pid: std::process::id(),
-            };
-            pool.procs.push(spawn(&exe, &spec)?);
+            pool.stop_point(STARTING)?;
+            pool.procs.push(spawn(
+                &exe,
+                WorkerSpec {
+                    index,
+                    ..spec.clone()
+                },
+            )?);
         }
-        let startup_limit = timeout.max(Duration::from_secs(30));
-        let expected_kernel = backend.kernel().kernel.clone();
-        for w in &mut pool.procs {
-            let when = "while starting".to_string();
-            let deadline = Instant::now() + startup_limit;
-            let reply = match w.stdout.next_line(deadline) {
-                Ok(line) => parse_reply(w, &line)?,
-                Err(wait) => return Err(w.diagnose(wait, when, startup_limit)),
-            };
-            match reply {
-                Reply::Ready {
-                    backend: b,
-                    kernel,
-                    blas_threads: got,
-                    cpu_seconds,
-                    ..
-                } => {
-                    if b != backend.name() {
-                        return Err(w.protocol(format!(
-                            "runs backend {b}, not {}: {} is another backend's engine",
-                            backend.name(),
-                            exe.display()
-                        )));
-                    }
-                    if kernel != expected_kernel {
-                        return Err(w.protocol(format!(
-                            "runs kernel {kernel}, the parent {expected_kernel}: the kernel \
-                             choice differs between processes (pass --kernel {expected_kernel})"
-                        )));
-                    }
-                    if let Some(t) = blas_threads
-                        && got != t
-                    {
-                        return Err(w.protocol(format!("set {t} BLAS threads but read back {got}")));
-                    }
-                    w.startup_seconds = started.elapsed().as_secs_f64();
-                    w.cpu_mark = cpu_seconds;
-                }
-                Reply::Failed { message } => return Err(w.failed(when, message)),
-                other => {
-                    return Err(w.protocol(format!("answered {other:?} before `ready`")));
-                }
+        let kernel = backend.kernel().kernel.clone();
+        let expected = Expected {
+            backend: &spec.backend,
+            kernel: &kernel,
+            blas_threads: spec.blas_threads,
+            exe: &exe,
+        };
+        pool.await_ready(&expected, started)?;
+        Ok(pool)
+    }
+
+    /// Waits until every worker said `ready`, and records when.
+    fn await_ready(&mut self, expected: &Expected, started: Instant) -> Result<(), ProcError> {
+        let limit = self.timeout.max(Duration::from_secs(30));
+        for i in 0..self.procs.len() {
+            match self.procs[i].await_ready(expected, limit) {
+                Ok(()) => self.procs[i].startup_seconds = started.elapsed().as_secs_f64(),
+                Err(NotReady::Stopped(signal)) => return Err(self.interrupted(signal, STARTING)),
+                Err(NotReady::Failed(e)) => return Err(e),
             }
         }
-        Ok(pool)
+        Ok(())
     }
 
     /// Process ids of the workers.
@@ -340,52 +379,70 @@ impl ProcessPool {
             "a pool runs the workload and result mode it was started for"
         );
         self.queue.reset();
-        let abort = AtomicBool::new(false);
-        let first_error: Mutex<Option<(Instant, ProcError)>> = Mutex::new(None);
-        let timeout = self.timeout;
         let cpu0 = process_cpu_seconds();
         let t0_ns = monotonic_ns();
         let t0 = Instant::now();
-        let since = |ns: u64| ns.saturating_sub(t0_ns) as f64 * 1e-9;
-        let results: Vec<Vec<Delivered>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = self
+        let delivered = self.drive_all(on_task_done);
+        let seconds_total = t0.elapsed().as_secs_f64();
+        let delivered = delivered.inspect_err(|_| self.kill_all())?;
+        let parent_cpu = process_cpu_seconds() - cpu0;
+        let mut exec = self.collect(delivered, t0_ns);
+        exec.seconds_total = seconds_total;
+        exec.cpu_seconds += parent_cpu;
+        Ok(exec)
+    }
+
+    /// One driver thread per worker follows it through the run; the first failure stops
+    /// the other drivers. A stop signal wins over the failures it caused.
+    fn drive_all(
+        &mut self,
+        on_task_done: &(dyn Fn() + Sync),
+    ) -> Result<Vec<Vec<Delivered>>, ProcError> {
+        let abort = AtomicBool::new(false);
+        let first_error: Mutex<Option<ProcError>> = Mutex::new(None);
+        let timeout = self.timeout;
+        let delivered = std::thread::scope(|scope| {
+            let drivers: Vec<_> = self
                 .procs
                 .iter_mut()
                 .map(|w| {
                     let (abort, first_error) = (&abort, &first_error);
                     scope.spawn(move || {
                         let mut done = Vec::new();
-                        let outcome = drive(w, abort, timeout, &mut done, on_task_done);
-                        if let Err(e) = outcome {
+                        if let Err(e) = drive(w, abort, timeout, &mut done, on_task_done) {
                             abort.store(true, Ordering::SeqCst);
-                            let mut slot = first_error.lock().expect("no panic holding it");
-                            if slot.is_none() {
-                                *slot = Some((Instant::now(), e));
-                            }
+                            first_error
+                                .lock()
+                                .expect("no panic holding it")
+                                .get_or_insert(e);
                         }
                         done
                     })
                 })
                 .collect();
-            handles
+            drivers
                 .into_iter()
                 .map(|h| h.join().expect("driver threads do not panic"))
                 .collect()
         });
-        let seconds_total = t0.elapsed().as_secs_f64();
-        let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-        if let Some((_, e)) = first_error.into_inner().expect("no panic holding it") {
-            let e = if interrupted { self.interrupted() } else { e };
-            self.kill_all();
-            return Err(e);
+        if let Some(signal) = stop_requested() {
+            return Err(self.interrupted(signal, "during the tasks"));
         }
-        let parent_cpu = process_cpu_seconds() - cpu0;
+        match first_error.into_inner().expect("no panic holding it") {
+            Some(e) => Err(e),
+            None => Ok(delivered),
+        }
+    }
 
-        let mut timings: Vec<Option<TaskTiming>> = vec![None; workload.tasks];
-        let mut checks: Vec<Option<Result<Checked, Mismatch>>> = vec![None; workload.tasks];
+    /// The run's execution from what each worker delivered (times from `t0_ns`).
+    fn collect(&mut self, delivered: Vec<Vec<Delivered>>, t0_ns: u64) -> Execution {
+        let tasks = self.workload.tasks;
+        let since = |ns: u64| ns.saturating_sub(t0_ns) as f64 * 1e-9;
+        let mut timings: Vec<Option<TaskTiming>> = vec![None; tasks];
+        let mut checks: Vec<Option<Result<Checked, Mismatch>>> = vec![None; tasks];
         let mut workers = Vec::new();
         let mut worker_cpu = 0.0;
-        for (w, done) in self.procs.iter_mut().zip(results) {
+        for (w, done) in self.procs.iter_mut().zip(delivered) {
             let cpu = w.cpu_drained - w.cpu_mark;
             w.cpu_mark = w.cpu_drained;
             worker_cpu += cpu;
@@ -397,75 +454,44 @@ impl ProcessPool {
                 cpu_seconds: cpu,
                 wall_seconds: done.last().map_or(0.0, |d| since(d.delivered_ns)),
             });
-            for Delivered {
-                report: d,
-                delivered_ns,
-            } in done
-            {
-                let t = d.task;
-                timings[t] = Some(TaskTiming {
-                    task: t,
-                    worker: w.index,
-                    generate: (since(d.generate.0), since(d.generate.1)),
-                    multiply: (since(d.multiply.0), since(d.multiply.1)),
-                    verify: d.verify.map(|(a, b)| (since(a), since(b))),
-                    delivered: since(delivered_ns),
-                    blas_threads: d.blas_threads,
-                    gemm_calls: d.gemm_calls,
-                });
-                checks[t] = d.check.map(|c| {
-                    if c.passed {
-                        Ok(Checked {
-                            rel_error: c.rel_error,
-                            fingerprint: c.fingerprint,
-                        })
-                    } else {
-                        Err(Mismatch {
-                            row: c.row,
-                            rel_error: c.rel_error,
-                            tolerance: c.tolerance,
-                        })
-                    }
-                });
+            for d in done {
+                let task = d.report.task;
+                checks[task] = d.report.check.map(WireCheck::result);
+                timings[task] = Some(d.timing(w.index, since));
             }
         }
-        let timings = timings
-            .into_iter()
-            .map(|t| t.expect("every task was delivered (no driver failed)"))
-            .collect();
-        let checks = if keep_products {
-            None
-        } else {
-            Some(
-                checks
-                    .into_iter()
-                    .map(|c| c.expect("a worker without a store returns its check"))
-                    .collect(),
-            )
-        };
-        Ok(Execution {
-            timings,
+        let checks = (!self.keep_products).then(|| {
+            checks
+                .into_iter()
+                .map(|c| c.expect("a worker without a store returns its check"))
+                .collect()
+        });
+        Execution {
+            timings: timings
+                .into_iter()
+                .map(|t| t.expect("every task was delivered (no driver failed)"))
+                .collect(),
             workers,
             checks,
             startup_seconds: 0.0,
-            seconds_total,
-            cpu_seconds: parent_cpu + worker_cpu,
-        })
+            seconds_total: 0.0,
+            cpu_seconds: worker_cpu,
+        }
     }
 
-    /// Tells every worker to exit (closes its stdin) and reaps it; a worker that does not
+    /// Tells every worker to exit (closes its channel) and reaps it; a worker that does not
     /// exit within 5 s is killed. An unclean exit is an error.
     pub fn shutdown(mut self) -> Result<(), ProcError> {
         for w in &mut self.procs {
-            w.stdin = None;
+            w.channel.close_requests();
         }
         let mut first = None;
         for w in &mut self.procs {
-            let status = exit_within(&mut w.child, Duration::from_secs(5));
-            let problem = match status {
-                Some(s) if s.success() => None,
-                Some(s) => Some(describe_status(s)),
-                None => Some("did not exit within 5 s of the end of the run".to_string()),
+            let problem = match w.child.wait_timeout(Duration::from_secs(5)) {
+                Ok(Some(s)) if s.success() => None,
+                Ok(Some(s)) => Some(describe_status(s)),
+                Ok(None) => Some("did not exit within 5 s of the end of the run".to_string()),
+                Err(e) => Some(format!("could not be waited for ({e})")),
             };
             if let (Some(what), None) = (problem, &first) {
                 first = Some(ProcError::Died {
@@ -473,7 +499,7 @@ impl ProcessPool {
                     pid: w.pid,
                     what,
                     when: "at shutdown".to_string(),
-                    detail: w.stderr_tail(),
+                    detail: w.stderr.last_line(),
                 });
             }
         }
@@ -481,7 +507,16 @@ impl ProcessPool {
         first.map_or(Ok(()), Err)
     }
 
-    fn interrupted(&self) -> ProcError {
+    fn stop_point(&mut self, during: &str) -> Result<(), ProcError> {
+        match stop_requested() {
+            Some(signal) => Err(self.interrupted(signal, during)),
+            None => Ok(()),
+        }
+    }
+
+    /// The run was stopped by a signal: every worker is killed and reaped, and the error
+    /// names what was running.
+    fn interrupted(&mut self, signal: Signal, during: &str) -> ProcError {
         let running: Vec<String> = self
             .procs
             .iter()
@@ -490,21 +525,21 @@ impl ProcessPool {
                     .map(|t| format!("task {t} on worker {} (pid {})", w.index, w.pid))
             })
             .collect();
-        ProcError::Interrupted {
-            running: if running.is_empty() {
-                String::new()
-            } else {
-                format!(" while {} ran", running.join(", "))
-            },
-        }
+        self.kill_all();
+        let running = if running.is_empty() {
+            String::new()
+        } else {
+            format!(", while {} ran", running.join(", "))
+        };
+        ProcError::Interrupted(Interrupted {
+            signal,
+            during: format!("{during}{running}; every worker was stopped"),
+        })
     }
 
     fn kill_all(&mut self) {
         for w in &mut self.procs {
-            if let Ok(None) = w.child.try_wait() {
-                let _ = w.child.kill();
-            }
-            let _ = w.child.wait();
+            w.kill();
         }
     }
 }
@@ -516,10 +551,39 @@ impl Drop for ProcessPool {
     }
 }
 
+/// The binary to start as workers: the one the settings name, else this one.
+fn worker_exe(settings: &WorkerSettings) -> Result<PathBuf, ProcError> {
+    match &settings.exe {
+        Some(p) => Ok(p.clone()),
+        None => std::env::current_exe().map_err(|source| ProcError::Spawn {
+            worker: 0,
+            exe: PathBuf::from("(this binary)"),
+            source,
+        }),
+    }
+}
+
 /// A finished task as a worker reported it, with the parent's delivery time.
 struct Delivered {
     report: TaskDone,
     delivered_ns: u64,
+}
+
+impl Delivered {
+    /// Its timing on the run's time line (`since` turns monotonic ns into run seconds).
+    fn timing(&self, worker: usize, since: impl Fn(u64) -> f64) -> TaskTiming {
+        let d = &self.report;
+        TaskTiming {
+            task: d.task,
+            worker,
+            generate: (since(d.generate.0), since(d.generate.1)),
+            multiply: (since(d.multiply.0), since(d.multiply.1)),
+            verify: d.verify.map(|(a, b)| (since(a), since(b))),
+            delivered: since(self.delivered_ns),
+            blas_threads: d.blas_threads,
+            gemm_calls: d.gemm_calls,
+        }
+    }
 }
 
 /// One driver thread's loop: start `w` on the run, then follow its lines until it has
@@ -532,36 +596,28 @@ fn drive(
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<(), ProcError> {
     w.current = None;
-    let stdin = w.stdin.as_mut().expect("open until shutdown");
-    if stdin.write_all(b"run\n").is_err() {
-        return Err(w.diagnose(Wait::Eof, "before its first task".to_string(), timeout));
+    if w.channel.send_request("run").is_err() {
+        return Err(w.diagnose(Silence::Eof, "before its first task".to_string(), timeout));
     }
     loop {
         let when = match w.current {
             Some(task) => format!("during task {task}"),
             None => "between tasks".to_string(),
         };
-        let deadline = Instant::now() + timeout;
-        let line = match w.stdout.next_line_or_abort(deadline, abort) {
+        let line = match w.channel.next_line(Instant::now() + timeout, abort) {
             Ok(line) => line,
-            Err(Wait::Aborted) if INTERRUPTED.load(Ordering::SeqCst) => {
-                return Err(ProcError::Interrupted {
-                    running: String::new(),
-                });
-            }
-            // Another worker failed; this one is killed with the pool.
-            Err(Wait::Aborted) => return Ok(()),
-            Err(wait) => return Err(w.diagnose(wait, when, timeout)),
+            Err(Wait::Silent(silence)) => return Err(w.diagnose(silence, when, timeout)),
+            // The pool names the signal, or the other worker's failure, and kills this one.
+            Err(Wait::Stopped(_)) | Err(Wait::Aborted) => return Ok(()),
         };
         let delivered_ns = monotonic_ns();
         match parse_reply(w, &line)? {
             Reply::Took { task } => w.current = Some(task),
             Reply::Done(report) => {
-                let task = report.task;
-                if w.current != Some(task) {
+                if w.current != Some(report.task) {
                     return Err(w.protocol(format!(
-                        "finished task {task} without taking it (it took {:?})",
-                        w.current
+                        "finished task {} without taking it (it took {:?})",
+                        report.task, w.current
                     )));
                 }
                 done.push(Delivered {
@@ -593,13 +649,91 @@ fn parse_reply(w: &WorkerProc, line: &str) -> Result<Reply, ProcError> {
 /// Why no line came.
 #[derive(Debug)]
 enum Wait {
+    /// The worker's fault.
+    Silent(Silence),
+    /// Another worker failed: the run is over.
+    Aborted,
+    /// A signal asked the run to stop.
+    Stopped(Signal),
+}
+
+/// How a worker left a line unsaid.
+#[derive(Debug)]
+enum Silence {
     Eof,
     Timeout,
-    Aborted,
     Io(std::io::Error),
 }
 
+/// Why a worker did not become ready.
+enum NotReady {
+    Stopped(Signal),
+    Failed(ProcError),
+}
+
 impl WorkerProc {
+    /// Waits for the worker's `ready` and checks that it runs what the parent runs.
+    fn await_ready(&mut self, expected: &Expected, limit: Duration) -> Result<(), NotReady> {
+        let when = "while starting";
+        let never = AtomicBool::new(false);
+        let line = match self.channel.next_line(Instant::now() + limit, &never) {
+            Ok(line) => line,
+            Err(Wait::Silent(silence)) => {
+                return Err(NotReady::Failed(self.diagnose(silence, when.into(), limit)));
+            }
+            Err(Wait::Stopped(signal)) => return Err(NotReady::Stopped(signal)),
+            Err(Wait::Aborted) => unreachable!("nothing aborts a start-up"),
+        };
+        let reply = parse_reply(self, &line).map_err(NotReady::Failed)?;
+        match reply {
+            Reply::Ready {
+                backend,
+                kernel,
+                blas_threads,
+                cpu_seconds,
+                ..
+            } => {
+                self.check_ready(expected, &backend, &kernel, blas_threads)
+                    .map_err(NotReady::Failed)?;
+                self.cpu_mark = cpu_seconds;
+                Ok(())
+            }
+            Reply::Failed { message } => Err(NotReady::Failed(self.failed(when.into(), message))),
+            other => Err(NotReady::Failed(
+                self.protocol(format!("answered {other:?} before `ready`")),
+            )),
+        }
+    }
+
+    fn check_ready(
+        &self,
+        expected: &Expected,
+        backend: &str,
+        kernel: &str,
+        blas_threads: usize,
+    ) -> Result<(), ProcError> {
+        if backend != expected.backend {
+            return Err(self.protocol(format!(
+                "runs backend {backend}, not {}: {} is another backend's engine",
+                expected.backend,
+                expected.exe.display()
+            )));
+        }
+        if kernel != expected.kernel {
+            let want = expected.kernel;
+            return Err(self.protocol(format!(
+                "runs kernel {kernel}, the parent {want}: the kernel choice differs between \
+                 processes (pass --kernel {want})"
+            )));
+        }
+        match expected.blas_threads {
+            Some(t) if t != blas_threads => {
+                Err(self.protocol(format!("set {t} BLAS threads but read back {blas_threads}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn protocol(&self, problem: String) -> ProcError {
         ProcError::Protocol {
             worker: self.index,
@@ -619,156 +753,95 @@ impl WorkerProc {
 
     /// Turns a missing answer into an error: the exit status of a dead worker, or a
     /// timeout (the worker is killed).
-    fn diagnose(&mut self, wait: Wait, when: String, timeout: Duration) -> ProcError {
-        match wait {
-            Wait::Timeout => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                ProcError::Hung {
+    fn diagnose(&mut self, silence: Silence, when: String, timeout: Duration) -> ProcError {
+        let what = match silence {
+            Silence::Timeout => {
+                self.kill();
+                return ProcError::Hung {
                     worker: self.index,
                     pid: self.pid,
                     when,
                     timeout,
-                }
-            }
-            Wait::Aborted => ProcError::Interrupted {
-                running: String::new(),
-            },
-            Wait::Io(e) => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                ProcError::Died {
-                    worker: self.index,
-                    pid: self.pid,
-                    what: format!("could not be read from ({e}) and was killed"),
-                    when,
-                    detail: self.stderr_tail(),
-                }
-            }
-            Wait::Eof => {
-                // The pipe closed: the worker is exiting or gone. Give it a moment to be reaped.
-                let status = exit_within(&mut self.child, Duration::from_secs(2));
-                let what = match status {
-                    Some(s) => describe_status(s),
-                    None => {
-                        let _ = self.child.kill();
-                        let _ = self.child.wait();
-                        "closed its output without exiting (killed)".to_string()
-                    }
                 };
-                ProcError::Died {
-                    worker: self.index,
-                    pid: self.pid,
-                    what,
-                    when,
-                    detail: self.stderr_tail(),
-                }
             }
+            Silence::Io(e) => {
+                self.kill();
+                format!("could not be read from ({e}) and was killed")
+            }
+            // The channel closed: the worker is exiting or gone. Give it a moment to be reaped.
+            Silence::Eof => match self.child.wait_timeout(Duration::from_secs(2)) {
+                Ok(Some(s)) => describe_status(s),
+                _ => {
+                    self.kill();
+                    "closed its channel without exiting (killed)".to_string()
+                }
+            },
+        };
+        ProcError::Died {
+            worker: self.index,
+            pid: self.pid,
+            what,
+            when,
+            detail: self.stderr.last_line(),
         }
     }
 
-    /// The last line the worker wrote to stderr, as `: <line>` (empty when none).
-    fn stderr_tail(&self) -> String {
-        use std::io::{Read, Seek};
-        let mut text = String::new();
-        let mut f = &self.stderr;
-        if f.seek(std::io::SeekFrom::Start(0)).is_err() || f.read_to_string(&mut text).is_err() {
-            return String::new();
+    /// Kills the worker unless it has exited, and reaps it.
+    fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
         }
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| format!(": {:.200}", l.trim()))
-            .unwrap_or_default()
-    }
-}
-
-/// The child's exit status once it has exited, polling for at most `limit` (it is reaped);
-/// `None` if it is still running then.
-fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            _ => return None,
-        }
+        let _ = self.child.wait();
     }
 }
 
 /// "was killed by signal 9 (SIGKILL)", "exited with status 3".
 fn describe_status(s: ExitStatus) -> String {
-    if let Some(sig) = s.signal() {
-        let name = match sig {
-            libc::SIGKILL => "SIGKILL",
-            libc::SIGSEGV => "SIGSEGV",
-            libc::SIGABRT => "SIGABRT",
-            libc::SIGBUS => "SIGBUS",
-            libc::SIGILL => "SIGILL",
-            libc::SIGFPE => "SIGFPE",
-            libc::SIGTERM => "SIGTERM",
-            libc::SIGINT => "SIGINT",
-            libc::SIGPIPE => "SIGPIPE",
-            libc::SIGHUP => "SIGHUP",
-            _ => "",
-        };
-        if name.is_empty() {
-            format!("was killed by signal {sig}")
-        } else {
-            format!("was killed by signal {sig} ({name})")
-        }
-    } else {
-        format!("exited with status {}", s.code().unwrap_or(-1))
+    match s.signal() {
+        Some(sig) => match Signal::try_from(sig) {
+            Ok(name) => format!("was killed by signal {sig} ({name})"),
+            Err(_) => format!("was killed by signal {sig}"),
+        },
+        None => format!("exited with status {}", s.code().unwrap_or(-1)),
     }
 }
 
-/// fork+exec of one worker.
-fn spawn(exe: &Path, spec: &WorkerSpec) -> Result<WorkerProc, ProcError> {
+/// fork+exec of one worker, with its end of a new channel.
+fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
     let spawn_err = |source| ProcError::Spawn {
         worker: spec.index,
         exe: exe.to_path_buf(),
         source,
     };
-    let stderr = tempfile::tempfile().map_err(spawn_err)?;
+    // Both ends are close-on-exec; the worker's end is kept open in the child only.
+    let (parent_end, worker_end) = UnixStream::pair().map_err(spawn_err)?;
+    spec.channel_fd = worker_end.as_raw_fd();
     let mut cmd = Command::new(exe);
     cmd.env(
         WORKER_ENV,
-        serde_json::to_string(spec).expect("spec serialises"),
+        serde_json::to_string(&spec).expect("spec serialises"),
     )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::from(stderr.try_clone().map_err(spawn_err)?));
+    .stdin(Stdio::null())
+    .stdout(Stdio::inherit())
+    .stderr(Stdio::piped());
+    let inherit: Vec<RawFd> = [spec.channel_fd, spec.queue_fd]
+        .into_iter()
+        .chain(spec.store_fd)
+        .collect();
     let parent = spec.parent_pid;
-    let inherit: Vec<RawFd> = spec.store_fd.into_iter().chain([spec.queue_fd]).collect();
-    // SAFETY: only async-signal-safe calls (prctl, getppid, signal, fcntl) between fork
-    // and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
-            }
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
-            for &fd in &inherit {
-                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    // SAFETY: only async-signal-safe calls (prctl, getppid, signal, fcntl, _exit) between
+    // fork and exec, and no allocation.
+    unsafe { cmd.pre_exec(move || prepare_worker(parent, &inherit)) };
     let mut child = cmd.spawn().map_err(spawn_err)?;
-    let stdin = child.stdin.take();
-    let stdout = LineReader::new(child.stdout.take().expect("piped"));
+    // The parent's copy of the worker's end must go, or the parent would never see the
+    // channel close when the worker dies.
+    drop(worker_end);
+    let stderr = StderrTail::follow(child.stderr.take().expect("piped"));
     Ok(WorkerProc {
         index: spec.index,
         pid: child.id(),
         child,
-        stdin,
-        stdout,
+        channel: Channel::new(parent_end),
         stderr,
         startup_seconds: 0.0,
         cpu_mark: 0.0,
@@ -777,67 +850,148 @@ fn spawn(exe: &Path, spec: &WorkerSpec) -> Result<WorkerProc, ProcError> {
     })
 }
 
-/// Reads lines from a pipe with a deadline (poll(2) in slices of 50 ms, so that an abort
-/// or Ctrl-C is noticed promptly).
-struct LineReader {
-    pipe: ChildStdout,
+/// In the forked child, before exec: die with the parent, leave Ctrl-C to the parent, and
+/// keep the descriptors the worker needs across exec.
+fn prepare_worker(parent: u32, inherit: &[RawFd]) -> std::io::Result<()> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+    // The parent may have died before prctl took effect.
+    if nix::unistd::getppid().as_raw() as u32 != parent {
+        // SAFETY: _exit ends the forked child without running the parent's destructors.
+        unsafe { libc::_exit(1) };
+    }
+    // SAFETY: ignoring a signal installs no handler.
+    unsafe { nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn) }?;
+    for &fd in inherit {
+        // SAFETY: the descriptors belong to the parent's channel, store and queue, open
+        // until the spawn returns.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+    }
+    Ok(())
+}
+
+/// The parent's end of a worker's channel: requests out, reply lines in, each read with a
+/// deadline (poll(2) in slices of 50 ms, so that an abort or a stop signal is noticed
+/// promptly).
+struct Channel {
+    stream: UnixStream,
     buf: Vec<u8>,
 }
 
-impl LineReader {
-    fn new(pipe: ChildStdout) -> Self {
-        LineReader {
-            pipe,
+impl Channel {
+    fn new(stream: UnixStream) -> Self {
+        Channel {
+            stream,
             buf: Vec::new(),
         }
     }
 
-    fn next_line(&mut self, deadline: Instant) -> Result<String, Wait> {
-        self.next_line_or_abort(deadline, &INTERRUPTED)
+    fn send_request(&mut self, request: &str) -> std::io::Result<()> {
+        self.stream.write_all(format!("{request}\n").as_bytes())
     }
 
-    fn next_line_or_abort(
-        &mut self,
-        deadline: Instant,
-        abort: &AtomicBool,
-    ) -> Result<String, Wait> {
+    /// No more requests: the worker exits when it reads the end.
+    fn close_requests(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+
+    fn next_line(&mut self, deadline: Instant, abort: &AtomicBool) -> Result<String, Wait> {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
                 return Ok(String::from_utf8_lossy(&line).into_owned());
             }
-            if abort.load(Ordering::SeqCst) || INTERRUPTED.load(Ordering::SeqCst) {
+            if let Some(signal) = stop_requested() {
+                return Err(Wait::Stopped(signal));
+            }
+            if abort.load(Ordering::SeqCst) {
                 return Err(Wait::Aborted);
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Wait::Timeout);
+                return Err(Wait::Silent(Silence::Timeout));
             }
             let slice = (deadline - now).min(Duration::from_millis(50));
-            let mut pfd = libc::pollfd {
-                fd: self.pipe.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let rc = unsafe { libc::poll(&mut pfd, 1, slice.as_millis().max(1) as libc::c_int) };
-            if rc < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
+            if self.readable_within(slice)? {
+                self.read_some()?;
+            }
+        }
+    }
+
+    fn readable_within(&self, slice: Duration) -> Result<bool, Wait> {
+        let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLIN)];
+        let ms = u16::try_from(slice.as_millis().max(1)).unwrap_or(u16::MAX);
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(n) => Ok(n > 0),
+            // A signal (the stop signal included) interrupted the wait: look again.
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(Wait::Silent(Silence::Io(e.into()))),
+        }
+    }
+
+    fn read_some(&mut self) -> Result<(), Wait> {
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Err(Wait::Silent(Silence::Eof)),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            // A worker killed with unread requests resets the connection: that is its end.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                Err(Wait::Silent(Silence::Eof))
+            }
+            Err(e) => Err(Wait::Silent(Silence::Io(e))),
+        }
+    }
+}
+
+/// A worker's stderr, copied line by line to the parent's stderr by a thread of its own
+/// (so the user sees what the worker and its libraries say), keeping the last non-empty
+/// line to name the cause when the worker dies.
+struct StderrTail {
+    state: Arc<(Mutex<TailState>, Condvar)>,
+}
+
+#[derive(Default)]
+struct TailState {
+    last: String,
+    ended: bool,
+}
+
+impl StderrTail {
+    fn follow(pipe: ChildStderr) -> StderrTail {
+        let state = Arc::new((Mutex::new(TailState::default()), Condvar::new()));
+        let shared = Arc::clone(&state);
+        // Detached: it ends when the worker's stderr closes (the pool reaps every worker).
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                // A parent whose stderr is gone still runs: the line is only lost.
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+                if !line.trim().is_empty() {
+                    shared.0.lock().expect("no panic holding it").last = line;
                 }
-                return Err(Wait::Io(e));
             }
-            if rc == 0 {
-                continue;
-            }
-            let mut chunk = [0u8; 4096];
-            match std::io::Read::read(&mut self.pipe, &mut chunk) {
-                Ok(0) => return Err(Wait::Eof),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Wait::Io(e)),
-            }
+            shared.0.lock().expect("no panic holding it").ended = true;
+            shared.1.notify_all();
+        });
+        StderrTail { state }
+    }
+
+    /// The last line the worker wrote to stderr, as `: <line>` (empty when none). Waits up
+    /// to a second for the rest of a dead worker's output.
+    fn last_line(&self) -> String {
+        let (lock, ended) = &*self.state;
+        let state = lock.lock().expect("no panic holding it");
+        let (state, _) = ended
+            .wait_timeout_while(state, Duration::from_secs(1), |s| !s.ended)
+            .expect("no panic holding it");
+        match state.last.trim() {
+            "" => String::new(),
+            last => format!(": {last:.200}"),
         }
     }
 }
@@ -848,36 +1002,116 @@ pub fn serve_if_worker<B: Backend>(init: impl FnOnce(&EngineInit) -> anyhow::Res
     let Ok(text) = std::env::var(WORKER_ENV) else {
         return;
     };
-    let code = match serve(&text, init) {
+    std::process::exit(worker_main(&text, init))
+}
+
+/// The worker's life: its exit status. A failure goes to the parent as a `failed` reply
+/// (the parent prints it), or to stderr when the channel is unusable.
+fn worker_main<B: Backend>(text: &str, init: impl FnOnce(&EngineInit) -> anyhow::Result<B>) -> i32 {
+    let (spec, mut channel) = match open_channel(text) {
+        Ok(opened) => opened,
+        Err(e) => {
+            eprintln!("worker error: {e:#}");
+            return 1;
+        }
+    };
+    match serve(&spec, &mut channel, init) {
         Ok(()) => 0,
         Err(e) => {
             let message = format!("{e:#}");
-            let _ = send(&Reply::Failed {
-                message: message.clone(),
-            });
-            eprintln!("worker error: {message}");
+            if send(
+                &mut channel,
+                &Reply::Failed {
+                    message: message.clone(),
+                },
+            )
+            .is_err()
+            {
+                eprintln!("worker error: {message}");
+            }
             1
         }
-    };
-    std::process::exit(code)
+    }
 }
 
-fn send(reply: &Reply) -> std::io::Result<()> {
-    let mut line = serde_json::to_string(reply).expect("replies serialise");
-    line.push('\n');
-    // One write per line: lines are far below PIPE_BUF, so each arrives whole.
-    let mut out = std::io::stdout().lock();
-    out.write_all(line.as_bytes())?;
-    out.flush()
-}
-
-fn serve<B: Backend>(
-    text: &str,
-    init: impl FnOnce(&EngineInit) -> anyhow::Result<B>,
-) -> anyhow::Result<()> {
+/// The spec, and the channel it names.
+fn open_channel(text: &str) -> anyhow::Result<(WorkerSpec, UnixStream)> {
     use anyhow::Context;
     let spec: WorkerSpec =
         serde_json::from_str(text).with_context(|| format!("{WORKER_ENV} is not a worker spec"))?;
+    let fd = spec.channel_fd;
+    // SAFETY: only asks whether the descriptor is open; nothing is read or closed.
+    let open = fd >= 0
+        && nix::fcntl::fcntl(
+            unsafe { BorrowedFd::borrow_raw(fd) },
+            nix::fcntl::FcntlArg::F_GETFD,
+        )
+        .is_ok();
+    if !open {
+        anyhow::bail!(
+            "descriptor {fd} named in {WORKER_ENV} is not open: workers are started by an engine"
+        );
+    }
+    // SAFETY: the parent made this descriptor for this worker and kept it open across exec;
+    // nothing else in this process owns it.
+    let channel = unsafe { UnixStream::from_raw_fd(fd) };
+    Ok((spec, channel))
+}
+
+/// Where a worker's products go.
+enum Products {
+    /// Into the task's slot of the parent's store, mapped here.
+    Store(ResultStore),
+    /// Checked here, then dropped (`--results fingerprints`).
+    Checked(Verifier),
+}
+
+fn serve<B: Backend>(
+    spec: &WorkerSpec,
+    channel: &mut UnixStream,
+    init: impl FnOnce(&EngineInit) -> anyhow::Result<B>,
+) -> anyhow::Result<()> {
+    let backend = init_backend(spec, init)?;
+    let w = spec.workload;
+    let mut products = match spec.store_fd {
+        // SAFETY: the parent created the store and kept this descriptor open for us.
+        Some(fd) => {
+            Products::Store(unsafe { ResultStore::from_inherited_fd(fd, w.tasks, w.size) }?)
+        }
+        None => Products::Checked(Verifier::new(w.size)),
+    };
+    // SAFETY: the parent created the queue and kept this descriptor open for us.
+    let queue = unsafe { SharedQueue::from_inherited_fd(spec.queue_fd, w.tasks) }?;
+    send(
+        channel,
+        &Reply::Ready {
+            pid: std::process::id(),
+            backend: backend.name().to_string(),
+            version: backend.version(),
+            kernel: backend.kernel().kernel.clone(),
+            blas_threads: backend.threads(),
+            cpu_seconds: process_cpu_seconds(),
+        },
+    )?;
+    let mut requests = BufReader::new(channel.try_clone()?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if requests.read_line(&mut line)? == 0 {
+            return Ok(()); // the parent closed the channel: the pool is shutting down
+        }
+        if line.trim() != "run" {
+            anyhow::bail!("unexpected request {:?}", line.trim());
+        }
+        run_tasks(&backend, &w, &mut products, &queue, channel)?;
+    }
+}
+
+/// The backend as the parent's, with the BLAS threads the strategy asks for.
+fn init_backend<B: Backend>(
+    spec: &WorkerSpec,
+    init: impl FnOnce(&EngineInit) -> anyhow::Result<B>,
+) -> anyhow::Result<B> {
     let backend = init(&EngineInit {
         kernel: spec.kernel.clone(),
         cache_dir: spec.cache_dir.clone(),
@@ -890,93 +1124,86 @@ fn serve<B: Backend>(
         );
     }
     backend.set_threads(spec.blas_threads.unwrap_or(backend.default_threads()));
-    let w = spec.workload;
-    let mut store = match spec.store_fd {
-        // SAFETY: the parent created the store and kept this descriptor open for us.
-        Some(fd) => Some(unsafe { ResultStore::from_inherited_fd(fd, w.tasks, w.size) }?),
-        None => None,
-    };
-    let verifier = spec.store_fd.is_none().then(|| Verifier::new(w.size));
-    send(&Reply::Ready {
-        pid: std::process::id(),
-        backend: backend.name().to_string(),
-        version: backend.version(),
-        kernel: backend.kernel().kernel.clone(),
-        blas_threads: backend.threads(),
-        cpu_seconds: process_cpu_seconds(),
-    })?;
-    // SAFETY: the parent created the queue and kept this descriptor open for us.
-    let queue = unsafe { SharedQueue::from_inherited_fd(spec.queue_fd, w.tasks) }?;
-    let stdin = std::io::stdin();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if stdin.read_line(&mut line)? == 0 {
-            return Ok(()); // the parent closed our input: the pool is shutting down
-        }
-        if line.trim() != "run" {
-            anyhow::bail!("unexpected request {:?}", line.trim());
-        }
-        // Every run writes every slot afresh (criterion reuses workers across runs).
-        let mut slots: Vec<Option<ndarray::ArrayViewMut2<'_, f64>>> = match &mut store {
-            Some(s) => s.slots().into_iter().map(Some).collect(),
-            None => Vec::new(),
-        };
-        while let Some(task) = queue.next() {
-            send(&Reply::Took { task })?;
-            let g0 = monotonic_ns();
-            let (a, b) = w.generate_on(task, w.generation.threads(backend.threads()));
-            let g1 = monotonic_ns();
-            let blas_threads = backend.threads();
-            let calls0 = backend.gemm_calls_in_this_thread();
-            let (check, verify, m1) = match &verifier {
-                None => {
-                    let slot = slots[task]
-                        .take()
-                        .with_context(|| format!("task {task} was handed out twice"))?;
+    Ok(backend)
+}
+
+/// One run: takes tasks from the shared queue until none is left, reporting each.
+fn run_tasks<B: Backend>(
+    backend: &B,
+    w: &Workload,
+    products: &mut Products,
+    queue: &SharedQueue,
+    channel: &mut UnixStream,
+) -> anyhow::Result<()> {
+    match products {
+        // Every run writes its slots afresh (criterion reuses workers across runs).
+        Products::Store(store) => {
+            let claims = store.claims(queue);
+            while let Some((task, slot)) = claims.next() {
+                send(channel, &Reply::Took { task })?;
+                let done = do_task(backend, w, task, |a, b| {
                     backend.multiply_into(a.view(), b.view(), slot);
-                    (None, None, monotonic_ns())
-                }
-                Some(v) => {
-                    let c = backend.multiply(&a, &b);
-                    let m1 = monotonic_ns();
-                    let check = match v.check(&a, &b, &c) {
-                        Ok(c) => WireCheck {
-                            passed: true,
-                            rel_error: c.rel_error,
-                            fingerprint: c.fingerprint,
-                            row: 0,
-                            tolerance: blaspar_core::verify::tolerance(w.size),
-                        },
-                        Err(m) => WireCheck {
-                            passed: false,
-                            rel_error: m.rel_error,
-                            fingerprint: f64::NAN,
-                            row: m.row,
-                            tolerance: m.tolerance,
-                        },
-                    };
-                    (Some(check), Some((m1, monotonic_ns())), m1)
-                }
-            };
-            let gemm_calls = calls0
-                .zip(backend.gemm_calls_in_this_thread())
-                .map(|(before, after)| after - before);
-            send(&Reply::Done(TaskDone {
-                task,
-                generate: (g0, g1),
-                multiply: (g1, m1),
-                verify,
-                blas_threads,
-                gemm_calls,
-                check,
-                cpu_seconds: process_cpu_seconds(),
-            }))?;
+                    None
+                });
+                send(channel, &Reply::Done(done))?;
+            }
         }
-        send(&Reply::Drained {
-            cpu_seconds: process_cpu_seconds(),
-        })?;
+        Products::Checked(verifier) => {
+            let verifier: &Verifier = verifier;
+            while let Some(task) = queue.next() {
+                send(channel, &Reply::Took { task })?;
+                let done = do_task(backend, w, task, |a, b| {
+                    Some((backend.multiply(a, b), verifier))
+                });
+                send(channel, &Reply::Done(done))?;
+            }
+        }
     }
+    send(
+        channel,
+        &Reply::Drained {
+            cpu_seconds: process_cpu_seconds(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Generates task `task`'s A and B and multiplies them with `multiply`, which returns the
+/// product when this worker must check it (and the verifier to check it with).
+fn do_task<'v, B: Backend>(
+    backend: &B,
+    w: &Workload,
+    task: usize,
+    multiply: impl FnOnce(&Array2<f64>, &Array2<f64>) -> Option<(Array2<f64>, &'v Verifier)>,
+) -> TaskDone {
+    let g0 = monotonic_ns();
+    let (a, b) = w.generate_on(task, w.generation.threads(backend.threads()));
+    let g1 = monotonic_ns();
+    let blas_threads = backend.threads();
+    let calls0 = backend.gemm_calls_in_this_thread();
+    let to_check = multiply(&a, &b);
+    let m1 = monotonic_ns();
+    let gemm_calls = calls0
+        .zip(backend.gemm_calls_in_this_thread())
+        .map(|(before, after)| after - before);
+    let check = to_check.map(|(c, v)| WireCheck::of(v.check(&a, &b, &c), w.size));
+    TaskDone {
+        task,
+        generate: (g0, g1),
+        multiply: (g1, m1),
+        verify: check.map(|_| (m1, monotonic_ns())),
+        blas_threads,
+        gemm_calls,
+        check,
+        cpu_seconds: process_cpu_seconds(),
+    }
+}
+
+fn send(channel: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(reply).expect("replies serialise");
+    line.push('\n');
+    // One write per line, from one thread: lines never interleave.
+    channel.write_all(line.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Verification of a finished run, the result record, and the printed result row.
 
-use crate::execution::Execution;
+use crate::execution::{Execution, Interrupted, stop_point};
 use crate::store::ResultStore;
 use blaspar_core::ResultMode;
 use blaspar_core::machine::{Machine, blas_env};
@@ -10,7 +10,7 @@ use blaspar_core::record::{
 };
 use blaspar_core::verify::{Checked, Mismatch, Verifier, tolerance};
 use blaspar_core::workload::GENERATOR;
-use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use blaspar_core::{Backend, Strategy, Workload};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -26,6 +26,26 @@ pub fn verify(
     workload: &Workload,
     store: Option<&ResultStore>,
 ) -> (Verification, f64) {
+    verify_with(exec, workload, store, &|| Ok(())).expect("nothing stops this verification")
+}
+
+/// [`verify`], ended early by a stop signal (checked before each product).
+pub fn verify_unless_stopped(
+    exec: &Execution,
+    workload: &Workload,
+    store: Option<&ResultStore>,
+) -> Result<(Verification, f64), Interrupted> {
+    verify_with(exec, workload, store, &|| {
+        stop_point(|| "while verifying the products".to_string())
+    })
+}
+
+fn verify_with(
+    exec: &Execution,
+    workload: &Workload,
+    store: Option<&ResultStore>,
+    go_on: &(dyn Fn() -> Result<(), Interrupted> + Sync),
+) -> Result<(Verification, f64), Interrupted> {
     let start = Instant::now();
     let size = workload.size;
     let verifier = Verifier::new(size);
@@ -33,10 +53,11 @@ pub fn verify(
         (Some(store), _) => (0..workload.tasks)
             .into_par_iter()
             .map(|task| {
+                go_on()?;
                 let (a, b) = workload.generate(task);
-                verifier.check(&a, &b, &store.product(task))
+                Ok(verifier.check(&a, &b, &store.product(task)))
             })
-            .collect(),
+            .collect::<Result<_, Interrupted>>()?,
         (None, Some(checks)) => checks.clone(),
         (None, None) => panic!("a run without a store carries its workers' checks"),
     };
@@ -71,7 +92,7 @@ pub fn verify(
         failed_tasks: failed,
         fingerprints,
     };
-    (v, start.elapsed().as_secs_f64())
+    Ok((v, start.elapsed().as_secs_f64()))
 }
 
 /// What a run's record needs besides the run itself, collected before the backend starts.
@@ -141,10 +162,7 @@ pub fn record<B: Backend + ?Sized>(
         thread_scope: backend.thread_scope(),
         strategy: strategy.to_string(),
         workers,
-        blas_threads_requested: match strategy.blas_threads() {
-            BlasThreads::Fixed(t) => Some(t.get()),
-            BlasThreads::LibraryDefault => None,
-        },
+        blas_threads_requested: strategy.blas_threads().requested(),
         blas_threads_library_default: backend.default_threads(),
         blas_threads_verified: MinMax::of(exec.timings.iter().map(|t| t.blas_threads as u64))
             .expect("a run has at least one task"),

@@ -6,11 +6,23 @@
 //! use the same store, so threads and processes keep their results in the same kind of
 //! memory and compare fairly. The file has no name: it disappears with the last process
 //! that maps it or holds its descriptor, even when the run is killed.
+//!
+//! Who may write where: a worker gets write access to one slot only, the slot of the task
+//! it just took from the queue ([`ResultStore::claims`]). Each task index is handed out
+//! once per run by an atomic counter ([`TaskSource`]), whether the workers are threads of
+//! this process or other processes mapping the same file, so no two writers ever share a
+//! slot; the owner of the run reads a slot ([`ResultStore::product`]) only once the worker
+//! that took it reported the task done.
 
+use blaspar_core::schedule::TaskQueue;
 use memmap2::MmapMut;
 use ndarray::{ArrayView2, ArrayViewMut2};
+use nix::sys::memfd::{MFdFlags, memfd_create};
 use std::fs::File;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every task's n x n product, row-major, task after task.
 pub struct ResultStore {
@@ -25,6 +37,8 @@ pub struct ResultStore {
 pub enum StoreError {
     #[error("cannot create the shared result store ({bytes} bytes): {source}")]
     Create { bytes: u64, source: std::io::Error },
+    #[error("cannot create the shared task queue: {source}")]
+    CreateQueue { source: std::io::Error },
     #[error("cannot map the shared result store (descriptor {fd}): {source}")]
     Map { fd: RawFd, source: std::io::Error },
     #[error("the shared result store (descriptor {fd}) holds {actual} bytes, expected {expected}")]
@@ -45,13 +59,10 @@ impl ResultStore {
     pub fn new(tasks: usize, size: usize) -> Result<ResultStore, StoreError> {
         let bytes = bytes_for(tasks, size);
         let create = |source| StoreError::Create { bytes, source };
-        // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns a new fd.
-        let fd = unsafe { libc::memfd_create(c"blaspar-results".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(create(std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        let file = unsafe { File::from_raw_fd(fd) };
+        let file = File::from(
+            memfd_create(c"blaspar-results", MFdFlags::MFD_CLOEXEC)
+                .map_err(|e| create(e.into()))?,
+        );
         file.set_len(bytes).map_err(create)?;
         Self::map(file, tasks, size)
     }
@@ -88,8 +99,9 @@ impl ResultStore {
         let map = if bytes_for(tasks, size) == 0 {
             memmap2::MmapOptions::new().len(0).map_anon()
         } else {
-            // SAFETY: the file is a memfd of the right length, only ever written through
-            // disjoint task slots (each task is handed out exactly once).
+            // SAFETY: mapping a file is unsound only if the file changes under a reference to
+            // it. This memfd has no name, so only processes of this run reach it, and they
+            // write it only through the disjoint slots that `claims` hands out.
             unsafe { MmapMut::map_mut(&file) }
         }
         .map_err(|source| StoreError::Map { fd, source })?;
@@ -114,25 +126,102 @@ impl ResultStore {
         self.size
     }
 
-    /// Task `task`'s product.
+    /// Task `task`'s product. Read it only after the worker that took the task reported it
+    /// done: until then another thread or process may be writing it.
     pub fn product(&self, task: usize) -> ArrayView2<'_, f64> {
         let n = self.size;
-        let floats: &[f64] = bytemuck_f64(&self.map);
+        let floats: &[f64] = bytemuck::cast_slice(&self.map);
         ArrayView2::from_shape((n, n), &floats[task * n * n..(task + 1) * n * n])
             .expect("a slot holds n x n values")
     }
 
-    /// Every task's slot, writable, each by whoever takes it.
-    pub fn slots(&mut self) -> Vec<ArrayViewMut2<'_, f64>> {
+    /// Task `task`'s slot, writable, for the run's owner when no worker is running (the
+    /// batched call's products are copied in after the call).
+    pub fn slot_mut(&mut self, task: usize) -> ArrayViewMut2<'_, f64> {
         let n = self.size;
-        let floats = bytemuck_f64_mut(&mut self.map);
-        if n == 0 {
-            return Vec::new();
+        let floats: &mut [f64] = bytemuck::cast_slice_mut(&mut self.map);
+        ArrayViewMut2::from_shape((n, n), &mut floats[task * n * n..(task + 1) * n * n])
+            .expect("a slot holds n x n values")
+    }
+
+    /// Hands out the tasks of `queue`, each with write access to its own slot and no
+    /// other: the way workers (threads here, or a worker process on its own mapping) take
+    /// their next task. The store stays borrowed while any slot is held.
+    pub fn claims<'s, Q: TaskSource + ?Sized>(&'s mut self, queue: &'s Q) -> SlotClaims<'s, Q> {
+        let floats: &mut [f64] = bytemuck::cast_slice_mut(&mut self.map);
+        SlotClaims {
+            base: NonNull::new(floats.as_mut_ptr()).expect("a slice pointer is never null"),
+            size: self.size,
+            tasks: self.tasks,
+            queue,
+            _store: PhantomData,
         }
-        floats
-            .chunks_exact_mut(n * n)
-            .map(|s| ArrayViewMut2::from_shape((n, n), s).expect("a slot holds n x n values"))
-            .collect()
+    }
+}
+
+/// A source of task indices that hands out each index at most once for as long as it is
+/// borrowed: the guarantee [`SlotClaims`] rests on.
+///
+/// # Safety
+/// `next_task` must never return the same index twice while any shared borrow of the
+/// source lives, in this process or (for a shared queue) in any process mapping it.
+pub unsafe trait TaskSource: Sync {
+    fn next_task(&self) -> Option<usize>;
+}
+
+// SAFETY: `TaskQueue::next` is one `fetch_add` on a counter that only ever grows (there is
+// no reset).
+unsafe impl TaskSource for TaskQueue {
+    fn next_task(&self) -> Option<usize> {
+        self.next()
+    }
+}
+
+// SAFETY: every process takes indices with one `fetch_add` on the shared counter; only the
+// parent resets it (`reset` takes `&mut self`), between runs, after every worker said
+// `drained` and so dropped the claims of the run.
+unsafe impl TaskSource for SharedQueue {
+    fn next_task(&self) -> Option<usize> {
+        self.next()
+    }
+}
+
+/// Tasks with their slots, each handed out once ([`ResultStore::claims`]).
+pub struct SlotClaims<'s, Q: ?Sized> {
+    base: NonNull<f64>,
+    size: usize,
+    tasks: usize,
+    queue: &'s Q,
+    /// The slots are borrowed from the store's mapping, exclusively for this process.
+    _store: PhantomData<&'s mut [f64]>,
+}
+
+// SAFETY: sharing the claims between threads shares only the queue (Sync by `TaskSource`)
+// and hands out disjoint slots, each to the one thread whose `next` took its index.
+unsafe impl<Q: TaskSource + ?Sized> Sync for SlotClaims<'_, Q> {}
+// SAFETY: the pointer is into a mapping that lives for 's, wherever the claims move.
+unsafe impl<Q: TaskSource + ?Sized> Send for SlotClaims<'_, Q> {}
+
+impl<'s, Q: TaskSource + ?Sized> SlotClaims<'s, Q> {
+    /// The next task and its slot, or `None` when every task was taken.
+    pub fn next(&self) -> Option<(usize, ArrayViewMut2<'s, f64>)> {
+        let task = self.queue.next_task()?;
+        assert!(
+            task < self.tasks,
+            "the queue handed out task {task} of a store of {} tasks",
+            self.tasks
+        );
+        let len = self.size * self.size;
+        // SAFETY: `task < tasks`, so the slot lies inside the mapping, which
+        // the store keeps alive and this process does not otherwise touch for 's (borrowed
+        // mutably by `claims`). The queue hands `task` out once, so this is the only view of
+        // this slot in any thread or process of the run; the owner of the run reads it only
+        // after the task is reported done, when this view is gone.
+        let slot =
+            unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(task * len), len) };
+        let view = ArrayViewMut2::from_shape((self.size, self.size), slot)
+            .expect("a slot holds n x n values");
+        Some((task, view))
     }
 }
 
@@ -148,14 +237,10 @@ pub struct SharedQueue {
 impl SharedQueue {
     /// A queue of `tasks` tasks, all still to be taken.
     pub fn new(tasks: usize) -> Result<SharedQueue, StoreError> {
-        let create = |source| StoreError::Create { bytes: 64, source };
-        // SAFETY: as in ResultStore::new.
-        let fd = unsafe { libc::memfd_create(c"blaspar-queue".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(create(std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        let file = unsafe { File::from_raw_fd(fd) };
+        let create = |source| StoreError::CreateQueue { source };
+        let file = File::from(
+            memfd_create(c"blaspar-queue", MFdFlags::MFD_CLOEXEC).map_err(|e| create(e.into()))?,
+        );
         file.set_len(64).map_err(create)?;
         Self::map(file, tasks)
     }
@@ -190,10 +275,10 @@ impl SharedQueue {
         Ok(SharedQueue { file, map, tasks })
     }
 
-    fn counter(&self) -> &std::sync::atomic::AtomicU64 {
+    fn counter(&self) -> &AtomicU64 {
         // SAFETY: the mapping is page-aligned and 64 bytes long; AtomicU64 has the layout of
         // u64, and every process touches this word only atomically.
-        unsafe { &*self.map.as_ptr().cast::<std::sync::atomic::AtomicU64>() }
+        unsafe { &*self.map.as_ptr().cast::<AtomicU64>() }
     }
 
     /// The descriptor a worker process inherits.
@@ -201,74 +286,85 @@ impl SharedQueue {
         self.file.as_raw_fd()
     }
 
-    /// Makes every task available again (before a run; no worker is taking tasks).
-    pub fn reset(&self) {
-        self.counter().store(0, std::sync::atomic::Ordering::SeqCst);
+    /// Makes every task available again: before a run, while no worker takes tasks.
+    /// `&mut`: no claim of this process may outlive it (see [`TaskSource`]).
+    pub fn reset(&mut self) {
+        self.counter().store(0, Ordering::SeqCst);
     }
 
     /// The next task, or `None` when all were taken.
     pub fn next(&self) -> Option<usize> {
-        let i = self
-            .counter()
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let i = self.counter().fetch_add(1, Ordering::Relaxed);
         (i < self.tasks as u64).then_some(i as usize)
     }
-}
-
-fn bytemuck_f64(bytes: &[u8]) -> &[f64] {
-    assert_eq!(
-        bytes.as_ptr().align_offset(8),
-        0,
-        "mappings are page-aligned"
-    );
-    // SAFETY: page-aligned, length a multiple of 8 (n*n*8 per task), every bit pattern is
-    // a valid f64.
-    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len() / 8) }
-}
-
-fn bytemuck_f64_mut(bytes: &mut [u8]) -> &mut [f64] {
-    assert_eq!(
-        bytes.as_ptr().align_offset(8),
-        0,
-        "mappings are page-aligned"
-    );
-    // SAFETY: as above, and the borrow is exclusive.
-    unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast(), bytes.len() / 8) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::{BorrowedFd, IntoRawFd};
 
-    #[test]
-    fn slots_are_disjoint_and_read_back() {
-        let mut store = ResultStore::new(3, 4).unwrap();
-        for (t, mut slot) in store.slots().into_iter().enumerate() {
-            slot.fill(t as f64 + 0.5);
-        }
-        assert_eq!(store.product(0)[[3, 3]], 0.5);
-        assert_eq!(store.product(2)[[0, 0]], 2.5);
-        assert_eq!(store.product(1).sum(), 16.0 * 1.5);
+    /// A second descriptor of the same file, as a worker process inherits it.
+    fn dup(fd: RawFd) -> RawFd {
+        // SAFETY: `fd` belongs to a store or queue alive for this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        nix::unistd::dup(fd).expect("dup").into_raw_fd()
     }
 
     #[test]
-    fn a_second_mapping_sees_the_writes() {
-        let mut store = ResultStore::new(2, 3).unwrap();
-        // SAFETY: dup gives a new descriptor of the same memfd, owned by `other`.
-        let dup = unsafe { libc::dup(store.fd()) };
-        assert!(dup >= 0);
-        let mut other = unsafe { ResultStore::from_inherited_fd(dup, 2, 3) }.unwrap();
-        other.slots()[1][[2, 1]] = 42.0;
-        assert_eq!(store.product(1)[[2, 1]], 42.0);
-        store.slots()[0][[0, 0]] = -1.0;
-        assert_eq!(other.product(0)[[0, 0]], -1.0);
+    fn claims_give_each_task_its_own_slot_across_threads() {
+        let mut store = ResultStore::new(64, 3).unwrap();
+        let queue = TaskQueue::new(64);
+        let claims = store.claims(&queue);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    while let Some((task, mut slot)) = claims.next() {
+                        slot.fill(task as f64 + 0.5);
+                    }
+                });
+            }
+        });
+        assert!(claims.next().is_none());
+        for task in 0..64 {
+            assert!(store.product(task).iter().all(|&v| v == task as f64 + 0.5));
+        }
+    }
+
+    #[test]
+    fn workers_on_two_mappings_write_disjoint_slots() {
+        let mut store = ResultStore::new(5, 2).unwrap();
+        let mut other = unsafe { ResultStore::from_inherited_fd(dup(store.fd()), 5, 2) }.unwrap();
+        let queue = SharedQueue::new(5).unwrap();
+        let other_queue = unsafe { SharedQueue::from_inherited_fd(dup(queue.fd()), 5) }.unwrap();
+        {
+            let (mine, theirs) = (store.claims(&queue), other.claims(&other_queue));
+            for round in 0.. {
+                let claims = if round % 2 == 0 { &mine } else { &theirs };
+                let Some((task, mut slot)) = claims.next() else {
+                    break;
+                };
+                slot.fill(if round % 2 == 0 { 1.0 } else { 2.0 } + task as f64 * 10.0);
+            }
+            assert!(theirs.next().is_none());
+        }
+        let seen: Vec<f64> = (0..5).map(|t| store.product(t)[[1, 1]]).collect();
+        assert_eq!(seen, vec![1.0, 12.0, 21.0, 32.0, 41.0]);
+        assert_eq!(other.product(3)[[0, 1]], 32.0);
+    }
+
+    #[test]
+    fn the_owner_writes_a_slot_when_no_worker_runs() {
+        let mut store = ResultStore::new(3, 4).unwrap();
+        store.slot_mut(2)[[3, 0]] = -1.0;
+        assert_eq!(store.product(2)[[3, 0]], -1.0);
+        assert_eq!(store.product(1).sum(), 0.0);
     }
 
     #[test]
     fn a_shared_queue_hands_out_each_task_once_across_mappings() {
-        let q = SharedQueue::new(5).unwrap();
-        let dup = unsafe { libc::dup(q.fd()) };
-        let other = unsafe { SharedQueue::from_inherited_fd(dup, 5) }.unwrap();
+        let mut q = SharedQueue::new(5).unwrap();
+        let other = unsafe { SharedQueue::from_inherited_fd(dup(q.fd()), 5) }.unwrap();
         let mut seen: Vec<usize> = (0..12)
             .filter_map(|i| if i % 2 == 0 { q.next() } else { other.next() })
             .collect();
@@ -282,8 +378,7 @@ mod tests {
     #[test]
     fn a_store_of_the_wrong_size_is_refused() {
         let store = ResultStore::new(2, 3).unwrap();
-        let dup = unsafe { libc::dup(store.fd()) };
-        let err = unsafe { ResultStore::from_inherited_fd(dup, 2, 4) }
+        let err = unsafe { ResultStore::from_inherited_fd(dup(store.fd()), 2, 4) }
             .err()
             .unwrap();
         assert!(err.to_string().contains("expected 256"), "{err}");

@@ -34,11 +34,10 @@ compile_error!(
 #[cfg(any(feature = "seq", feature = "iomp"))]
 extern crate intel_mkl_src;
 
+use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice};
 use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use std::ffi::CStr;
-use std::os::raw::c_char;
 #[cfg(feature = "iomp")]
 use std::os::raw::c_int;
 
@@ -90,17 +89,6 @@ pub struct Mkl {
     counter: Option<fn() -> u64>,
 }
 
-fn cstr(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: MKL returns pointers to static NUL-terminated strings.
-    unsafe { CStr::from_ptr(p) }
-        .to_string_lossy()
-        .trim()
-        .to_string()
-}
-
 impl Mkl {
     /// Checks that `cblas_dgemm` is MKL's (static, no other BLAS loaded) and reads version,
     /// instruction path and default thread count.
@@ -116,8 +104,13 @@ impl Mkl {
             processor: std::ptr::null(),
             platform: std::ptr::null(),
         };
-        // SAFETY: MKL fills the struct with numbers and pointers to static strings.
-        unsafe { ffi::MKL_Get_Version(&mut v) };
+        // SAFETY: MKL fills the struct with numbers and pointers to static NUL-terminated
+        // strings, which it pads with spaces (hence the trims).
+        let (build, processor) = unsafe {
+            ffi::MKL_Get_Version(&mut v);
+            (cstr(v.build), cstr(v.processor))
+        };
+        let (build, processor) = (build.trim(), processor.trim().to_string());
         let layer = if cfg!(feature = "iomp") {
             "Intel OpenMP"
         } else {
@@ -125,12 +118,8 @@ impl Mkl {
         };
         let version = format!(
             "{}.{} update {} build {} ({layer}, static LP64)",
-            v.major,
-            v.minor,
-            v.update,
-            cstr(v.build)
+            v.major, v.minor, v.update, build
         );
-        let processor = cstr(v.processor);
         let kernel = short_path(&processor);
         let forced: Vec<String> = OVERRIDES
             .iter()

@@ -54,6 +54,30 @@ fn batched_is_one_library_call() {
     assert!(rec.results_verified);
 }
 
+/// With `MKL_VERBOSE=1` MKL prints a line to stdout for every call, in every worker
+/// process: the workers' replies go through a channel of their own, so the run verifies and
+/// the lines reach the engine's stdout.
+#[test]
+fn worker_processes_run_while_mkl_prints_to_stdout() {
+    let (out, rec) = run(
+        Path::new(EXE),
+        &["-b", NAME, "-s", "procs-2", "--tasks", "6", "--size", "300"],
+        &[("MKL_VERBOSE", "1")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rec = rec.expect("record");
+    assert!(rec.results_verified);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let calls = stdout
+        .lines()
+        .filter(|l| l.starts_with("MKL_VERBOSE DGEMM"))
+        .count();
+    assert_eq!(
+        calls, 6,
+        "one verbose line per product, from the workers: {stdout}"
+    );
+}
+
 /// The iomp build runs every in-process strategy (per-thread counts), so only the
 /// sequential build has one to refuse.
 #[cfg(not(feature = "iomp"))]

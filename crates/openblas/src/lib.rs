@@ -27,11 +27,11 @@
 // Links libopenblas (and its cblas symbols, which ndarray's `blas` feature calls).
 extern crate openblas_src;
 
+use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome};
 use blaspar_core::{Gemm, GemmError, Layout, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use std::ffi::CStr;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_int;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -155,18 +155,10 @@ pub struct OpenBlas {
     counter: Option<fn() -> u64>,
 }
 
-fn cstr(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: OpenBLAS returns pointers to static NUL-terminated strings.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-}
-
 /// The core (kernel set) OpenBLAS runs, as it names it (`SkylakeX`, `Haswell`, ...).
 pub fn corename() -> String {
-    // SAFETY: plain getter of a static string.
-    cstr(unsafe { ffi::openblas_get_corename() })
+    // SAFETY: plain getter of a static NUL-terminated string.
+    unsafe { cstr(ffi::openblas_get_corename()) }
 }
 
 /// One-thread GFLOP/s of a 512^3 product, best of three.
@@ -256,9 +248,13 @@ impl OpenBlas {
     /// [`child_hook`], before other threads exist.
     pub fn init(variant: Variant, kernel: &str) -> Result<OpenBlas, OpenBlasError> {
         let path = blaspar_cblas::provenance::expect_shared("libopenblas")?;
-        // SAFETY: plain getters.
-        let (code, config) = unsafe { (ffi::openblas_get_parallel(), ffi::openblas_get_config()) };
-        let config = cstr(config);
+        // SAFETY: plain getters; the configuration is a static NUL-terminated string.
+        let (code, config) = unsafe {
+            (
+                ffi::openblas_get_parallel(),
+                cstr(ffi::openblas_get_config()),
+            )
+        };
         if code != variant.parallel_code() {
             let got = Variant::ALL
                 .into_iter()
