@@ -240,6 +240,116 @@ fn reexec_with_coretype(value: Option<&str>) -> OpenBlasError {
     }
 }
 
+/// The OpenBLAS that answers `cblas_dgemm` (its path and configuration string), checked to
+/// be `variant`'s build.
+fn loaded_build(variant: Variant) -> Result<(std::path::PathBuf, String), OpenBlasError> {
+    let path = blaspar_cblas::provenance::expect_shared("libopenblas")?;
+    // SAFETY: plain getters; the configuration is a static NUL-terminated string.
+    let (code, config) = unsafe {
+        (
+            ffi::openblas_get_parallel(),
+            cstr(ffi::openblas_get_config()),
+        )
+    };
+    if code != variant.parallel_code() {
+        let got = Variant::ALL
+            .into_iter()
+            .find(|v| v.parallel_code() == code)
+            .map_or_else(|| format!("unknown ({code})"), |v| v.name().to_string());
+        return Err(OpenBlasError::WrongVariant {
+            want: variant.name(),
+            got,
+            code,
+            path: path.display().to_string(),
+            package: variant.package(),
+        });
+    }
+    Ok((path, config))
+}
+
+/// How the running core came to be, for the kernel request; `default` and a core name may
+/// re-execute the process with OPENBLAS_CORETYPE changed (returned as the error that
+/// carries the re-execution's outcome).
+fn kernel_method(kernel: &str, running: &str) -> Result<ChoiceMethod, OpenBlasError> {
+    // Set but empty still forces a core (0.3.21 then runs its first match, Cooperlake).
+    let env_core = std::env::var(CORETYPE).ok();
+    let reexeced = std::env::var_os(REEXEC_VAR).is_some();
+    Ok(match kernel {
+        "auto" if env_core.is_some() => ChoiceMethod::UserOverride,
+        "auto" => ChoiceMethod::LibraryDefault,
+        "default" => {
+            if env_core.is_some() && !reexeced {
+                return Err(reexec_with_coretype(None));
+            }
+            ChoiceMethod::LibraryDefault
+        }
+        name => {
+            if env_core.as_deref() != Some(name) && !reexeced {
+                return Err(reexec_with_coretype(Some(name)));
+            }
+            if !running.eq_ignore_ascii_case(name) {
+                return Err(OpenBlasError::KernelIgnored {
+                    asked: name.to_string(),
+                    running: running.to_string(),
+                });
+            }
+            ChoiceMethod::UserOverride
+        }
+    })
+}
+
+/// With OPENBLAS_CORETYPE=`forced`: the forced core's rate on one thread against the core
+/// OpenBLAS picks without the variable (asked of a child process), with a warning when the
+/// forced one is slower. Returns the library's own choice and the probe table.
+fn coretype_probes(
+    forced: &str,
+    running: &str,
+    default_threads: usize,
+) -> (Option<String>, Vec<KernelProbe>) {
+    let here = gflops_one_thread();
+    // SAFETY: restores the count gflops_one_thread changed.
+    unsafe { ffi::openblas_set_num_threads(default_threads as c_int) };
+    let mut probes = vec![KernelProbe {
+        kernel: format!("{running} ({CORETYPE}={forced})"),
+        outcome: ProbeOutcome::Correct { gflops: here },
+    }];
+    match library_default_probe() {
+        Ok((core, gflops)) => {
+            if core != running && gflops > here {
+                eprintln!(
+                    "warning: {CORETYPE}={forced} forces OpenBLAS's {running} kernels \
+                     ({here:.1} GFLOP/s on one thread here); without it OpenBLAS picks \
+                     {core} ({gflops:.1} GFLOP/s). Run with --kernel default to drop the \
+                     variable, or unset it"
+                );
+            }
+            probes.push(KernelProbe {
+                kernel: format!("{core} (library's choice)"),
+                outcome: ProbeOutcome::Correct { gflops },
+            });
+            (Some(core), probes)
+        }
+        Err(detail) => {
+            probes.push(KernelProbe {
+                kernel: "library's choice".to_string(),
+                outcome: ProbeOutcome::Failed { detail },
+            });
+            (None, probes)
+        }
+    }
+}
+
+/// The library's `cblas_dgemm_batch`, when it has one (0.3.28 and later).
+fn batch_symbol() -> Option<blaspar_cblas::DgemmBatchFn> {
+    // SAFETY: dlsym with a NUL-terminated name; a non-null result is the library's
+    // cblas_dgemm_batch, whose C signature DgemmBatchFn spells out (LP64).
+    unsafe {
+        let p = libc::dlsym(libc::RTLD_DEFAULT, c"cblas_dgemm_batch".as_ptr());
+        (!p.is_null())
+            .then(|| std::mem::transmute::<*mut libc::c_void, blaspar_cblas::DgemmBatchFn>(p))
+    }
+}
+
 impl OpenBlas {
     /// Checks that `cblas_dgemm` comes from OpenBLAS's `variant` build and applies the kernel
     /// request: `auto` (the library's choice, or OPENBLAS_CORETYPE when set, with a warning
@@ -247,99 +357,16 @@ impl OpenBlas {
     /// two may re-execute the process with the variable changed. Call during start-up, after
     /// [`child_hook`], before other threads exist.
     pub fn init(variant: Variant, kernel: &str) -> Result<OpenBlas, OpenBlasError> {
-        let path = blaspar_cblas::provenance::expect_shared("libopenblas")?;
-        // SAFETY: plain getters; the configuration is a static NUL-terminated string.
-        let (code, config) = unsafe {
-            (
-                ffi::openblas_get_parallel(),
-                cstr(ffi::openblas_get_config()),
-            )
-        };
-        if code != variant.parallel_code() {
-            let got = Variant::ALL
-                .into_iter()
-                .find(|v| v.parallel_code() == code)
-                .map_or_else(|| format!("unknown ({code})"), |v| v.name().to_string());
-            return Err(OpenBlasError::WrongVariant {
-                want: variant.name(),
-                got,
-                code,
-                path: path.display().to_string(),
-                package: variant.package(),
-            });
-        }
-        // Set but empty still forces a core (0.3.21 then runs its first match, Cooperlake).
-        let env_core = std::env::var(CORETYPE).ok();
-        let reexeced = std::env::var_os(REEXEC_VAR).is_some();
+        let (path, config) = loaded_build(variant)?;
         let running = corename();
-        let method = match kernel {
-            "auto" if env_core.is_some() => ChoiceMethod::UserOverride,
-            "auto" => ChoiceMethod::LibraryDefault,
-            "default" => {
-                if env_core.is_some() && !reexeced {
-                    return Err(reexec_with_coretype(None));
-                }
-                ChoiceMethod::LibraryDefault
-            }
-            name => {
-                if env_core.as_deref() != Some(name) && !reexeced {
-                    return Err(reexec_with_coretype(Some(name)));
-                }
-                if !running.eq_ignore_ascii_case(name) {
-                    return Err(OpenBlasError::KernelIgnored {
-                        asked: name.to_string(),
-                        running,
-                    });
-                }
-                ChoiceMethod::UserOverride
-            }
-        };
+        let method = kernel_method(kernel, &running)?;
         // SAFETY: plain getter, read before anything changed the count.
         let default_threads = unsafe { ffi::openblas_get_num_threads() }.max(1) as usize;
         let (library_default, probes) = match std::env::var(CORETYPE).ok() {
             None => (Some(running.clone()), vec![]),
-            Some(forced) => {
-                let here = gflops_one_thread();
-                // SAFETY: restores the count gflops_one_thread changed.
-                unsafe { ffi::openblas_set_num_threads(default_threads as c_int) };
-                let mut probes = vec![KernelProbe {
-                    kernel: format!("{running} ({CORETYPE}={forced})"),
-                    outcome: ProbeOutcome::Correct { gflops: here },
-                }];
-                match library_default_probe() {
-                    Ok((core, gflops)) => {
-                        if core != running && gflops > here {
-                            eprintln!(
-                                "warning: {CORETYPE}={forced} forces OpenBLAS's {running} kernels \
-                                 ({here:.1} GFLOP/s on one thread here); without it OpenBLAS picks \
-                                 {core} ({gflops:.1} GFLOP/s). Run with --kernel default to drop the \
-                                 variable, or unset it"
-                            );
-                        }
-                        probes.push(KernelProbe {
-                            kernel: format!("{core} (library's choice)"),
-                            outcome: ProbeOutcome::Correct { gflops },
-                        });
-                        (Some(core), probes)
-                    }
-                    Err(detail) => {
-                        probes.push(KernelProbe {
-                            kernel: "library's choice".to_string(),
-                            outcome: ProbeOutcome::Failed { detail },
-                        });
-                        (None, probes)
-                    }
-                }
-            }
+            Some(forced) => coretype_probes(&forced, &running, default_threads),
         };
         let release = config.split_whitespace().nth(1).unwrap_or("?").to_string();
-        // SAFETY: dlsym with a NUL-terminated name; a non-null result is the library's
-        // cblas_dgemm_batch, whose C signature DgemmBatchFn spells out (LP64).
-        let batch = unsafe {
-            let p = libc::dlsym(libc::RTLD_DEFAULT, c"cblas_dgemm_batch".as_ptr());
-            (!p.is_null())
-                .then(|| std::mem::transmute::<*mut libc::c_void, blaspar_cblas::DgemmBatchFn>(p))
-        };
         Ok(OpenBlas {
             variant,
             version: format!("{release} ({} build, {})", variant.name(), path.display()),
@@ -354,7 +381,7 @@ impl OpenBlas {
             } else {
                 default_threads
             },
-            batch,
+            batch: batch_symbol(),
             counter: None,
         })
     }
