@@ -128,27 +128,6 @@ pub fn record<B: Backend + ?Sized>(
 ) -> RunRecord {
     let workers = strategy.workers();
     let total = exec.seconds_total;
-    let first_start = exec
-        .timings
-        .iter()
-        .map(|t| t.generate.0)
-        .fold(f64::INFINITY, f64::min);
-    let last_end = exec.timings.iter().map(|t| t.delivered).fold(0.0, f64::max);
-    let mut gen_iv: Vec<_> = exec.timings.iter().map(|t| t.generate).collect();
-    let mut mul_iv: Vec<_> = exec.timings.iter().map(|t| t.multiply).collect();
-    let gen_sum: f64 = gen_iv.iter().map(|(s, e)| e - s).sum();
-    let mul_sum: f64 = mul_iv.iter().map(|(s, e)| e - s).sum();
-    let verify_sum: f64 = exec
-        .timings
-        .iter()
-        .filter_map(|t| t.verify.map(|(s, e)| e - s))
-        .fold(0.0, |a, b| a + b); // an empty f64 sum is -0.0
-    let transfer_sum: f64 = exec
-        .timings
-        .iter()
-        .map(|t| (t.delivered - t.worker_end()).max(0.0))
-        .sum();
-    let busy = gen_sum + mul_sum + verify_sum;
     let kernel = backend.kernel();
     RunRecord {
         schema_version: SCHEMA_VERSION,
@@ -179,48 +158,79 @@ pub fn record<B: Backend + ?Sized>(
         generation: workload.generation,
         results: results.to_string(),
         seconds_total: total,
-        time: TimeSplit {
-            wall: WallPhases {
-                startup: exec.startup_seconds,
-                setup: first_start.min(total),
-                tasks: (last_end - first_start).max(0.0),
-                generate: union_length(&mut gen_iv),
-                multiply: union_length(&mut mul_iv),
-                verify: verify_seconds,
-            },
-            task_seconds: TaskSeconds {
-                generate: gen_sum,
-                multiply: mul_sum,
-                verify: verify_sum,
-                transfer: transfer_sum,
-                busy,
-                idle: (workers as f64 * total - busy).max(0.0),
-            },
-        },
+        time: time_split(exec, workers, verify_seconds),
         gflops: workload.flops() / total / 1e9,
         cpu_utilisation: exec.cpu_seconds / total,
-        workers_cpu: exec
-            .workers
-            .iter()
-            .map(|w| WorkerUsage {
-                worker: w.worker,
-                pid: w.pid,
-                startup_seconds: w.startup_seconds,
-                tasks: w.tasks,
-                cpu_seconds: w.cpu_seconds,
-                wall_seconds: w.wall_seconds,
-                utilisation: if w.wall_seconds > 0.0 {
-                    w.cpu_seconds / w.wall_seconds
-                } else {
-                    0.0
-                },
-            })
-            .collect(),
+        workers_cpu: worker_usage(exec),
         results_verified: verification.failed_tasks.is_empty(),
         verification,
         machine: ctx.machine,
         blas_env: ctx.env,
     }
+}
+
+/// Where the time of a run went: wall-clock phases and summed task-seconds.
+fn time_split(exec: &Execution, workers: usize, verify_seconds: f64) -> TimeSplit {
+    let total = exec.seconds_total;
+    let first_start = exec
+        .timings
+        .iter()
+        .map(|t| t.generate.0)
+        .fold(f64::INFINITY, f64::min);
+    let last_end = exec.timings.iter().map(|t| t.delivered).fold(0.0, f64::max);
+    let mut gen_iv: Vec<_> = exec.timings.iter().map(|t| t.generate).collect();
+    let mut mul_iv: Vec<_> = exec.timings.iter().map(|t| t.multiply).collect();
+    let gen_sum: f64 = gen_iv.iter().map(|(s, e)| e - s).sum();
+    let mul_sum: f64 = mul_iv.iter().map(|(s, e)| e - s).sum();
+    let verify_sum: f64 = exec
+        .timings
+        .iter()
+        .filter_map(|t| t.verify.map(|(s, e)| e - s))
+        .fold(0.0, |a, b| a + b); // an empty f64 sum is -0.0
+    let transfer_sum: f64 = exec
+        .timings
+        .iter()
+        .map(|t| (t.delivered - t.worker_end()).max(0.0))
+        .sum();
+    let busy = gen_sum + mul_sum + verify_sum;
+    TimeSplit {
+        wall: WallPhases {
+            startup: exec.startup_seconds,
+            setup: first_start.min(total),
+            tasks: (last_end - first_start).max(0.0),
+            generate: union_length(&mut gen_iv),
+            multiply: union_length(&mut mul_iv),
+            verify: verify_seconds,
+        },
+        task_seconds: TaskSeconds {
+            generate: gen_sum,
+            multiply: mul_sum,
+            verify: verify_sum,
+            transfer: transfer_sum,
+            busy,
+            idle: (workers as f64 * total - busy).max(0.0),
+        },
+    }
+}
+
+/// Each worker's CPU and wall time.
+fn worker_usage(exec: &Execution) -> Vec<WorkerUsage> {
+    exec.workers
+        .iter()
+        .map(|w| WorkerUsage {
+            worker: w.worker,
+            pid: w.pid,
+            startup_seconds: w.startup_seconds,
+            tasks: w.tasks,
+            cpu_seconds: w.cpu_seconds,
+            wall_seconds: w.wall_seconds,
+            utilisation: if w.wall_seconds > 0.0 {
+                w.cpu_seconds / w.wall_seconds
+            } else {
+                0.0
+            },
+        })
+        .collect()
 }
 
 /// Column header of [`row`].
