@@ -270,12 +270,18 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
         backends.sort_unstable();
         backends.dedup();
         for b in backends {
+            let refused: Vec<String> = rows
+                .iter()
+                .filter(|r| r.backend == b && (r.tasks, r.size) == (tasks, size))
+                .filter(|r| r.refused.is_some())
+                .map(|r| r.strategy.clone())
+                .collect();
             let file = out.join(format!("heatmap-{b}{suffix}.svg"));
-            crate::plot::heatmap(b, &here, peak, &file)?;
+            crate::plot::heatmap(b, &here, &refused, peak, &file)?;
         }
     }
     if many {
-        crate::plot::scaling(&sums, &order, &out.join("scaling.svg"))?;
+        crate::plot::scaling(&sums, peak.all_cores_gflops, &out.join("scaling.svg"))?;
     }
     eprintln!(
         "plots: {}/strategies*.svg, heatmap-<backend>*.svg (and scaling.svg with several workloads)",
