@@ -4,10 +4,11 @@
 //!
 //! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
 //! of an engine run, measurement order), [`kind`] (the kind of parallelism of a strategy),
-//! [`summary`] (rows and their summaries), [`trend`]
-//! (a benchmark's points across commits), [`plot`] (SVG), then the commands: [`sweep`],
-//! [`compare`], [`history`].
+//! [`summary`] (rows and their summaries), [`answer`] (the tie set with its confidence),
+//! [`trend`] (a benchmark's points across commits), [`plot`] (SVG), then the commands:
+//! [`sweep`], [`compare`], [`history`].
 
+pub mod answer;
 pub mod compare;
 pub mod engines;
 pub mod history;

@@ -9,6 +9,7 @@
 //! progress, medians with spread, the best configuration per backend and overall against
 //! the measured f64 peak. Search around the best, scaling lists and plots come next.
 
+use crate::answer::recommend;
 use crate::engines::{Outcome, run_args, shuffled};
 use crate::report::{readme, report};
 use crate::summary::{Row, Summary, summarise};
@@ -117,15 +118,19 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         ctx.measure(&extra, &mut rows, "around the best")?;
     }
 
-    let text = report(&rows, &peak, args.repeats);
+    let rec = recommend(&rows);
+    let text = report(&rows, &peak, args.repeats, &rec);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
+    let json = serde_json::to_string_pretty(&rec)? + "\n";
+    std::fs::write(out.join("recommendation.json"), json)?;
     std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
     draw_plots(&out, &rows, &configs, &peak)?;
     eprintln!(
-        "rows: {}; summary: {}",
+        "rows: {}; summary: {}; answer: {}",
         runs_path.display(),
-        out.join("summary.md").display()
+        out.join("summary.md").display(),
+        out.join("recommendation.json").display()
     );
     Ok(())
 }
