@@ -6,8 +6,9 @@
 //! of an engine run, measurement order), [`kind`] (the kind of parallelism of a strategy),
 //! [`summary`] (rows and their summaries), [`answer`] (the tie set with its confidence),
 //! [`trend`] (a benchmark's points across commits), [`plot`] (SVG), then the commands:
-//! [`sweep`], [`compare`], [`history`].
+//! [`sweep`], [`compare`], [`history`], [`advise`] (the answer as shell, Rust or Python).
 
+pub mod advise;
 pub mod answer;
 pub mod compare;
 pub mod engines;

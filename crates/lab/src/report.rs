@@ -504,7 +504,7 @@ pub fn readme(rows: &[Row], peak: &Peak, machine: &Machine, out: &Path) -> Strin
         t,
         "\nFiles: `runs.jsonl` (one row per measurement, with the full run record), `peak.json`, \
          `summary.md` (tables, recommendation, scaling), `recommendation.json` (the tie set \
-         per workload with its confidence, what to avoid), \
+         per workload with its confidence, what to avoid; read by `blaspar advise`), \
          `strategies*.svg`, `heatmap-*.svg`, `scaling.svg` (with several workloads)."
     );
     t
