@@ -8,6 +8,7 @@ use blaspar_core::args::{positive, positive_seconds};
 use blaspar_core::machine::Machine;
 use blaspar_core::registry::{engine_path, names};
 use blaspar_engine::options::{RunArgs, parse_or_exit};
+use blaspar_lab::advise::AdviseArgs;
 use blaspar_lab::compare::CompareArgs;
 use blaspar_lab::history::HistoryArgs;
 use blaspar_lab::sweep::SweepArgs;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Show the history of measured runs: the benchmarks recorded, or one benchmark's
     /// trend across commits on one machine with its step changes (and an SVG plot).
     History(HistoryArgs),
+    /// Print the sweep's answer for a program: the recommended set's library thread
+    /// variables (sh), a Rust module or a Python module, from DIR/recommendation.json.
+    Advise(AdviseArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -168,5 +172,12 @@ fn main() -> ExitCode {
             blaspar_lab::compare::error_code,
         ),
         Command::History(args) => finish(ok(blaspar_lab::history::show(&args)), |_| 1),
+        Command::Advise(args) => finish(
+            blaspar_lab::advise::advise(&args).map(|text| {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }),
+            blaspar_lab::advise::error_code,
+        ),
     }
 }

@@ -70,6 +70,20 @@ fn sweep_measures_refuses_summarises_and_resumes() {
     assert!(summary.contains("## Recommendation"), "{summary}");
     assert!(summary.contains("% of peak"), "{summary}");
     assert!(summary.contains("In your own program:"), "{summary}");
+    assert!(summary.contains("confidence"), "{summary}");
+    // The answer, for programs: the best, the tie set with its confidence, per workload.
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("recommendation.json")).expect("answer written"),
+    )
+    .expect("json");
+    let answer = &rec["workloads"][0];
+    assert_eq!((&answer["tasks"], &answer["size"]), (&4.into(), &64.into()));
+    let best = &answer["best"];
+    assert_eq!(best["backend"], "matrixmultiply");
+    let tie_set = answer["tie_set"].as_array().expect("a tie set");
+    assert!(!tie_set.is_empty() && tie_set[0] == *best, "{answer}");
+    let confidence = answer["confidence"].as_f64().expect("a confidence");
+    assert!((0.0..=1.0).contains(&confidence), "{confidence}");
     assert!(out.join("peak.json").exists());
     for (svg, expected) in [
         ("strategies.svg", "threads-"),

@@ -1,28 +1,180 @@
-//! SVG plots of a sweep (plotters): every strategy side by side across backends, and a
-//! P x T heatmap per backend (task workers x BLAS threads, threads and processes apart).
+//! SVG plots (plotters): every strategy side by side across libraries, a P x T heatmap per
+//! library, scaling across workloads, and a benchmark's trend across commits.
+//!
+//! Made to be read at a glance: every label horizontal and given the room it needs (the
+//! figures grow with what they hold instead of squeezing or turning text), legends and
+//! direct labels outside the plotting area so they cover no data, the measured peak drawn
+//! and labelled, and one colour per library in every plot ([`library_colour`], fixed by the
+//! library's place in the registry). Text widths are estimated (an SVG file has no fonts),
+//! generously: sans-serif glyphs average under 0.62 em.
 
+use crate::kind::{Kind, label_order};
 use crate::summary::Summary;
 use crate::trend::Point;
 use blaspar_core::Strategy;
 use blaspar_core::history::short;
+use blaspar_core::registry::ENGINES;
 use blaspar_core::strategy::Placement;
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+const FONT: &str = "sans-serif";
+/// Font sizes (plotters' units: a size s is s / 1.24 pixels).
+const TITLE: u32 = 22;
+const PANEL: u32 = 19;
+const LABEL: u32 = 16;
+const SMALL: u32 = 14;
+
+/// Library colours, by the library's place in the registry (Tableau 10 without its red,
+/// which marks the peak): a library keeps its colour in every plot and every sweep.
+const LIBRARY_COLOURS: [RGBColor; 9] = [
+    RGBColor(0x4e, 0x79, 0xa7), // blue
+    RGBColor(0xf2, 0x8e, 0x2b), // orange
+    RGBColor(0x76, 0xb7, 0xb2), // teal
+    RGBColor(0x59, 0xa1, 0x4f), // green
+    RGBColor(0xed, 0xc9, 0x48), // yellow
+    RGBColor(0xb0, 0x7a, 0xa1), // purple
+    RGBColor(0xff, 0x9d, 0xa7), // pink
+    RGBColor(0x9c, 0x75, 0x5f), // brown
+    RGBColor(0xba, 0xb0, 0xac), // grey
+];
+
+/// A library this version's registry does not name (a row of another version).
+const UNKNOWN_LIBRARY: RGBColor = RGBColor(0x55, 0x55, 0x55);
+
+/// The measured peak, in every plot that shows it.
+const PEAK: RGBColor = RGBColor(0xc0, 0x00, 0x00);
+
+/// The colour of a library in every plot: its place in `blaspar_core::registry::ENGINES`
+/// (registries longer than the palette reuse it from the start).
+pub fn library_colour(backend: &str) -> RGBColor {
+    match ENGINES.iter().position(|e| e.name == backend) {
+        Some(i) => LIBRARY_COLOURS[i % LIBRARY_COLOURS.len()],
+        None => UNKNOWN_LIBRARY,
+    }
+}
+
+/// Libraries of `sums` in registry order (unknown ones last, by name).
+fn libraries(sums: &[Summary]) -> Vec<&str> {
+    let mut v: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
+    v.sort_unstable_by_key(|b| {
+        (
+            ENGINES
+                .iter()
+                .position(|e| e.name == *b)
+                .unwrap_or(usize::MAX),
+            *b,
+        )
+    });
+    v.dedup();
+    v
+}
 
 fn err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("cannot draw {}: {e}", path.display())
 }
 
-/// Font of category labels on an x axis: turned to fit when there are many (a big
-/// machine's grid of strategies, a long history of commits).
-fn category_font(many: bool) -> FontDesc<'static> {
-    if many {
-        ("sans-serif", 11)
-            .into_font()
-            .transform(FontTransform::Rotate90)
-    } else {
-        ("sans-serif", 13).into_font()
+/// Pixels a text of `size` takes, estimated on the wide side (plotters writes a font of
+/// size s as s / 1.24 pixels).
+fn text_width(text: &str, size: u32) -> i32 {
+    (0.62 * f64::from(size) / 1.24 * text.chars().count() as f64).ceil() as i32
+}
+
+/// A text at a pixel position of `area`, anchored as `h`, `v` say.
+fn write(
+    area: &Area,
+    text: &str,
+    at: (i32, i32),
+    size: u32,
+    (h, v): (HPos, VPos),
+    colour: &RGBColor,
+) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+    let style = TextStyle::from((FONT, size).into_font())
+        .pos(Pos::new(h, v))
+        .color(colour);
+    area.draw(&Text::new(text.to_string(), at, style))
+}
+
+/// What a legend entry shows beside its text.
+enum Swatch {
+    Bar(RGBColor),
+    Line(RGBColor),
+    Band(RGBAColor),
+    Dot(RGBColor),
+}
+
+/// A legend as a column of entries from `at` (its top left corner), drawn where the caller
+/// put it: outside every plotting area.
+fn legend(area: &Area, at: (i32, i32), entries: &[(String, Swatch)]) -> anyhow::Result<()> {
+    let e = |x: DrawingAreaErrorKind<std::io::Error>| anyhow::anyhow!("{x}");
+    for (i, (text, swatch)) in entries.iter().enumerate() {
+        let (x, y) = (at.0, at.1 + 20 * i as i32);
+        match swatch {
+            Swatch::Bar(c) => area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())),
+            Swatch::Line(c) => area.draw(&PathElement::new(
+                vec![(x, y), (x + 14, y)],
+                c.stroke_width(2),
+            )),
+            Swatch::Band(c) => {
+                area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()))
+            }
+            Swatch::Dot(c) => area.draw(&Circle::new((x + 7, y), 5, c.filled())),
+        }
+        .map_err(e)?;
+        write(
+            area,
+            text,
+            (x + 20, y),
+            LABEL,
+            (HPos::Left, VPos::Center),
+            &BLACK,
+        )
+        .map_err(e)?;
     }
+    Ok(())
+}
+
+/// Legend width for these texts.
+fn legend_width(texts: impl Iterator<Item = String>) -> i32 {
+    texts.map(|t| text_width(&t, LABEL)).max().unwrap_or(0) + 44
+}
+
+/// The indices of `n` category labels of `width` pixels each to print on an axis of
+/// `axis` pixels: every one when they fit side by side, else every k-th (first and last
+/// kept) so that none overlaps its neighbour.
+fn thinned(n: usize, width: i32, axis: i32) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let slot = f64::from(axis.max(1)) / n as f64;
+    let step = ((f64::from(width + 8) / slot).ceil() as usize).max(1);
+    let mut keep: Vec<usize> = (0..n).step_by(step).collect();
+    if keep.last() != Some(&(n - 1)) {
+        // The last one replaces its predecessor when the two would touch.
+        if n - 1 - keep[keep.len() - 1] < step && keep.len() > 1 {
+            keep.pop();
+        }
+        keep.push(n - 1);
+    }
+    keep
+}
+
+/// Spreads direct labels (their wanted pixel y) at least `gap` apart, keeping their order;
+/// returns the y of each in the input order.
+fn spread_labels(wanted: &[i32], gap: i32) -> Vec<i32> {
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&i| wanted[i]);
+    let mut out = wanted.to_vec();
+    let mut last = i32::MIN / 2;
+    for i in order {
+        out[i] = wanted[i].max(last + gap);
+        last = out[i];
+    }
+    out
 }
 
 /// GFLOP/s of a summary at a given time (same work, so GFLOP/s scales with 1 / time).
@@ -30,181 +182,392 @@ fn gflops_at(s: &Summary, seconds: f64) -> f64 {
     s.median_gflops * s.median_seconds / seconds
 }
 
-/// Grouped bars: one group per strategy, one bar per backend (median GFLOP/s, with a
-/// min-max whisker), the measured all-core peak as a line.
+/// The workload of summaries, in words (the first one's: a plot holds one workload).
+fn workload(sums: &[Summary]) -> String {
+    sums.first().map_or(String::new(), |s| {
+        format!("{} tasks of {}x{}", s.tasks, s.size, s.size)
+    })
+}
+
+/// Horizontal grouped bars: one group per configuration (strategy names on the y axis, in
+/// kind order), one bar per library that ran it (median GFLOP/s, whisker min-max, value at
+/// its end), the measured all-core peak as a labelled vertical line, the legend on the
+/// right outside the bars.
 pub fn strategies(
     sums: &[Summary],
     order: &[String],
     peak: f64,
     path: &Path,
 ) -> anyhow::Result<()> {
-    let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
-    backends.sort_unstable();
-    backends.dedup();
-    let cats: Vec<&String> = order
+    const BAR: i32 = 13;
+    const GAP: i32 = 12;
+    let libs = libraries(sums);
+    let mut cats: Vec<&String> = order
         .iter()
         .filter(|o| sums.iter().any(|s| &s.label() == *o))
         .collect();
+    cats.sort_by_key(|l| label_order(l));
+    let groups: Vec<(&String, Vec<&Summary>)> = cats
+        .iter()
+        .map(|c| {
+            let mut here: Vec<&Summary> = sums.iter().filter(|s| &s.label() == *c).collect();
+            here.sort_by_key(|s| libs.iter().position(|b| *b == s.backend));
+            (*c, here)
+        })
+        .collect();
+    let bars: i32 = groups.iter().map(|(_, g)| g.len() as i32).sum();
+    let plot_h = (bars * BAR + groups.len() as i32 * GAP).max(120);
+    let label_w = cats.iter().map(|c| text_width(c, LABEL)).max().unwrap_or(0) + 18;
+    let peak_text = format!("measured FMA peak, all cores: {peak:.0} GFLOP/s");
+    let mut entries: Vec<(String, Swatch)> = libs
+        .iter()
+        .map(|b| (b.to_string(), Swatch::Bar(library_colour(b))))
+        .collect();
+    entries.push((format!("peak ({peak:.0})"), Swatch::Line(PEAK)));
+    let legend_w = legend_width(entries.iter().map(|(t, _)| t.clone()));
+    let (top_px, bottom_px) = (78, 52);
+    let width = 1200;
+    let height = (top_px + plot_h + bottom_px) as u32;
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    let e = |x| err(path, x);
+    root.fill(&WHITE).map_err(e)?;
+    write(
+        &root,
+        &format!(
+            "GFLOP/s by strategy and library, {} (bar: median; whisker: min-max)",
+            workload(sums)
+        ),
+        (width as i32 / 2, 18),
+        TITLE,
+        (HPos::Center, VPos::Center),
+        &BLACK,
+    )
+    .map_err(e)?;
+    let (plot_area, legend_area) = root.split_horizontally(width as i32 - legend_w - 10);
     let top = sums
         .iter()
         .map(|s| gflops_at(s, s.min_seconds))
         .fold(peak, f64::max)
-        * 1.1;
-    let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let n = cats.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "GFLOP/s by strategy and backend (median, whisker: min-max)",
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(if cats.len() <= 10 { 40 } else { 130 })
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..n, 0f64..top)
-        .map_err(|e| err(path, e))?;
+        * 1.08;
+    let units = f64::from(plot_h);
+    let mut chart = ChartBuilder::on(&plot_area)
+        .margin_top(top_px)
+        .margin_right(10)
+        .margin_left(8)
+        .x_label_area_size(bottom_px)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(0f64..top, 0f64..units)
+        .map_err(e)?;
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(cats.len().max(1) * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 0.01 && i < cats.len() {
-                cats[i].clone()
-            } else {
-                String::new()
-            }
-        })
-        .x_label_style(category_font(cats.len() > 10))
-        .y_desc("GFLOP/s")
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_desc("GFLOP/s")
+        .axis_desc_style((FONT, LABEL))
+        .label_style((FONT, LABEL))
         .draw()
-        .map_err(|e| err(path, e))?;
-    let width = 0.8 / backends.len().max(1) as f64;
-    for (j, b) in backends.iter().enumerate() {
-        let color = Palette99::pick(j).to_rgba();
-        let mut bars = Vec::new();
-        let mut whiskers = Vec::new();
-        for (i, cat) in cats.iter().enumerate() {
-            if let Some(s) = sums.iter().find(|s| s.backend == *b && &&s.label() == cat) {
-                let x0 = i as f64 + 0.1 + j as f64 * width;
-                bars.push(Rectangle::new(
-                    [(x0, 0.0), (x0 + width * 0.9, s.median_gflops)],
-                    color.filled(),
-                ));
-                let xm = x0 + width * 0.45;
-                whiskers.push(PathElement::new(
-                    vec![
-                        (xm, gflops_at(s, s.max_seconds)),
-                        (xm, gflops_at(s, s.min_seconds)),
-                    ],
-                    BLACK,
-                ));
-            }
+        .map_err(e)?;
+    // y grows upwards; groups are laid out from the top, `px` pixels down.
+    let y = |px: i32| units - f64::from(px);
+    let mut px = GAP / 2;
+    for (g, (cat, here)) in groups.iter().enumerate() {
+        let h = here.len() as i32 * BAR;
+        if g % 2 == 1 {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y(px - GAP / 2)), (top, y(px + h + GAP / 2))],
+                    BLACK.mix(0.05).filled(),
+                )))
+                .map_err(e)?;
         }
-        chart
-            .draw_series(bars)
-            .map_err(|e| err(path, e))?
-            .label(b.to_string())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
-        chart.draw_series(whiskers).map_err(|e| err(path, e))?;
+        let (lx, ly) = chart.backend_coord(&(0.0, y(px + h / 2)));
+        write(
+            &root,
+            cat,
+            (lx - 8, ly),
+            LABEL,
+            (HPos::Right, VPos::Center),
+            &BLACK,
+        )
+        .map_err(e)?;
+        for (i, s) in here.iter().enumerate() {
+            let (y0, y1) = (y(px + i as i32 * BAR + 1), y(px + (i as i32 + 1) * BAR - 1));
+            let ym = (y0 + y1) / 2.0;
+            let (lo, hi) = (gflops_at(s, s.max_seconds), gflops_at(s, s.min_seconds));
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y0), (s.median_gflops, y1)],
+                    library_colour(&s.backend).filled(),
+                )))
+                .map_err(e)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(lo, ym), (hi, ym)],
+                    BLACK,
+                )))
+                .map_err(e)?;
+            let (vx, vy) = chart.backend_coord(&(hi.max(s.median_gflops), ym));
+            write(
+                &root,
+                &format!("{:.1}", s.median_gflops),
+                (vx + 4, vy),
+                SMALL,
+                (HPos::Left, VPos::Center),
+                &RGBColor(0x33, 0x33, 0x33),
+            )
+            .map_err(e)?;
+        }
+        px += h + GAP;
     }
     chart
         .draw_series(std::iter::once(PathElement::new(
-            vec![(0.0, peak), (n, peak)],
-            RED.stroke_width(2),
+            vec![(peak, 0.0), (peak, units)],
+            PEAK.stroke_width(2),
         )))
-        .map_err(|e| err(path, e))?
-        .label(format!("measured FMA peak, all cores ({peak:.0})"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| err(path, e))?;
-    root.present().map_err(|e| err(path, e))?;
+        .map_err(e)?;
+    // The peak's label sits just above the plotting area at the line, where no bar is.
+    let (px_peak, py_top) = chart.backend_coord(&(peak, units));
+    let (left, _) = chart.backend_coord(&(0.0, units));
+    let anchor = if px_peak - text_width(&peak_text, LABEL) > left {
+        HPos::Right
+    } else {
+        HPos::Left
+    };
+    write(
+        &root,
+        &peak_text,
+        (px_peak, py_top - 8),
+        LABEL,
+        (anchor, VPos::Bottom),
+        &PEAK,
+    )
+    .map_err(e)?;
+    legend(&legend_area, (4, top_px + 8), &entries)?;
+    root.present().map_err(e)?;
     Ok(())
 }
 
-/// Scaling curves: for each strategy, the best GFLOP/s over backends at each workload
-/// (workloads ordered by size, then tasks).
-pub fn scaling(sums: &[Summary], order: &[String], path: &Path) -> anyhow::Result<()> {
+/// Workload labels (size over task count), thinned to fit, below a chart's x axis at
+/// category positions 0, 1, ...
+fn workload_labels<X, Y>(
+    root: &Area,
+    chart: &ChartContext<SVGBackend, Cartesian2d<X, Y>>,
+    workloads: &[(usize, usize)],
+    at: impl Fn(usize) -> (X::ValueType, Y::ValueType),
+) -> anyhow::Result<()>
+where
+    X: Ranged,
+    Y: Ranged,
+{
+    let e = |x: DrawingAreaErrorKind<std::io::Error>| anyhow::anyhow!("{x}");
+    let texts: Vec<(String, String)> = workloads
+        .iter()
+        .map(|(t, n)| (format!("{n}x{n}"), format!("{t} tasks")))
+        .collect();
+    let widest = texts
+        .iter()
+        .map(|(a, b)| text_width(a, LABEL).max(text_width(b, LABEL)))
+        .max()
+        .unwrap_or(0);
+    let (x0, _) = chart.backend_coord(&at(0));
+    let (x1, _) = chart.backend_coord(&at(workloads.len().saturating_sub(1)));
+    let axis = if workloads.len() > 1 {
+        (x1 - x0) * workloads.len() as i32 / (workloads.len() as i32 - 1)
+    } else {
+        i32::MAX / 4
+    };
+    for i in thinned(workloads.len(), widest, axis) {
+        let (x, y) = chart.backend_coord(&at(i));
+        write(
+            root,
+            &texts[i].0,
+            (x, y + 8),
+            LABEL,
+            (HPos::Center, VPos::Top),
+            &BLACK,
+        )
+        .map_err(e)?;
+        write(
+            root,
+            &texts[i].1,
+            (x, y + 23),
+            LABEL,
+            (HPos::Center, VPos::Top),
+            &BLACK,
+        )
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// One line of the scaling plot: its label, colour, whether dashed, and points
+/// (workload index, GFLOP/s).
+struct Curve {
+    label: String,
+    colour: RGBColor,
+    dashed: bool,
+    marker: usize,
+    points: Vec<(f64, f64)>,
+}
+
+/// Scaling across workloads (ordered by size, then tasks), in two panels: the best
+/// GFLOP/s of each kind of parallelism (over libraries and counts; black lines told apart
+/// by dash and marker), and the best of each library (over strategies, in its colour).
+/// Each line is labelled at its right end, outside the plot; the peak line is labelled.
+pub fn scaling(sums: &[Summary], peak: f64, path: &Path) -> anyhow::Result<()> {
     let mut workloads: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
     workloads.sort_unstable_by_key(|&(t, n)| (n, t));
     workloads.dedup();
-    let top = sums.iter().map(|s| s.median_gflops).fold(1.0, f64::max) * 1.15;
-    let root = SVGBackend::new(path, (1100, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let last = (workloads.len().max(2) - 1) as f64;
-    let labels: Vec<String> = workloads
-        .iter()
-        .map(|(t, n)| format!("{t} x {n}"))
-        .collect();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Scaling: best GFLOP/s over backends per strategy (tasks x size)",
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.3f64..last + 0.3, 0f64..top)
-        .map_err(|e| err(path, e))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(workloads.len().max(2) * 4)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("GFLOP/s")
-        .draw()
-        .map_err(|e| err(path, e))?;
-    for (j, strategy) in order.iter().enumerate() {
-        let points: Vec<(f64, f64)> = workloads
+    let best = |keep: &dyn Fn(&Summary) -> bool| -> Vec<(f64, f64)> {
+        workloads
             .iter()
             .enumerate()
             .filter_map(|(i, &(t, n))| {
                 sums.iter()
-                    .filter(|s| &s.label() == strategy && (s.tasks, s.size) == (t, n))
+                    .filter(|s| (s.tasks, s.size) == (t, n) && keep(s))
                     .map(|s| s.median_gflops)
                     .max_by(f64::total_cmp)
                     .map(|g| (i as f64, g))
             })
-            .collect();
-        if points.is_empty() {
-            continue;
+            .collect()
+    };
+    let by_kind: Vec<Curve> = Kind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Curve {
+            label: k.name().to_string(),
+            colour: RGBColor(0x22, 0x22, 0x22),
+            // Seven kinds, four markers: dash and marker together tell each apart.
+            dashed: (i + i / 4) % 2 == 1,
+            marker: i,
+            points: best(&|s| Kind::of_text(&s.strategy) == Some(*k)),
+        })
+        .filter(|c| !c.points.is_empty())
+        .collect();
+    let by_library: Vec<Curve> = libraries(sums)
+        .into_iter()
+        .map(|b| Curve {
+            label: b.to_string(),
+            colour: library_colour(b),
+            dashed: false,
+            marker: 0,
+            points: best(&|s| s.backend == b),
+        })
+        .collect();
+    let top = sums.iter().map(|s| s.median_gflops).fold(peak, f64::max) * 1.12;
+    let (width, height) = (1300u32, 620u32);
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    let e = |x| err(path, x);
+    root.fill(&WHITE).map_err(e)?;
+    write(
+        &root,
+        "Scaling: best median GFLOP/s per workload (matrix size, then tasks)",
+        (width as i32 / 2, 18),
+        TITLE,
+        (HPos::Center, VPos::Center),
+        &BLACK,
+    )
+    .map_err(e)?;
+    let (left, right) = root.split_horizontally(width as i32 / 2);
+    for (area, title, curves) in [
+        (left, "by kind of parallelism", &by_kind),
+        (right, "by library", &by_library),
+    ] {
+        let label_w = curves
+            .iter()
+            .map(|c| text_width(&c.label, LABEL))
+            .max()
+            .unwrap_or(0)
+            + 16;
+        let last = (workloads.len().max(2) - 1) as f64;
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, (FONT, PANEL))
+            .margin_top(34)
+            .margin_left(8)
+            .margin_right(label_w)
+            .x_label_area_size(56)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.3f64..last + 0.3, 0f64..top)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("GFLOP/s")
+            .axis_desc_style((FONT, LABEL))
+            .label_style((FONT, LABEL))
+            .draw()
+            .map_err(e)?;
+        workload_labels(&root, &chart, &workloads, |i| (i as f64, 0.0))?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(-0.3, peak), (last + 0.3, peak)],
+                PEAK.stroke_width(2),
+            )))
+            .map_err(e)?;
+        // Above the peak line no measurement reaches: its label covers nothing there.
+        let (lx, ly) = chart.backend_coord(&(-0.3, peak));
+        write(
+            &root,
+            &format!("measured FMA peak, all cores: {peak:.0} GFLOP/s"),
+            (lx + 6, ly - 4),
+            LABEL,
+            (HPos::Left, VPos::Bottom),
+            &PEAK,
+        )
+        .map_err(e)?;
+        for c in curves.iter() {
+            let style = c.colour.stroke_width(2);
+            if c.dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(c.points.clone(), 8, 5, style))
+                    .map_err(e)?;
+            } else {
+                chart
+                    .draw_series(LineSeries::new(c.points.clone(), style))
+                    .map_err(e)?;
+            }
+            for &p in &c.points {
+                let filled = c.colour.filled();
+                match c.marker % 4 {
+                    0 => chart.draw_series(std::iter::once(Circle::new(p, 4, filled))),
+                    1 => chart.draw_series(std::iter::once(TriangleMarker::new(p, 5, filled))),
+                    2 => chart.draw_series(std::iter::once(Cross::new(p, 4, style))),
+                    _ => chart.draw_series(std::iter::once(Circle::new(p, 4, style))),
+                }
+                .map_err(e)?;
+            }
         }
-        let color = Palette99::pick(j).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(|e| err(path, e))?
-            .label(strategy.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
+        let ends: Vec<(i32, i32)> = curves
+            .iter()
+            .filter_map(|c| c.points.last().map(|p| chart.backend_coord(p)))
+            .collect();
+        let (right_edge, _) = chart.backend_coord(&(last + 0.3, 0.0));
+        let ys = spread_labels(&ends.iter().map(|p| p.1).collect::<Vec<_>>(), 15);
+        for ((c, y), end) in curves
+            .iter()
+            .filter(|c| !c.points.is_empty())
+            .zip(ys)
+            .zip(&ends)
+        {
+            // A label pushed away from its line's end is tied to it by a thin leader.
+            root.draw(&PathElement::new(
+                vec![(end.0 + 5, end.1), (right_edge + 4, y)],
+                RGBColor(0x99, 0x99, 0x99),
+            ))
+            .map_err(e)?;
+            write(
+                &root,
+                &c.label,
+                (right_edge + 6, y),
+                LABEL,
+                (HPos::Left, VPos::Center),
+                &c.colour,
             )
-            .map_err(|e| err(path, e))?;
+            .map_err(e)?;
+        }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| err(path, e))?;
-    root.present().map_err(|e| err(path, e))?;
+    root.present().map_err(e)?;
     Ok(())
 }
 
@@ -220,40 +583,124 @@ pub fn plane_point(s: &Strategy) -> Option<(usize, usize, bool)> {
     }
 }
 
-/// A P x T heatmap of one backend: two panels (threads, processes; P = 1 is the same one
-/// process in both), each cell the median GFLOP/s (the better of serial and parallel data
-/// generation where both were measured), colour relative to the all-core peak.
-pub fn heatmap(backend: &str, sums: &[Summary], peak: f64, path: &Path) -> anyhow::Result<()> {
+/// `a` mixed towards `b` by `t` (0: a, 1: b).
+fn mix(a: RGBColor, b: RGBColor, t: f64) -> RGBColor {
+    let m = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * t).round() as u8;
+    RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
+}
+
+/// Black or white, whichever reads on `fill`.
+fn ink_on(fill: RGBColor) -> RGBColor {
+    let lum = 0.2126 * f64::from(fill.0) + 0.7152 * f64::from(fill.1) + 0.0722 * f64::from(fill.2);
+    if lum < 140.0 { WHITE } else { BLACK }
+}
+
+/// A P x T heatmap of one library: two panels (threads, processes; P = 1 is the same one
+/// process in both), each cell the median GFLOP/s and its share of the all-core peak (the
+/// better of serial and parallel data generation where both were measured), shaded in the
+/// library's colour by the cell's rate against the library's best (outlined). Cells of the
+/// grid that were not measured say so, and why when the library refused them (`refused`:
+/// the strategies it refused); configurations off the plane are listed below.
+pub fn heatmap(
+    backend: &str,
+    sums: &[Summary],
+    refused: &[String],
+    peak: f64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let refused: Vec<(usize, usize, bool)> = refused
+        .iter()
+        .filter_map(|r| r.parse().ok().as_ref().and_then(plane_point))
+        .collect();
     let mut best: std::collections::BTreeMap<(usize, usize, bool), f64> = Default::default();
+    let mut off_plane: Vec<(String, f64)> = Vec::new();
     for s in sums.iter().filter(|s| s.backend == backend) {
-        let Some(point) = s.strategy.parse().ok().as_ref().and_then(plane_point) else {
-            continue;
-        };
-        let cell = best.entry(point).or_insert(s.median_gflops);
-        *cell = cell.max(s.median_gflops);
+        match s.strategy.parse().ok().as_ref().and_then(plane_point) {
+            Some(point) => {
+                let cell = best.entry(point).or_insert(s.median_gflops);
+                *cell = cell.max(s.median_gflops);
+            }
+            None => off_plane.push((s.label(), s.median_gflops)),
+        }
     }
+    off_plane.sort_by_key(|(l, _)| label_order(l));
     let points: Vec<((usize, usize, bool), f64)> = best.into_iter().collect();
+    let top = points.iter().map(|(_, g)| *g).fold(0.0, f64::max);
+    // Refused points widen the plane too: a column of refusals says what the library cannot do.
     let mut ps: Vec<usize> = points.iter().map(|((p, _, _), _)| *p).collect();
     let mut ts: Vec<usize> = points.iter().map(|((_, t, _), _)| *t).collect();
+    ps.extend(refused.iter().map(|(p, _, _)| *p));
+    ts.extend(refused.iter().map(|(_, t, _)| *t));
     ps.sort_unstable();
     ps.dedup();
     ts.sort_unstable();
     ts.dedup();
-    let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let (left, right) = root.split_horizontally(500);
+    let colour = library_colour(backend);
+    let (width, height) = (1000u32, 600u32);
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    let e = |x| err(path, x);
+    root.fill(&WHITE).map_err(e)?;
+    let here: Vec<Summary> = sums
+        .iter()
+        .filter(|s| s.backend == backend)
+        .cloned()
+        .collect();
+    write(
+        &root,
+        &format!(
+            "{backend}, {}: median GFLOP/s (% of the measured peak, {peak:.0})",
+            workload(&here)
+        ),
+        (width as i32 / 2, 16),
+        TITLE,
+        (HPos::Center, VPos::Center),
+        &BLACK,
+    )
+    .map_err(e)?;
+    write(
+        &root,
+        "darker: closer to this library's best (outlined); cells are the better of serial and parallel data generation",
+        (width as i32 / 2, 38),
+        SMALL,
+        (HPos::Center, VPos::Center),
+        &RGBColor(0x44, 0x44, 0x44),
+    )
+    .map_err(e)?;
+    let off_text = if off_plane.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Not on the plane: {}",
+            off_plane
+                .iter()
+                .map(|(l, g)| format!("{l} {g:.1} GFLOP/s"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    write(
+        &root,
+        &off_text,
+        (width as i32 / 2, height as i32 - 14),
+        LABEL,
+        (HPos::Center, VPos::Center),
+        &BLACK,
+    )
+    .map_err(e)?;
+    let body = root.margin(50, 30, 0, 0);
+    let (left, right) = body.split_horizontally(width as i32 / 2);
     for (area, procs) in [(left, false), (right, true)] {
         let title = format!(
-            "{backend}: P {} x T BLAS threads (GFLOP/s)",
+            "P {} x T BLAS threads",
             if procs { "processes" } else { "threads" }
         );
         let mut chart = ChartBuilder::on(&area)
-            .caption(title, ("sans-serif", 16))
+            .caption(title, (FONT, PANEL))
             .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
+            .x_label_area_size(44)
+            .y_label_area_size(54)
             .build_cartesian_2d(0f64..ts.len().max(1) as f64, 0f64..ps.len().max(1) as f64)
-            .map_err(|e| err(path, e))?;
+            .map_err(e)?;
         let (tl, pl) = (ts.clone(), ps.clone());
         chart
             .configure_mesh()
@@ -264,36 +711,83 @@ pub fn heatmap(backend: &str, sums: &[Summary], peak: f64, path: &Path) -> anyho
             .y_label_formatter(&|y| label_at(&pl, *y))
             .x_desc("T (BLAS threads per worker)")
             .y_desc("P (workers)")
+            .axis_desc_style((FONT, LABEL))
+            .label_style((FONT, LABEL))
             .draw()
-            .map_err(|e| err(path, e))?;
-        for ((p, t, in_procs), gf) in &points {
-            if *in_procs != procs && *p != 1 {
-                continue;
+            .map_err(e)?;
+        for (y, p) in ps.iter().enumerate() {
+            for (x, t) in ts.iter().enumerate() {
+                let (x, y) = (x as f64, y as f64);
+                // P = 1 is one worker either way: the cell shows the better of the two.
+                let cell = points
+                    .iter()
+                    .filter(|((cp, ct, cprocs), _)| {
+                        cp == p && ct == t && (*cprocs == procs || *p == 1)
+                    })
+                    .map(|(_, g)| *g)
+                    .max_by(f64::total_cmp);
+                let (cx, cy) = chart.backend_coord(&(x + 0.5, y + 0.5));
+                let Some(gf) = cell else {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
+                            RGBColor(0xcc, 0xcc, 0xcc).stroke_width(1),
+                        )))
+                        .map_err(e)?;
+                    let was_refused = refused.iter().any(|&(rp, rt, rprocs)| {
+                        rp == *p && rt == *t && (rprocs == procs || *p == 1)
+                    });
+                    write(
+                        &root,
+                        if was_refused {
+                            "refused by the library"
+                        } else {
+                            "not measured"
+                        },
+                        (cx, cy),
+                        SMALL,
+                        (HPos::Center, VPos::Center),
+                        &RGBColor(0x88, 0x88, 0x88),
+                    )
+                    .map_err(e)?;
+                    continue;
+                };
+                let share = if top > 0.0 { gf / top } else { 0.0 };
+                let fill = mix(WHITE, colour, 0.12 + 0.88 * share.clamp(0.0, 1.0));
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
+                        fill.filled(),
+                    )))
+                    .map_err(e)?;
+                if gf >= top {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x + 0.03, y + 0.03), (x + 0.97, y + 0.97)],
+                            BLACK.stroke_width(4),
+                        )))
+                        .map_err(e)?;
+                    // A white inner line keeps the outline visible on the darkest fill.
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x + 0.05, y + 0.05), (x + 0.95, y + 0.95)],
+                            WHITE.stroke_width(2),
+                        )))
+                        .map_err(e)?;
+                }
+                write(
+                    &root,
+                    &format!("{gf:.1} ({:.0}%)", 100.0 * gf / peak),
+                    (cx, cy),
+                    PANEL,
+                    (HPos::Center, VPos::Center),
+                    &ink_on(fill),
+                )
+                .map_err(e)?;
             }
-            let (x, y) = (
-                ts.iter().position(|v| v == t).unwrap_or(0) as f64,
-                ps.iter().position(|v| v == p).unwrap_or(0) as f64,
-            );
-            let share = (gf / peak).clamp(0.0, 1.0);
-            let shade = (255.0 * (1.0 - share)) as u8;
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
-                    RGBColor(shade, shade, 255).filled(),
-                )))
-                .map_err(|e| err(path, e))?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("{gf:.1} ({:.0}%)", 100.0 * share),
-                    (x + 0.25, y + 0.5),
-                    ("sans-serif", 15)
-                        .into_font()
-                        .color(if share > 0.6 { &WHITE } else { &BLACK }),
-                )))
-                .map_err(|e| err(path, e))?;
         }
     }
-    root.present().map_err(|e| err(path, e))?;
+    root.present().map_err(e)?;
     Ok(())
 }
 
@@ -307,8 +801,10 @@ fn label_at(levels: &[usize], x: f64) -> String {
     }
 }
 
-/// A benchmark's trend across commits: median seconds per commit with a min-max whisker,
-/// step changes in red, the threshold band around the first commit's median shaded.
+/// A benchmark's trend across commits: median seconds per commit (in the library's colour)
+/// with a min-max whisker, step changes in red, the threshold band around the first
+/// commit's median shaded; commit labels horizontal (every k-th when they would touch),
+/// the legend on the right outside the plot.
 pub fn trend(
     benchmark: &str,
     machine: &str,
@@ -319,36 +815,76 @@ pub fn trend(
     let n = points.len().max(1) as f64;
     let top = points.iter().map(|p| p.max).fold(0.0, f64::max) * 1.15;
     let top = if top > 0.0 { top } else { 1.0 };
-    let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(path, e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{benchmark}: seconds by commit"),
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(if points.len() <= 12 { 40 } else { 110 })
-        .y_label_area_size(60)
+    let library = benchmark.split('/').next().unwrap_or_default();
+    let colour = library_colour(library);
+    let entries = vec![
+        ("median".to_string(), Swatch::Line(colour)),
+        ("min-max".to_string(), Swatch::Line(BLACK)),
+        ("step change".to_string(), Swatch::Dot(RED)),
+        (
+            format!("first median +-{:.1}%", threshold * 100.0),
+            Swatch::Band(BLUE.mix(0.2)),
+        ),
+    ];
+    let legend_w = legend_width(entries.iter().map(|(t, _)| t.clone()));
+    let (width, height) = (1100u32, 540u32);
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    let e = |x| err(path, x);
+    root.fill(&WHITE).map_err(e)?;
+    write(
+        &root,
+        &format!("{benchmark}: seconds by commit"),
+        (width as i32 / 2, 18),
+        TITLE,
+        (HPos::Center, VPos::Center),
+        &BLACK,
+    )
+    .map_err(e)?;
+    let (plot_area, legend_area) = root.split_horizontally(width as i32 - legend_w - 10);
+    let mut chart = ChartBuilder::on(&plot_area)
+        .margin_top(44)
+        .margin_right(16)
+        .margin_left(8)
+        .x_label_area_size(56)
+        .y_label_area_size(64)
         .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..top)
-        .map_err(|e| err(path, e))?;
-    let labels: Vec<String> = points.iter().map(|p| short(&p.commit)).collect();
+        .map_err(e)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(points.len().max(1))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .x_label_style(category_font(points.len() > 12))
-        .x_desc(format!("commit ({machine})"))
+        .x_labels(0)
+        .x_desc(format!("commit (machine: {machine})"))
         .y_desc("seconds (median, whisker: min-max)")
+        .axis_desc_style((FONT, LABEL))
+        .label_style((FONT, LABEL))
         .draw()
-        .map_err(|e| err(path, e))?;
+        .map_err(e)?;
+    let labels: Vec<String> = points.iter().map(|p| short(&p.commit)).collect();
+    let widest = labels
+        .iter()
+        .map(|l| text_width(l, LABEL))
+        .max()
+        .unwrap_or(0);
+    let (x0, _) = chart.backend_coord(&(-0.5, 0.0));
+    let (x1, _) = chart.backend_coord(&(n - 0.5, 0.0));
+    // Every commit gets a tick, so the thinned labels still let one count them.
+    for i in 0..labels.len() {
+        let (x, y) = chart.backend_coord(&(i as f64, 0.0));
+        root.draw(&PathElement::new(vec![(x, y), (x, y + 5)], BLACK))
+            .map_err(e)?;
+    }
+    for i in thinned(labels.len(), widest, x1 - x0) {
+        let (x, y) = chart.backend_coord(&(i as f64, 0.0));
+        write(
+            &root,
+            &labels[i],
+            (x, y + 8),
+            LABEL,
+            (HPos::Center, VPos::Top),
+            &BLACK,
+        )
+        .map_err(e)?;
+    }
     if let Some(first) = points.first() {
         let (lo, hi) = (
             first.median / (1.0 + threshold),
@@ -359,12 +895,7 @@ pub fn trend(
                 [(-0.5, lo), (n - 0.5, hi)],
                 BLUE.mix(0.08).filled(),
             )))
-            .map_err(|e| err(path, e))?
-            .label(format!(
-                "first commit's median +-{:.1}% (threshold)",
-                threshold * 100.0
-            ))
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.2).filled()));
+            .map_err(e)?;
     }
     chart
         .draw_series(
@@ -373,15 +904,13 @@ pub fn trend(
                 .enumerate()
                 .map(|(i, p)| PathElement::new(vec![(i as f64, p.min), (i as f64, p.max)], BLACK)),
         )
-        .map_err(|e| err(path, e))?;
+        .map_err(e)?;
     chart
         .draw_series(LineSeries::new(
             points.iter().enumerate().map(|(i, p)| (i as f64, p.median)),
-            BLUE.stroke_width(2),
+            colour.stroke_width(2),
         ))
-        .map_err(|e| err(path, e))?
-        .label("median")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], BLUE.stroke_width(2)));
+        .map_err(e)?;
     chart
         .draw_series(
             points
@@ -390,17 +919,9 @@ pub fn trend(
                 .filter(|(_, p)| p.step)
                 .map(|(i, p)| Circle::new((i as f64, p.median), 6, RED.filled())),
         )
-        .map_err(|e| err(path, e))?
-        .label("step change")
-        .legend(|(x, y)| Circle::new((x + 5, y), 5, RED.filled()));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| err(path, e))?;
-    root.present().map_err(|e| err(path, e))?;
+        .map_err(e)?;
+    legend(&legend_area, (4, 60), &entries)?;
+    root.present().map_err(e)?;
     Ok(())
 }
 
@@ -438,48 +959,149 @@ mod tests {
     }
 
     #[test]
+    fn a_library_keeps_its_colour_and_no_two_share_one() {
+        let all: Vec<RGBColor> = ENGINES.iter().map(|e| library_colour(e.name)).collect();
+        for (i, c) in all.iter().enumerate() {
+            assert!(
+                !all[..i].contains(c) || ENGINES.len() > LIBRARY_COLOURS.len(),
+                "{} shares a colour",
+                ENGINES[i].name
+            );
+            assert_ne!(*c, PEAK);
+        }
+        assert_eq!(library_colour("blis"), LIBRARY_COLOURS[0]);
+        assert_eq!(library_colour("no-such-library"), UNKNOWN_LIBRARY);
+    }
+
+    #[test]
+    fn labels_are_thinned_only_when_they_would_touch() {
+        assert_eq!(thinned(5, 60, 1000), vec![0, 1, 2, 3, 4]);
+        let some = thinned(40, 75, 900);
+        assert_eq!((some[0], *some.last().unwrap()), (0, 39));
+        assert!(some.len() < 40);
+        let slot = 900.0 / 40.0;
+        for w in some.windows(2) {
+            assert!((w[1] - w[0]) as f64 * slot >= 75.0, "{some:?}");
+        }
+        assert!(thinned(0, 10, 100).is_empty());
+    }
+
+    #[test]
+    fn direct_labels_are_pushed_apart_in_order() {
+        assert_eq!(
+            spread_labels(&[100, 105, 300, 101], 15),
+            vec![100, 130, 300, 115]
+        );
+        assert_eq!(spread_labels(&[50, 10], 15), vec![50, 10]);
+    }
+
+    /// The `<text>` elements of an SVG: (x, y, anchor, content).
+    fn texts(svg: &str) -> Vec<(f64, f64, String, String)> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let attr = |name: &str| {
+                    let start = t.find(&format!(" {name}=\""))? + name.len() + 3;
+                    Some(t[start..].split('"').next()?.to_string())
+                };
+                let content = t
+                    .split_once('>')?
+                    .1
+                    .split("</text>")
+                    .next()?
+                    .trim()
+                    .to_string();
+                Some((
+                    attr("x")?.parse().ok()?,
+                    attr("y")?.parse().ok()?,
+                    attr("text-anchor").unwrap_or_default(),
+                    content,
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
     fn svg_files_are_written_with_every_strategy_and_value() {
         let dir = tempfile::tempdir().unwrap();
         let sums = vec![
             summary("blis", "threads-2", 0.3, 106.9),
             summary("blis", "sequential", 0.6, 54.0),
             summary("blis", "hybrid-procs-2x2", 0.7, 46.5),
+            summary("blis", "blas-default", 0.6, 55.0),
+            summary("blis", "blas-2", 0.4, 80.0),
+            summary("blis", "hybrid-procs-1x2", 0.38, 84.0),
             summary("faer", "threads-2", 0.35, 90.0),
         ];
-        let order: Vec<String> = ["sequential", "threads-2", "hybrid-procs-2x2"]
-            .map(String::from)
-            .to_vec();
+        let order: Vec<String> = [
+            "sequential",
+            "threads-2",
+            "hybrid-procs-2x2",
+            "blas-default",
+        ]
+        .map(String::from)
+        .to_vec();
         let bars = dir.path().join("strategies.svg");
         strategies(&sums, &order, 240.0, &bars).unwrap();
         let svg = std::fs::read_to_string(&bars).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
+        let t = texts(&svg);
         for label in [
             "threads-2",
             "hybrid-procs-2x2",
             "blis",
             "faer",
-            "measured FMA peak",
+            "measured FMA peak, all cores: 240 GFLOP/s",
+            "106.9",
         ] {
-            assert!(svg.contains(label), "{label} missing");
+            assert!(t.iter().any(|x| x.3 == label), "{label} missing");
         }
+        // Strategy names: right-aligned left of the bars, none turned, in kind order.
+        let names: Vec<&(f64, f64, String, String)> =
+            t.iter().filter(|x| order.contains(&x.3)).collect();
+        assert_eq!(
+            names.iter().map(|x| x.3.as_str()).collect::<Vec<_>>(),
+            [
+                "sequential",
+                "blas-default",
+                "threads-2",
+                "hybrid-procs-2x2"
+            ]
+        );
+        assert!(names.iter().all(|x| x.2 == "end" && x.0 > 100.0));
+        assert!(!svg.contains("rotate("), "no turned text");
         let heat = dir.path().join("heatmap-blis.svg");
-        heatmap("blis", &sums, 240.0, &heat).unwrap();
+        let refused = ["hybrid-threads-2x2".to_string()];
+        heatmap("blis", &sums, &refused, 240.0, &heat).unwrap();
         let svg = std::fs::read_to_string(&heat).unwrap();
         assert!(svg.contains("106.9 (45%)"), "threads-2 cell");
         assert!(svg.contains("46.5 (19%)"), "hybrid-procs cell");
         assert!(svg.contains("P processes"));
+        assert!(svg.contains("not measured"), "the empty cells say so");
+        assert!(svg.contains("refused by the library"), "and why");
+        assert!(
+            svg.contains("84.0 (35%)") && !svg.contains("80.0 (33%)"),
+            "P = 1: the better of blas-2 and hybrid-procs-1x2, in both panels"
+        );
+        assert!(svg.contains("Not on the plane: blas-default 55.0 GFLOP/s"));
         let mut more = sums.clone();
         more.push(Summary {
             size: 500,
             ..summary("blis", "threads-2", 0.05, 80.0)
         });
         let curves = dir.path().join("scaling.svg");
-        scaling(&more, &order, &curves).unwrap();
+        scaling(&more, 240.0, &curves).unwrap();
         let svg = std::fs::read_to_string(&curves).unwrap();
-        assert!(
-            svg.contains("16 x 500") && svg.contains("16 x 1000"),
-            "workload labels"
-        );
-        assert!(svg.contains("threads-2"));
+        for label in [
+            "500x500",
+            "1000x1000",
+            "16 tasks",
+            "task-threads",
+            "blis",
+            "faer",
+        ] {
+            assert!(svg.contains(label), "{label} missing from scaling");
+        }
+        assert!(svg.contains("measured FMA peak, all cores: 240 GFLOP/s"));
     }
 }

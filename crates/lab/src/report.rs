@@ -2,18 +2,20 @@
 //! `summary.md` (the tutorial's table per backend and workload, parallel data generation,
 //! the recommendation, scaling and crossovers) and the folder's `README.md`.
 
+use crate::answer::{Answer, AvoidWhat, Recommendation};
 use crate::summary::{Row, Summary, summarise};
 use blaspar_core::Strategy;
 use blaspar_core::machine::Machine;
 use blaspar_core::peak::Peak;
 use blaspar_core::record::RunRecord;
 use blaspar_core::registry::Engine;
+use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use std::path::Path;
 
 /// The summary in the tutorial's table form per backend, the best per backend and overall,
-/// and the recommendation.
-pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
+/// and the recommendation (`rec`, the answer computed from the same rows).
+pub fn report(rows: &[Row], peak: &Peak, repeats: usize, rec: &Recommendation) -> String {
     use std::fmt::Write as _;
     let all = summarise(rows);
     let mut t = String::new();
@@ -42,7 +44,11 @@ pub fn report(rows: &[Row], peak: &Peak, repeats: usize) -> String {
             .cloned()
             .collect();
         let _ = writeln!(t, "## {tasks} tasks of {size}x{size}\n");
-        workload_report(&mut t, &rows, &sums, peak);
+        let answer = rec
+            .workloads
+            .iter()
+            .find(|a| (a.tasks, a.size) == (tasks, size));
+        workload_report(&mut t, &rows, &sums, peak, answer, rec.resamples);
         if let Some(best) = sums.first() {
             bests.push((tasks, size, best.clone()));
         }
@@ -149,7 +155,14 @@ fn kind(strategy: &str) -> &str {
 
 /// One workload's tables (one per backend), the parallel-generation table and the
 /// recommendation.
-fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) {
+fn workload_report(
+    t: &mut String,
+    rows: &[Row],
+    sums: &[Summary],
+    peak: &Peak,
+    answer: Option<&Answer>,
+    resamples: usize,
+) {
     let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
     backends.sort_unstable();
     backends.dedup();
@@ -157,8 +170,8 @@ fn workload_report(t: &mut String, rows: &[Row], sums: &[Summary], peak: &Peak) 
         backend_section(t, b, rows, sums, peak);
     }
     generation_section(t, sums);
-    if let (Some(best), Some(second)) = (sums.first(), sums.get(1)) {
-        recommendation(t, best, second, sums, peak);
+    if let Some(answer) = answer {
+        recommendation(t, answer, peak, resamples);
     }
 }
 
@@ -288,55 +301,127 @@ fn generation_section(t: &mut String, sums: &[Summary]) {
     }
 }
 
-/// The best configuration, its margin over the runner-up and the naive choices, and the
-/// recipe for the user's own program.
-fn recommendation(t: &mut String, best: &Summary, second: &Summary, sums: &[Summary], peak: &Peak) {
+/// The answer: the kinds of parallelism of the tie set with their libraries, the tie set
+/// with its confidence, what to avoid and by how much, and the recipe for the user's own
+/// program on each library of the tie set.
+fn recommendation(t: &mut String, a: &Answer, peak: &Peak, resamples: usize) {
     use std::fmt::Write as _;
-    // A row of another version may name a strategy this one cannot describe.
-    let recipe = match best.strategy.parse::<Strategy>() {
-        Ok(strat) => how_to(&best.backend, &strat, best.generation),
-        Err(_) => format!("{} (not a strategy this version knows)", best.strategy),
-    };
-    let margin = second.median_seconds / best.median_seconds - 1.0;
-    let noise = best.spread().max(second.spread());
-    let naive: Vec<String> = sums
+    let _ = writeln!(t, "### Recommendation\n");
+    let kinds: Vec<String> = a
+        .kinds
         .iter()
-        .filter(|s| {
-            s.backend == best.backend
-                && s.label() != best.label()
-                && s.generation == Generation::Serial
-                && (s.strategy == "blas-default" || s.strategy == format!("procs-{}", peak.threads))
-        })
-        .map(|s| {
-            format!(
-                "{:.2}x faster than {}",
-                s.median_seconds / best.median_seconds,
-                s.strategy
-            )
-        })
+        .map(|k| format!("**{}** on {}", k.description, k.libraries.join(", ")))
         .collect();
     let _ = writeln!(
         t,
-        "### Recommendation\n\nBest: **{} on {}**, {} s, {:.1} GFLOP/s ({:.0}% of the measured peak). \
-         It beats the runner-up ({} on {}) by {:.1}%, {} the measured spread ({:.1}%){}{}.\n\nIn your own program: {}.",
-        best.label(),
-        best.backend,
-        seconds(best.median_seconds),
-        best.median_gflops,
-        100.0 * best.median_gflops / peak.all_cores_gflops,
-        second.label(),
-        second.backend,
-        100.0 * margin,
-        if margin > noise {
-            "more than"
+        "Kind of parallelism first, then the library: {} ({:.0}% of {resamples} bootstrap rounds \
+         have their fastest configuration of {}).\n",
+        kinds.join("; or "),
+        100.0 * a.kind_confidence,
+        if a.kinds.len() == 1 {
+            "this kind"
         } else {
-            "a tie: within"
-        },
-        100.0 * noise,
-        if naive.is_empty() { "" } else { "; it is " },
-        naive.join(" and "),
-        recipe
+            "one of these kinds"
+        }
     );
+    let _ = writeln!(
+        t,
+        "{}: {} the measurements cannot tell from the best (confidence {:.0}%: the share of \
+         bootstrap rounds whose fastest configuration is {}; method in `recommendation.json`){}.\n",
+        if a.tie_set.len() == 1 {
+            "Best, alone"
+        } else {
+            "Tie set"
+        },
+        if a.tie_set.len() == 1 {
+            "no other configuration is within what".to_string()
+        } else {
+            format!("the {} configurations", a.tie_set.len())
+        },
+        100.0 * a.confidence,
+        if a.tie_set.len() == 1 {
+            "it"
+        } else {
+            "one of them"
+        },
+        if a.min_runs < 2 {
+            "; some configurations were measured once, their noise borrowed from the others"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        t,
+        "| configuration | library | kind | runs | median s | GFLOP/s | % of peak | vs best | fastest in |\n|---|---|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for c in &a.tie_set {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {:.1} | {:.0}% | {:.3} | {:.0}% |",
+            label(&c.strategy, c.generation),
+            c.backend,
+            c.kind.map_or("?", crate::kind::Kind::name),
+            c.runs,
+            seconds(c.median_seconds),
+            c.gflops,
+            100.0 * c.gflops / peak.all_cores_gflops,
+            c.slower_than_best,
+            100.0 * c.fastest_in
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nAvoid (nothing of it in the tie set; how many times slower than the best its fastest \
+         configuration is):\n"
+    );
+    for (what, name) in [
+        (AvoidWhat::Kind, "kinds"),
+        (AvoidWhat::Library, "libraries"),
+    ] {
+        let items: Vec<String> = a
+            .avoid
+            .iter()
+            .filter(|x| x.what == what)
+            .map(|x| {
+                format!(
+                    "{} {:.2}x ({} on {})",
+                    x.name,
+                    x.factor,
+                    label(&x.fastest.strategy, x.fastest.generation),
+                    x.fastest.backend
+                )
+            })
+            .collect();
+        if !items.is_empty() {
+            let _ = writeln!(t, "- {name}: {}", items.join(", "));
+        }
+    }
+    let _ = writeln!(
+        t,
+        "- slowest measured: {} on {}, {:.2}x",
+        label(&a.slowest.strategy, a.slowest.generation),
+        a.slowest.backend,
+        a.slowest.slower_than_best
+    );
+    let _ = writeln!(t, "\nIn your own program:\n");
+    let mut seen: Vec<&str> = Vec::new();
+    for c in &a.tie_set {
+        if seen.contains(&c.backend.as_str()) {
+            continue;
+        }
+        seen.push(&c.backend);
+        // A row of another version may name a strategy this one cannot describe.
+        let recipe = match c.strategy.parse::<Strategy>() {
+            Ok(strat) => how_to(&c.backend, &strat, c.generation),
+            Err(_) => format!("{} (not a strategy this version knows)", c.strategy),
+        };
+        let _ = writeln!(
+            t,
+            "- {} ({}): {recipe}.",
+            c.backend,
+            label(&c.strategy, c.generation)
+        );
+    }
     let _ = writeln!(t);
 }
 
@@ -418,8 +503,9 @@ pub fn readme(rows: &[Row], peak: &Peak, machine: &Machine, out: &Path) -> Strin
     let _ = writeln!(
         t,
         "\nFiles: `runs.jsonl` (one row per measurement, with the full run record), `peak.json`, \
-         `summary.md` (tables, recommendation, scaling), `strategies*.svg`, `heatmap-*.svg`, \
-         `scaling.svg` (with several workloads)."
+         `summary.md` (tables, recommendation, scaling), `recommendation.json` (the tie set \
+         per workload with its confidence, what to avoid; read by `blaspar advise`), \
+         `strategies*.svg`, `heatmap-*.svg`, `scaling.svg` (with several workloads)."
     );
     t
 }
@@ -475,6 +561,51 @@ mod tests {
         assert!(
             p.contains("BLIS_NUM_THREADS=4") && p.contains("data with 4 threads"),
             "{p}"
+        );
+    }
+
+    #[test]
+    fn the_recommendation_names_the_tie_set_what_to_avoid_and_each_library_s_recipe() {
+        use crate::summary::test_rows as rows;
+        let all = [
+            rows("mkl-iomp", "threads-2", &[0.300, 0.309, 0.294]),
+            rows("blis", "procs-2", &[0.303, 0.297, 0.310]),
+            rows("blis", "sequential", &[0.60, 0.61, 0.59]),
+            rows("matrixmultiply", "threads-2", &[0.45, 0.46, 0.44]),
+        ]
+        .concat();
+        let peak = Peak {
+            isa: "avx2".into(),
+            lanes: 4,
+            one_core_gflops: 60.0,
+            all_cores_gflops: 120.0,
+            threads: 2,
+            seconds: 0.5,
+        };
+        let rec = crate::answer::recommend(&all);
+        let text = report(&all, &peak, 3, &rec);
+        let section = text
+            .split("### Recommendation")
+            .nth(1)
+            .expect("a recommendation");
+        for expected in [
+            "**task-level parallelism with threads (one library thread per task)** on mkl-iomp; \
+             or **task-level parallelism with worker processes",
+            "Tie set: the 2 configurations",
+            "| threads-2 | mkl-iomp | task-threads | 3 | 0.3000 |",
+            "| procs-2 | blis | task-processes | 3 | 0.3030 |",
+            "- kinds: sequential 2.00x (sequential on blis)",
+            "- libraries: matrixmultiply 1.50x (threads-2 on matrixmultiply)",
+            "- mkl-iomp (threads-2): run 2 tasks at once in a thread pool",
+            "MKL_NUM_THREADS=1",
+            "- blis (procs-2): run 2 worker processes",
+            "BLIS_NUM_THREADS=1",
+        ] {
+            assert!(section.contains(expected), "{expected}\n---\n{section}");
+        }
+        assert!(
+            !section.contains("matrixmultiply (threads-2): run"),
+            "{section}"
         );
     }
 

@@ -126,6 +126,37 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     out
 }
 
+/// Rows of one configuration for tests: one per sample (seconds), the rest of the record
+/// from a committed run (16 tasks of 1000x1000), GFLOP/s to match the seconds.
+#[cfg(test)]
+pub(crate) fn test_rows(backend: &str, strategy: &str, seconds: &[f64]) -> Vec<Row> {
+    let t: RunRecord = serde_json::from_str(include_str!(
+        "../../../results/2026-11-23-vm/quick-blis-threads-2.json"
+    ))
+    .expect("a run record");
+    seconds
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let mut rec = t.clone();
+            rec.backend = backend.into();
+            rec.strategy = strategy.into();
+            rec.seconds_total = s;
+            rec.gflops = t.gflops * t.seconds_total / s;
+            Row {
+                backend: backend.into(),
+                strategy: strategy.into(),
+                tasks: rec.tasks,
+                size: rec.size,
+                generation: Generation::Serial,
+                repeat: i + 1,
+                record: Some(rec),
+                refused: None,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! progress, medians with spread, the best configuration per backend and overall against
 //! the measured f64 peak. Search around the best, scaling lists and plots come next.
 
+use crate::answer::recommend;
 use crate::engines::{Outcome, run_args, shuffled};
 use crate::report::{readme, report};
 use crate::summary::{Row, Summary, summarise};
@@ -117,15 +118,19 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         ctx.measure(&extra, &mut rows, "around the best")?;
     }
 
-    let text = report(&rows, &peak, args.repeats);
+    let rec = recommend(&rows);
+    let text = report(&rows, &peak, args.repeats, &rec);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
+    let json = serde_json::to_string_pretty(&rec)? + "\n";
+    std::fs::write(out.join("recommendation.json"), json)?;
     std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
     draw_plots(&out, &rows, &configs, &peak)?;
     eprintln!(
-        "rows: {}; summary: {}",
+        "rows: {}; summary: {}; answer: {}",
         runs_path.display(),
-        out.join("summary.md").display()
+        out.join("summary.md").display(),
+        out.join("recommendation.json").display()
     );
     Ok(())
 }
@@ -270,12 +275,18 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
         backends.sort_unstable();
         backends.dedup();
         for b in backends {
+            let refused: Vec<String> = rows
+                .iter()
+                .filter(|r| r.backend == b && (r.tasks, r.size) == (tasks, size))
+                .filter(|r| r.refused.is_some())
+                .map(|r| r.strategy.clone())
+                .collect();
             let file = out.join(format!("heatmap-{b}{suffix}.svg"));
-            crate::plot::heatmap(b, &here, peak, &file)?;
+            crate::plot::heatmap(b, &here, &refused, peak, &file)?;
         }
     }
     if many {
-        crate::plot::scaling(&sums, &order, &out.join("scaling.svg"))?;
+        crate::plot::scaling(&sums, peak.all_cores_gflops, &out.join("scaling.svg"))?;
     }
     eprintln!(
         "plots: {}/strategies*.svg, heatmap-<backend>*.svg (and scaling.svg with several workloads)",

@@ -1,0 +1,514 @@
+//! The sweep's answer: per workload, not one winner but every configuration that the
+//! measurements cannot tell from the best (the tie set), how sure that is, the answer in
+//! the tutorial's order (the kind of parallelism first, then the library), and what to
+//! avoid with how much slower it is. Written to `DIR/recommendation.json` by the sweep
+//! and summarised in `summary.md`.
+//!
+//! **Method: an independent bootstrap of medians.** A sweep measures each configuration
+//! a few times (3 by default), too few pairs for the signed-rank interval `compare`
+//! uses (at least 6), and configurations measured around the best ran in other rounds
+//! than the grid, so repeats do not pair across configurations. So each configuration's
+//! seconds are resampled on their own, with replacement, as many as it has, and the
+//! resample's median taken; [`RESAMPLES`] = 2000 rounds per workload, from a fixed seed
+//! ([`SEED`]), so the same rows always give the same answer. A configuration measured
+//! only once has no noise of its own: its one value is multiplied by a relative residual
+//! (`sample / its configuration's median`) drawn from the workload's configurations
+//! with two or more measurements; with none, it has no noise at all and the answer says
+//! so through `min_runs`.
+//!
+//! - **best**: the configuration with the lowest median seconds.
+//! - **tie set**: the best and every configuration whose resampled median is at least as
+//!   fast as the best's resampled median in at least [`TIE_LEVEL`] = 5% of the rounds:
+//!   the measurements cannot say, at 95% (one-sided), that it is slower. With 3 samples
+//!   each, two configurations whose ranges do not overlap are never tied, and two that
+//!   interleave always are.
+//! - **confidence**: the share of rounds whose fastest configuration lies in the tie set
+//!   ("the best set beats the rest"); **kind_confidence** the same for the kinds of
+//!   parallelism in the tie set.
+//! - **avoid**: every kind of parallelism and every library with no configuration in the
+//!   tie set, with its fastest configuration and how many times slower than the best that
+//!   is (median over median).
+
+use crate::kind::Kind;
+use crate::stats::median;
+use crate::summary::{Row, Summary, summarise};
+use blaspar_core::workload::Generation;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+/// Bootstrap rounds per workload.
+pub const RESAMPLES: usize = 2000;
+/// A configuration is tied with the best when it is at least as fast in this share of rounds.
+pub const TIE_LEVEL: f64 = 0.05;
+/// Seed of the bootstrap: the same rows give the same answer.
+pub const SEED: u64 = 0x7469_6573_6574_0001;
+/// Version of `recommendation.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `DIR/recommendation.json`: the sweep's answer for every workload it measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Version of this file's layout (1).
+    pub schema_version: u32,
+    /// How the tie set and the confidences were computed, in words, with the parameters.
+    pub method: String,
+    /// Bootstrap rounds per workload.
+    pub resamples: usize,
+    /// Share of rounds in which a configuration must be at least as fast as the best to
+    /// be tied with it.
+    pub tie_level: f64,
+    /// One answer per workload, ordered by matrix size, then task count.
+    pub workloads: Vec<Answer>,
+}
+
+/// The answer for one workload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// Independent tasks (matrix products) of the workload.
+    pub tasks: usize,
+    /// Order n of its n x n matrices.
+    pub size: usize,
+    /// The fastest configuration measured (lowest median seconds).
+    pub best: Choice,
+    /// Every configuration the measurements cannot tell from the best, fastest first
+    /// (the best included).
+    pub tie_set: Vec<Choice>,
+    /// Share of bootstrap rounds whose fastest configuration lies in the tie set.
+    pub confidence: f64,
+    /// The kinds of parallelism of the tie set, each with its libraries, in the order of
+    /// their fastest configuration: the answer to "tasks, BLAS threads, or both?" first.
+    pub kinds: Vec<KindAnswer>,
+    /// Share of bootstrap rounds whose fastest configuration is of a kind in `kinds`.
+    pub kind_confidence: f64,
+    /// Each kind of parallelism and each library with nothing in the tie set, most
+    /// costly first.
+    pub avoid: Vec<Avoid>,
+    /// The slowest configuration measured, against the best.
+    pub slowest: Choice,
+    /// The fewest measurements of any configuration here (1: its noise is borrowed from
+    /// the others, see `method`).
+    pub min_runs: usize,
+    /// Configurations measured for this workload.
+    pub configurations: usize,
+}
+
+/// One measured configuration, as the answer names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The library (backend name of the registry).
+    pub backend: String,
+    /// The strategy's text form (`threads-2`, `hybrid-procs-2x4`).
+    pub strategy: String,
+    /// Who generated the data (serial: the worker's thread; parallel: as many threads as
+    /// it has BLAS threads).
+    pub generation: Generation,
+    /// Its kind of parallelism (`null` for a strategy this version does not know).
+    pub kind: Option<Kind>,
+    /// Measurements behind it.
+    pub runs: usize,
+    /// Median seconds of the timed run.
+    pub median_seconds: f64,
+    /// Median GFLOP/s (data generation included).
+    pub gflops: f64,
+    /// Its median over the best's median (1 for the best).
+    pub slower_than_best: f64,
+    /// Share of bootstrap rounds in which it was the fastest configuration.
+    pub fastest_in: f64,
+    /// Share of bootstrap rounds in which it was at least as fast as the best (the tie
+    /// test: tied when at least `tie_level`).
+    pub as_fast_as_best: f64,
+}
+
+/// A kind of parallelism of the tie set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindAnswer {
+    /// The kind (`null` for strategies this version does not know).
+    pub kind: Option<Kind>,
+    /// The kind in words.
+    pub description: String,
+    /// The libraries with a configuration of this kind in the tie set, fastest first.
+    pub libraries: Vec<String>,
+}
+
+/// Something to avoid: a kind of parallelism or a library absent from the tie set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Avoid {
+    /// `kind` or `library`.
+    pub what: AvoidWhat,
+    /// The kind's name (`sequential`, `blas-threads`, ...) or the library's.
+    pub name: String,
+    /// Its fastest configuration.
+    pub fastest: Choice,
+    /// How many times slower than the best that configuration is (median over median).
+    pub factor: f64,
+}
+
+/// What an [`Avoid`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AvoidWhat {
+    Kind,
+    Library,
+}
+
+/// The answer for every workload of `rows` (refused rows carry no measurement).
+pub fn recommend(rows: &[Row]) -> Recommendation {
+    let sums = summarise(rows);
+    let mut workloads: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
+    workloads.sort_unstable_by_key(|&(t, n)| (n, t));
+    workloads.dedup();
+    Recommendation {
+        schema_version: SCHEMA_VERSION,
+        method: method(),
+        resamples: RESAMPLES,
+        tie_level: TIE_LEVEL,
+        workloads: workloads
+            .into_iter()
+            .filter_map(|(t, n)| answer(rows, &sums, t, n))
+            .collect(),
+    }
+}
+
+/// The method in words, for the file and the summary.
+pub fn method() -> String {
+    format!(
+        "independent bootstrap of medians: {RESAMPLES} rounds per workload (seed {SEED:#x}), \
+         each configuration's seconds resampled with replacement and its median taken (a \
+         configuration measured once: its value times a relative residual drawn from the \
+         workload's configurations measured at least twice); tie set: the best and every \
+         configuration at least as fast as the best in at least {:.0}% of rounds; \
+         confidence: share of rounds whose fastest configuration is in the tie set",
+        100.0 * TIE_LEVEL
+    )
+}
+
+/// The seconds of every measurement of a summary's configuration.
+fn samples(rows: &[Row], s: &Summary) -> Vec<f64> {
+    rows.iter()
+        .filter(|r| {
+            r.backend == s.backend && r.strategy == s.strategy && r.generation == s.generation
+        })
+        .filter_map(|r| r.record.as_ref())
+        .filter(|rec| (rec.tasks, rec.size) == (s.tasks, s.size))
+        .map(|rec| rec.seconds_total)
+        .collect()
+}
+
+/// Counts of the bootstrap for one workload: per configuration, rounds in which it was
+/// fastest and rounds in which it was at least as fast as the best; per round, the winner.
+struct Rounds {
+    fastest: Vec<usize>,
+    as_fast: Vec<usize>,
+    winners: Vec<usize>,
+}
+
+/// Runs the bootstrap over configurations' samples (index 0: the best by median).
+fn bootstrap(samples: &[Vec<f64>]) -> Rounds {
+    let mut residuals: Vec<f64> = samples
+        .iter()
+        .filter(|v| v.len() >= 2)
+        .flat_map(|v| {
+            let m = median(&mut v.clone());
+            v.iter().map(move |x| x / m)
+        })
+        .collect();
+    if residuals.is_empty() {
+        residuals.push(1.0);
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let mut fastest = vec![0; samples.len()];
+    let mut as_fast = vec![0; samples.len()];
+    let mut winners = Vec::with_capacity(RESAMPLES);
+    let mut draw = Vec::new();
+    let mut medians = vec![0.0; samples.len()];
+    for _ in 0..RESAMPLES {
+        for (c, v) in samples.iter().enumerate() {
+            medians[c] = if v.len() >= 2 {
+                draw.clear();
+                draw.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
+                median(&mut draw)
+            } else {
+                v[0] * residuals[rng.random_range(0..residuals.len())]
+            };
+        }
+        let winner = (0..samples.len())
+            .min_by(|&a, &b| medians[a].total_cmp(&medians[b]))
+            .unwrap_or(0);
+        fastest[winner] += 1;
+        winners.push(winner);
+        for c in 0..samples.len() {
+            if medians[c] <= medians[0] {
+                as_fast[c] += 1;
+            }
+        }
+    }
+    Rounds {
+        fastest,
+        as_fast,
+        winners,
+    }
+}
+
+/// The answer for one workload; `None` when nothing was measured there.
+fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<Answer> {
+    // summarise sorts fastest first: index 0 is the best.
+    let sums: Vec<&Summary> = all
+        .iter()
+        .filter(|s| (s.tasks, s.size) == (tasks, size))
+        .collect();
+    let best = *sums.first()?;
+    let samples: Vec<Vec<f64>> = sums.iter().map(|s| samples(rows, s)).collect();
+    let rounds = bootstrap(&samples);
+    let share = |n: usize| n as f64 / RESAMPLES as f64;
+    let choices: Vec<Choice> = sums
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Choice {
+            backend: s.backend.clone(),
+            strategy: s.strategy.clone(),
+            generation: s.generation,
+            kind: Kind::of_text(&s.strategy),
+            runs: s.runs,
+            median_seconds: s.median_seconds,
+            gflops: s.median_gflops,
+            slower_than_best: s.median_seconds / best.median_seconds,
+            fastest_in: share(rounds.fastest[i]),
+            as_fast_as_best: share(rounds.as_fast[i]),
+        })
+        .collect();
+    let tied: Vec<bool> = choices
+        .iter()
+        .enumerate()
+        .map(|(i, c)| i == 0 || c.as_fast_as_best >= TIE_LEVEL)
+        .collect();
+    let tie_set: Vec<Choice> = choices
+        .iter()
+        .zip(&tied)
+        .filter(|(_, t)| **t)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let mut kinds: Vec<KindAnswer> = Vec::new();
+    for c in &tie_set {
+        let at = match kinds.iter().position(|k| k.kind == c.kind) {
+            Some(at) => at,
+            None => {
+                kinds.push(KindAnswer {
+                    kind: c.kind,
+                    description: c
+                        .kind
+                        .map_or("a strategy this version does not know", Kind::describe)
+                        .to_string(),
+                    libraries: Vec::new(),
+                });
+                kinds.len() - 1
+            }
+        };
+        if !kinds[at].libraries.contains(&c.backend) {
+            kinds[at].libraries.push(c.backend.clone());
+        }
+    }
+    let confidence = share(rounds.winners.iter().filter(|&&w| tied[w]).count());
+    let kind_confidence = share(
+        rounds
+            .winners
+            .iter()
+            .filter(|&&w| kinds.iter().any(|k| k.kind == choices[w].kind))
+            .count(),
+    );
+    Some(Answer {
+        tasks,
+        size,
+        best: choices[0].clone(),
+        confidence,
+        kind_confidence,
+        avoid: avoid(&choices, &tie_set, &kinds),
+        slowest: choices[choices.len() - 1].clone(),
+        min_runs: sums.iter().map(|s| s.runs).min().unwrap_or(0),
+        configurations: sums.len(),
+        tie_set,
+        kinds,
+    })
+}
+
+/// Each kind and each library absent from the tie set, with its fastest configuration
+/// (`choices` is fastest first), most costly first.
+fn avoid(choices: &[Choice], tie_set: &[Choice], kinds: &[KindAnswer]) -> Vec<Avoid> {
+    let mut out: Vec<Avoid> = Vec::new();
+    for c in choices {
+        if !kinds.iter().any(|k| k.kind == c.kind)
+            && !out
+                .iter()
+                .any(|a| a.what == AvoidWhat::Kind && a.fastest.kind == c.kind)
+        {
+            out.push(Avoid {
+                what: AvoidWhat::Kind,
+                name: c.kind.map_or("unknown", Kind::name).to_string(),
+                fastest: c.clone(),
+                factor: c.slower_than_best,
+            });
+        }
+    }
+    for c in choices {
+        if !tie_set.iter().any(|t| t.backend == c.backend)
+            && !out
+                .iter()
+                .any(|a| a.what == AvoidWhat::Library && a.name == c.backend)
+        {
+            out.push(Avoid {
+                what: AvoidWhat::Library,
+                name: c.backend.clone(),
+                fastest: c.clone(),
+                factor: c.slower_than_best,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.factor.total_cmp(&a.factor));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::test_rows as rows;
+    use rand::Rng;
+
+    /// `n` samples around `centre` with relative noise `noise` (uniform), fixed seed.
+    fn noisy(centre: f64, noise: f64, n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        (0..n)
+            .map(|_| centre * (1.0 + noise * (2.0 * rng.random::<f64>() - 1.0)))
+            .collect()
+    }
+
+    fn names(set: &[Choice]) -> Vec<String> {
+        set.iter()
+            .map(|c| format!("{} {}", c.backend, c.strategy))
+            .collect()
+    }
+
+    #[test]
+    fn a_clear_winner_is_a_set_of_one_with_high_confidence() {
+        let all = [
+            rows("blis", "threads-2", &noisy(0.30, 0.02, 3, 1)),
+            rows("blis", "sequential", &noisy(0.60, 0.02, 3, 2)),
+            rows("blis", "blas-2", &noisy(0.40, 0.02, 3, 3)),
+            rows("faer", "threads-2", &noisy(0.36, 0.02, 3, 4)),
+        ]
+        .concat();
+        let rec = recommend(&all);
+        assert_eq!(rec.workloads.len(), 1);
+        let a = &rec.workloads[0];
+        assert_eq!(names(&a.tie_set), ["blis threads-2"]);
+        assert_eq!(names(std::slice::from_ref(&a.best)), ["blis threads-2"]);
+        assert!(a.confidence >= 0.95, "{}", a.confidence);
+        assert_eq!(a.kinds.len(), 1);
+        assert_eq!(a.kinds[0].kind, Some(Kind::TaskThreads));
+        assert_eq!(a.kinds[0].libraries, ["blis"]);
+        // Avoid: sequential (2x), BLAS threads (1.33x), the library faer (1.2x), most costly first.
+        let avoid: Vec<(AvoidWhat, &str)> =
+            a.avoid.iter().map(|x| (x.what, x.name.as_str())).collect();
+        assert_eq!(
+            avoid,
+            [
+                (AvoidWhat::Kind, "sequential"),
+                (AvoidWhat::Kind, "blas-threads"),
+                (AvoidWhat::Library, "faer")
+            ]
+        );
+        assert!(
+            (a.avoid[0].factor - 2.0).abs() < 0.1,
+            "{}",
+            a.avoid[0].factor
+        );
+        assert_eq!(a.slowest.strategy, "sequential");
+        assert_eq!(a.min_runs, 3);
+    }
+
+    #[test]
+    fn two_configurations_within_noise_are_both_in_the_set() {
+        let all = [
+            rows("mkl-iomp", "threads-2", &[0.300, 0.309, 0.294]),
+            rows("blis", "procs-2", &[0.303, 0.297, 0.310]),
+            rows("blis", "sequential", &noisy(0.60, 0.02, 3, 5)),
+        ]
+        .concat();
+        let a = &recommend(&all).workloads[0];
+        assert_eq!(names(&a.tie_set), ["mkl-iomp threads-2", "blis procs-2"]);
+        assert!(a.confidence >= 0.95, "{}", a.confidence);
+        // Kind first, then the library: two kinds, each with its library.
+        let kinds: Vec<(Option<Kind>, Vec<String>)> = a
+            .kinds
+            .iter()
+            .map(|k| (k.kind, k.libraries.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Some(Kind::TaskThreads), vec!["mkl-iomp".to_string()]),
+                (Some(Kind::TaskProcesses), vec!["blis".to_string()])
+            ]
+        );
+        let runner_up = &a.tie_set[1];
+        assert!(runner_up.as_fast_as_best >= TIE_LEVEL && runner_up.fastest_in > 0.1);
+    }
+
+    #[test]
+    fn noise_decides_a_tie_not_the_gap_alone() {
+        // The same 3% gap: tied in 5% noise, apart in 0.3% noise.
+        let loud = [
+            rows("blis", "threads-2", &noisy(1.00, 0.05, 5, 6)),
+            rows("blis", "procs-2", &noisy(1.03, 0.05, 5, 7)),
+        ]
+        .concat();
+        let quiet = [
+            rows("blis", "threads-2", &noisy(1.00, 0.003, 5, 6)),
+            rows("blis", "procs-2", &noisy(1.03, 0.003, 5, 7)),
+        ]
+        .concat();
+        assert_eq!(recommend(&loud).workloads[0].tie_set.len(), 2);
+        let q = &recommend(&quiet).workloads[0];
+        assert_eq!(names(&q.tie_set), ["blis threads-2"]);
+        assert!(q.confidence > 0.99);
+    }
+
+    #[test]
+    fn a_single_measurement_borrows_the_workload_s_noise() {
+        let all = [
+            rows("blis", "threads-2", &[1.00, 1.04, 0.96]),
+            rows("blis", "procs-2", &[1.01]),
+            rows("blis", "sequential", &[2.0]),
+        ]
+        .concat();
+        let a = &recommend(&all).workloads[0];
+        assert_eq!(names(&a.tie_set), ["blis threads-2", "blis procs-2"]);
+        assert_eq!(a.min_runs, 1);
+        assert!(a.avoid.iter().any(|x| x.name == "sequential"));
+    }
+
+    #[test]
+    fn the_same_rows_give_the_same_answer_and_refusals_are_ignored() {
+        let mut all = [
+            rows("blis", "threads-2", &noisy(0.30, 0.03, 3, 8)),
+            rows("blis", "procs-2", &noisy(0.31, 0.03, 3, 9)),
+        ]
+        .concat();
+        all.push(Row {
+            record: None,
+            refused: Some("not supported".into()),
+            ..rows("blis", "batched-2", &[1.0]).remove(0)
+        });
+        let a = recommend(&all);
+        assert_eq!(a, recommend(&all));
+        assert_eq!(a.workloads[0].configurations, 2);
+        assert!(recommend(&[]).workloads.is_empty());
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Recommendation = serde_json::from_str(&json).unwrap();
+        let w = (&back.workloads[0], &a.workloads[0]);
+        assert_eq!(names(&w.0.tie_set), names(&w.1.tie_set));
+        assert_eq!(
+            (w.0.confidence, w.0.kinds.clone()),
+            (w.1.confidence, w.1.kinds.clone())
+        );
+    }
+}
