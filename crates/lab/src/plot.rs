@@ -16,6 +16,7 @@ use blaspar_core::history::short;
 use blaspar_core::registry::ENGINES;
 use blaspar_core::strategy::Placement;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
@@ -189,6 +190,17 @@ fn workload(sums: &[Summary]) -> String {
     })
 }
 
+/// A chart of f64 x f64 on an SVG.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Height of one bar of the strategies plot, and the gap between two configurations' groups,
+/// in pixels: the plot grows with the bars instead of squeezing them.
+const BAR: i32 = 13;
+const GAP: i32 = 12;
+
+/// A configuration of the strategies plot (its label) and its summaries, one bar each.
+type BarGroup<'a> = (&'a String, Vec<&'a Summary>);
+
 /// Horizontal grouped bars: one group per configuration (strategy names on the y axis, in
 /// kind order), one bar per library that ran it (median GFLOP/s, whisker min-max, value at
 /// its end), the measured all-core peak as a labelled vertical line, the legend on the
@@ -199,31 +211,17 @@ pub fn strategies(
     peak: f64,
     path: &Path,
 ) -> anyhow::Result<()> {
-    const BAR: i32 = 13;
-    const GAP: i32 = 12;
     let libs = libraries(sums);
-    let mut cats: Vec<&String> = order
-        .iter()
-        .filter(|o| sums.iter().any(|s| &s.label() == *o))
-        .collect();
-    cats.sort_by_key(|l| label_order(l));
-    let groups: Vec<(&String, Vec<&Summary>)> = cats
-        .iter()
-        .map(|c| {
-            let mut here: Vec<&Summary> = sums.iter().filter(|s| &s.label() == *c).collect();
-            here.sort_by_key(|s| libs.iter().position(|b| *b == s.backend));
-            (*c, here)
-        })
-        .collect();
+    let groups = bar_groups(sums, order, &libs);
     let bars: i32 = groups.iter().map(|(_, g)| g.len() as i32).sum();
     let plot_h = (bars * BAR + groups.len() as i32 * GAP).max(120);
-    let label_w = cats.iter().map(|c| text_width(c, LABEL)).max().unwrap_or(0) + 18;
-    let peak_text = format!("measured FMA peak, all cores: {peak:.0} GFLOP/s");
-    let mut entries: Vec<(String, Swatch)> = libs
+    let label_w = groups
         .iter()
-        .map(|b| (b.to_string(), Swatch::Bar(library_colour(b))))
-        .collect();
-    entries.push((format!("peak ({peak:.0})"), Swatch::Line(PEAK)));
+        .map(|(c, _)| text_width(c, LABEL))
+        .max()
+        .unwrap_or(0)
+        + 18;
+    let entries = bar_legend(&libs, peak);
     let legend_w = legend_width(entries.iter().map(|(t, _)| t.clone()));
     let (top_px, bottom_px) = (78, 52);
     let width = 1200;
@@ -267,6 +265,52 @@ pub fn strategies(
         .label_style((FONT, LABEL))
         .draw()
         .map_err(e)?;
+    draw_bar_groups(&root, &mut chart, &groups, path)?;
+    draw_peak_bar_line(&root, &mut chart, peak, path)?;
+    legend(&legend_area, (4, top_px + 8), &entries)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The groups of the strategies plot: the configurations of `order` that were measured, in
+/// kind order, each with its summaries in library order (`libs`).
+fn bar_groups<'a>(sums: &'a [Summary], order: &'a [String], libs: &[&str]) -> Vec<BarGroup<'a>> {
+    let mut cats: Vec<&String> = order
+        .iter()
+        .filter(|o| sums.iter().any(|s| &s.label() == *o))
+        .collect();
+    cats.sort_by_key(|l| label_order(l));
+    cats.iter()
+        .map(|c| {
+            let mut here: Vec<&Summary> = sums.iter().filter(|s| &s.label() == *c).collect();
+            here.sort_by_key(|s| libs.iter().position(|b| *b == s.backend));
+            (*c, here)
+        })
+        .collect()
+}
+
+/// The strategies plot's legend: a bar per library, then the peak line.
+fn bar_legend(libs: &[&str], peak: f64) -> Vec<(String, Swatch)> {
+    let mut entries: Vec<(String, Swatch)> = libs
+        .iter()
+        .map(|b| (b.to_string(), Swatch::Bar(library_colour(b))))
+        .collect();
+    entries.push((format!("peak ({peak:.0})"), Swatch::Line(PEAK)));
+    entries
+}
+
+/// Every group of bars from the top of the chart down: a light stripe behind every other
+/// group (so the eye can follow a row to its name), the configuration's name left of the
+/// axis, and a bar per library.
+fn draw_bar_groups(
+    root: &Area,
+    chart: &mut Chart,
+    groups: &[BarGroup],
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let top = chart.x_range().end;
+    let units = chart.y_range().end;
     // y grows upwards; groups are laid out from the top, `px` pixels down.
     let y = |px: i32| units - f64::from(px);
     let mut px = GAP / 2;
@@ -282,7 +326,7 @@ pub fn strategies(
         }
         let (lx, ly) = chart.backend_coord(&(0.0, y(px + h / 2)));
         write(
-            &root,
+            root,
             cat,
             (lx - 8, ly),
             LABEL,
@@ -291,41 +335,69 @@ pub fn strategies(
         )
         .map_err(e)?;
         for (i, s) in here.iter().enumerate() {
-            let (y0, y1) = (y(px + i as i32 * BAR + 1), y(px + (i as i32 + 1) * BAR - 1));
-            let ym = (y0 + y1) / 2.0;
-            let (lo, hi) = (gflops_at(s, s.max_seconds), gflops_at(s, s.min_seconds));
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y0), (s.median_gflops, y1)],
-                    library_colour(&s.backend).filled(),
-                )))
-                .map_err(e)?;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(lo, ym), (hi, ym)],
-                    BLACK,
-                )))
-                .map_err(e)?;
-            let (vx, vy) = chart.backend_coord(&(hi.max(s.median_gflops), ym));
-            write(
-                &root,
-                &format!("{:.1}", s.median_gflops),
-                (vx + 4, vy),
-                SMALL,
-                (HPos::Left, VPos::Center),
-                &RGBColor(0x33, 0x33, 0x33),
-            )
-            .map_err(e)?;
+            let rows = (y(px + i as i32 * BAR + 1), y(px + (i as i32 + 1) * BAR - 1));
+            draw_bar(root, chart, s, rows, path)?;
         }
         px += h + GAP;
     }
+    Ok(())
+}
+
+/// One library's bar between chart heights `y0` and `y1`: the median as a bar in the
+/// library's colour, the min-max whisker across it, and the median's value right of both.
+fn draw_bar(
+    root: &Area,
+    chart: &mut Chart,
+    s: &Summary,
+    (y0, y1): (f64, f64),
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let ym = (y0 + y1) / 2.0;
+    let (lo, hi) = (gflops_at(s, s.max_seconds), gflops_at(s, s.min_seconds));
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y0), (s.median_gflops, y1)],
+            library_colour(&s.backend).filled(),
+        )))
+        .map_err(e)?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(lo, ym), (hi, ym)],
+            BLACK,
+        )))
+        .map_err(e)?;
+    let (vx, vy) = chart.backend_coord(&(hi.max(s.median_gflops), ym));
+    write(
+        root,
+        &format!("{:.1}", s.median_gflops),
+        (vx + 4, vy),
+        SMALL,
+        (HPos::Left, VPos::Center),
+        &RGBColor(0x33, 0x33, 0x33),
+    )
+    .map_err(e)?;
+    Ok(())
+}
+
+/// The measured peak as a vertical line across the bars, and its label.
+fn draw_peak_bar_line(
+    root: &Area,
+    chart: &mut Chart,
+    peak: f64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let units = chart.y_range().end;
     chart
         .draw_series(std::iter::once(PathElement::new(
             vec![(peak, 0.0), (peak, units)],
             PEAK.stroke_width(2),
         )))
         .map_err(e)?;
-    // The peak's label sits just above the plotting area at the line, where no bar is.
+    // The peak's label sits just above the plotting area at the line, where no bar is: left
+    // of the line when it fits there, else right of it.
+    let peak_text = format!("measured FMA peak, all cores: {peak:.0} GFLOP/s");
     let (px_peak, py_top) = chart.backend_coord(&(peak, units));
     let (left, _) = chart.backend_coord(&(0.0, units));
     let anchor = if px_peak - text_width(&peak_text, LABEL) > left {
@@ -334,7 +406,7 @@ pub fn strategies(
         HPos::Left
     };
     write(
-        &root,
+        root,
         &peak_text,
         (px_peak, py_top - 8),
         LABEL,
@@ -342,8 +414,6 @@ pub fn strategies(
         &PEAK,
     )
     .map_err(e)?;
-    legend(&legend_area, (4, top_px + 8), &entries)?;
-    root.present().map_err(e)?;
     Ok(())
 }
 
@@ -418,42 +488,8 @@ pub fn scaling(sums: &[Summary], peak: f64, path: &Path) -> anyhow::Result<()> {
     let mut workloads: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
     workloads.sort_unstable_by_key(|&(t, n)| (n, t));
     workloads.dedup();
-    let best = |keep: &dyn Fn(&Summary) -> bool| -> Vec<(f64, f64)> {
-        workloads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &(t, n))| {
-                sums.iter()
-                    .filter(|s| (s.tasks, s.size) == (t, n) && keep(s))
-                    .map(|s| s.median_gflops)
-                    .max_by(f64::total_cmp)
-                    .map(|g| (i as f64, g))
-            })
-            .collect()
-    };
-    let by_kind: Vec<Curve> = Kind::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, k)| Curve {
-            label: k.name().to_string(),
-            colour: RGBColor(0x22, 0x22, 0x22),
-            // Seven kinds, four markers: dash and marker together tell each apart.
-            dashed: (i + i / 4) % 2 == 1,
-            marker: i,
-            points: best(&|s| Kind::of_text(&s.strategy) == Some(*k)),
-        })
-        .filter(|c| !c.points.is_empty())
-        .collect();
-    let by_library: Vec<Curve> = libraries(sums)
-        .into_iter()
-        .map(|b| Curve {
-            label: b.to_string(),
-            colour: library_colour(b),
-            dashed: false,
-            marker: 0,
-            points: best(&|s| s.backend == b),
-        })
-        .collect();
+    let by_kind = kind_curves(sums, &workloads);
+    let by_library = library_curves(sums, &workloads);
     let top = sums.iter().map(|s| s.median_gflops).fold(peak, f64::max) * 1.12;
     let (width, height) = (1300u32, 620u32);
     let root = SVGBackend::new(path, (width, height)).into_drawing_area();
@@ -473,101 +509,205 @@ pub fn scaling(sums: &[Summary], peak: f64, path: &Path) -> anyhow::Result<()> {
         (left, "by kind of parallelism", &by_kind),
         (right, "by library", &by_library),
     ] {
-        let label_w = curves
-            .iter()
-            .map(|c| text_width(&c.label, LABEL))
-            .max()
-            .unwrap_or(0)
-            + 16;
-        let last = (workloads.len().max(2) - 1) as f64;
-        let mut chart = ChartBuilder::on(&area)
-            .caption(title, (FONT, PANEL))
-            .margin_top(34)
-            .margin_left(8)
-            .margin_right(label_w)
-            .x_label_area_size(56)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.3f64..last + 0.3, 0f64..top)
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_desc("GFLOP/s")
-            .axis_desc_style((FONT, LABEL))
-            .label_style((FONT, LABEL))
-            .draw()
-            .map_err(e)?;
-        workload_labels(&root, &chart, &workloads, |i| (i as f64, 0.0))?;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(-0.3, peak), (last + 0.3, peak)],
-                PEAK.stroke_width(2),
-            )))
-            .map_err(e)?;
-        // Above the peak line no measurement reaches: its label covers nothing there.
-        let (lx, ly) = chart.backend_coord(&(-0.3, peak));
-        write(
-            &root,
-            &format!("measured FMA peak, all cores: {peak:.0} GFLOP/s"),
-            (lx + 6, ly - 4),
-            LABEL,
-            (HPos::Left, VPos::Bottom),
-            &PEAK,
-        )
-        .map_err(e)?;
-        for c in curves.iter() {
-            let style = c.colour.stroke_width(2);
-            if c.dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(c.points.clone(), 8, 5, style))
-                    .map_err(e)?;
-            } else {
-                chart
-                    .draw_series(LineSeries::new(c.points.clone(), style))
-                    .map_err(e)?;
-            }
-            for &p in &c.points {
-                let filled = c.colour.filled();
-                match c.marker % 4 {
-                    0 => chart.draw_series(std::iter::once(Circle::new(p, 4, filled))),
-                    1 => chart.draw_series(std::iter::once(TriangleMarker::new(p, 5, filled))),
-                    2 => chart.draw_series(std::iter::once(Cross::new(p, 4, style))),
-                    _ => chart.draw_series(std::iter::once(Circle::new(p, 4, style))),
-                }
-                .map_err(e)?;
-            }
-        }
-        let ends: Vec<(i32, i32)> = curves
-            .iter()
-            .filter_map(|c| c.points.last().map(|p| chart.backend_coord(p)))
-            .collect();
-        let (right_edge, _) = chart.backend_coord(&(last + 0.3, 0.0));
-        let ys = spread_labels(&ends.iter().map(|p| p.1).collect::<Vec<_>>(), 15);
-        for ((c, y), end) in curves
-            .iter()
-            .filter(|c| !c.points.is_empty())
-            .zip(ys)
-            .zip(&ends)
-        {
-            // A label pushed away from its line's end is tied to it by a thin leader.
-            root.draw(&PathElement::new(
-                vec![(end.0 + 5, end.1), (right_edge + 4, y)],
-                RGBColor(0x99, 0x99, 0x99),
-            ))
-            .map_err(e)?;
-            write(
-                &root,
-                &c.label,
-                (right_edge + 6, y),
-                LABEL,
-                (HPos::Left, VPos::Center),
-                &c.colour,
-            )
-            .map_err(e)?;
-        }
+        let panel = ScalingPanel {
+            title,
+            curves,
+            workloads: &workloads,
+            peak,
+            top,
+        };
+        scaling_panel(&root, &area, &panel, path)?;
     }
     root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The best median GFLOP/s of the summaries `keep` accepts at each workload (by its index
+/// in `workloads`), skipping workloads where it accepts none.
+fn best_per_workload(
+    sums: &[Summary],
+    workloads: &[(usize, usize)],
+    keep: &dyn Fn(&Summary) -> bool,
+) -> Vec<(f64, f64)> {
+    workloads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &(t, n))| {
+            sums.iter()
+                .filter(|s| (s.tasks, s.size) == (t, n) && keep(s))
+                .map(|s| s.median_gflops)
+                .max_by(f64::total_cmp)
+                .map(|g| (i as f64, g))
+        })
+        .collect()
+}
+
+/// A black line per kind of parallelism that was measured, in kind order.
+fn kind_curves(sums: &[Summary], workloads: &[(usize, usize)]) -> Vec<Curve> {
+    Kind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Curve {
+            label: k.name().to_string(),
+            colour: RGBColor(0x22, 0x22, 0x22),
+            // Seven kinds, four markers: dash and marker together tell each apart.
+            dashed: (i + i / 4) % 2 == 1,
+            marker: i,
+            points: best_per_workload(sums, workloads, &|s| Kind::of_text(&s.strategy) == Some(*k)),
+        })
+        .filter(|c| !c.points.is_empty())
+        .collect()
+}
+
+/// A line per library, in its colour, in registry order.
+fn library_curves(sums: &[Summary], workloads: &[(usize, usize)]) -> Vec<Curve> {
+    libraries(sums)
+        .into_iter()
+        .map(|b| Curve {
+            label: b.to_string(),
+            colour: library_colour(b),
+            dashed: false,
+            marker: 0,
+            points: best_per_workload(sums, workloads, &|s| s.backend == b),
+        })
+        .collect()
+}
+
+/// What one panel of the scaling plot shows.
+struct ScalingPanel<'a> {
+    title: &'a str,
+    curves: &'a [Curve],
+    workloads: &'a [(usize, usize)],
+    peak: f64,
+    /// The top of the GFLOP/s axis (shared by both panels, so they compare).
+    top: f64,
+}
+
+/// One panel of the scaling plot in `area`: axes, workload labels, the peak line and its
+/// label, the curves, and each curve's label right of the panel. Text is written on `root`
+/// (the whole figure) so that labels may leave the panel's plotting area.
+fn scaling_panel(
+    root: &Area,
+    area: &Area,
+    panel: &ScalingPanel,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let label_w = panel
+        .curves
+        .iter()
+        .map(|c| text_width(&c.label, LABEL))
+        .max()
+        .unwrap_or(0)
+        + 16;
+    let last = (panel.workloads.len().max(2) - 1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title, (FONT, PANEL))
+        .margin_top(34)
+        .margin_left(8)
+        .margin_right(label_w)
+        .x_label_area_size(56)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.3f64..last + 0.3, 0f64..panel.top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("GFLOP/s")
+        .axis_desc_style((FONT, LABEL))
+        .label_style((FONT, LABEL))
+        .draw()
+        .map_err(e)?;
+    workload_labels(root, &chart, panel.workloads, |i| (i as f64, 0.0))?;
+    let peak = panel.peak;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(-0.3, peak), (last + 0.3, peak)],
+            PEAK.stroke_width(2),
+        )))
+        .map_err(e)?;
+    // Above the peak line no measurement reaches: its label covers nothing there.
+    let (lx, ly) = chart.backend_coord(&(-0.3, peak));
+    write(
+        root,
+        &format!("measured FMA peak, all cores: {peak:.0} GFLOP/s"),
+        (lx + 6, ly - 4),
+        LABEL,
+        (HPos::Left, VPos::Bottom),
+        &PEAK,
+    )
+    .map_err(e)?;
+    for c in panel.curves {
+        draw_curve(&mut chart, c, path)?;
+    }
+    let (right_edge, _) = chart.backend_coord(&(last + 0.3, 0.0));
+    label_curve_ends(root, &chart, panel.curves, right_edge, path)
+}
+
+/// A curve's line (dashed or solid) and a marker at each of its points.
+fn draw_curve(chart: &mut Chart, c: &Curve, path: &Path) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let style = c.colour.stroke_width(2);
+    if c.dashed {
+        chart
+            .draw_series(DashedLineSeries::new(c.points.clone(), 8, 5, style))
+            .map_err(e)?;
+    } else {
+        chart
+            .draw_series(LineSeries::new(c.points.clone(), style))
+            .map_err(e)?;
+    }
+    for &p in &c.points {
+        let filled = c.colour.filled();
+        match c.marker % 4 {
+            0 => chart.draw_series(std::iter::once(Circle::new(p, 4, filled))),
+            1 => chart.draw_series(std::iter::once(TriangleMarker::new(p, 5, filled))),
+            2 => chart.draw_series(std::iter::once(Cross::new(p, 4, style))),
+            _ => chart.draw_series(std::iter::once(Circle::new(p, 4, style))),
+        }
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// Each curve's label in its colour right of the panel (`right_edge`, in pixels), at its
+/// last point's height or pushed just far enough from its neighbours not to touch them.
+fn label_curve_ends(
+    root: &Area,
+    chart: &Chart,
+    curves: &[Curve],
+    right_edge: i32,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let ends: Vec<(i32, i32)> = curves
+        .iter()
+        .filter_map(|c| c.points.last().map(|p| chart.backend_coord(p)))
+        .collect();
+    let ys = spread_labels(&ends.iter().map(|p| p.1).collect::<Vec<_>>(), 15);
+    for ((c, y), end) in curves
+        .iter()
+        .filter(|c| !c.points.is_empty())
+        .zip(ys)
+        .zip(&ends)
+    {
+        // A label pushed away from its line's end is tied to it by a thin leader.
+        root.draw(&PathElement::new(
+            vec![(end.0 + 5, end.1), (right_edge + 4, y)],
+            RGBColor(0x99, 0x99, 0x99),
+        ))
+        .map_err(e)?;
+        write(
+            root,
+            &c.label,
+            (right_edge + 6, y),
+            LABEL,
+            (HPos::Left, VPos::Center),
+            &c.colour,
+        )
+        .map_err(e)?;
+    }
     Ok(())
 }
 
@@ -595,6 +735,77 @@ fn ink_on(fill: RGBColor) -> RGBColor {
     if lum < 140.0 { WHITE } else { BLACK }
 }
 
+/// A cell of the heatmaps: (workers P, BLAS threads T, in the processes panel).
+type PlanePoint = (usize, usize, bool);
+
+/// A measured point of the plane and its best median GFLOP/s.
+type Cell = (PlanePoint, f64);
+
+/// What the two panels of a library's heatmap draw.
+struct Plane {
+    /// The best median GFLOP/s at each point measured.
+    cells: Vec<Cell>,
+    /// The points the library refused.
+    refused: Vec<PlanePoint>,
+    /// The levels of P (rows) and of T (columns), ascending.
+    ps: Vec<usize>,
+    ts: Vec<usize>,
+    /// The library's best rate, which the darkest cell shows.
+    top: f64,
+    /// The measured all-core peak, which the percentages are of.
+    peak: f64,
+    /// The library's colour, which the cells are shaded in.
+    colour: RGBColor,
+}
+
+impl Plane {
+    /// The plane of `cells` and `refused`: its levels are those of both.
+    fn new(cells: Vec<Cell>, refused: Vec<PlanePoint>, peak: f64, colour: RGBColor) -> Self {
+        let top = cells.iter().map(|(_, g)| *g).fold(0.0, f64::max);
+        // Refused points widen the plane too: a column of refusals says what the library
+        // cannot do.
+        let mut ps: Vec<usize> = cells.iter().map(|((p, _, _), _)| *p).collect();
+        let mut ts: Vec<usize> = cells.iter().map(|((_, t, _), _)| *t).collect();
+        ps.extend(refused.iter().map(|(p, _, _)| *p));
+        ts.extend(refused.iter().map(|(_, t, _)| *t));
+        ps.sort_unstable();
+        ps.dedup();
+        ts.sort_unstable();
+        ts.dedup();
+        Plane {
+            cells,
+            refused,
+            ps,
+            ts,
+            top,
+            peak,
+            colour,
+        }
+    }
+
+    /// Whether a point `at` matches the cell (p, t) of the `procs` panel: P = 1 is one
+    /// worker either way, so it belongs to both panels.
+    fn in_cell(at: PlanePoint, p: usize, t: usize, procs: bool) -> bool {
+        at.0 == p && at.1 == t && (at.2 == procs || p == 1)
+    }
+
+    /// The GFLOP/s the cell (p, t) of the `procs` panel shows: the better of the two at P = 1.
+    fn rate(&self, p: usize, t: usize, procs: bool) -> Option<f64> {
+        self.cells
+            .iter()
+            .filter(|(at, _)| Self::in_cell(*at, p, t, procs))
+            .map(|(_, g)| *g)
+            .max_by(f64::total_cmp)
+    }
+
+    /// Whether the library refused the cell (p, t) of the `procs` panel.
+    fn was_refused(&self, p: usize, t: usize, procs: bool) -> bool {
+        self.refused
+            .iter()
+            .any(|&at| Self::in_cell(at, p, t, procs))
+    }
+}
+
 /// A P x T heatmap of one library: two panels (threads, processes; P = 1 is the same one
 /// process in both), each cell the median GFLOP/s and its share of the all-core peak (the
 /// better of serial and parallel data generation where both were measured), shaded in the
@@ -608,34 +819,12 @@ pub fn heatmap(
     peak: f64,
     path: &Path,
 ) -> anyhow::Result<()> {
-    let refused: Vec<(usize, usize, bool)> = refused
+    let refused: Vec<PlanePoint> = refused
         .iter()
         .filter_map(|r| r.parse().ok().as_ref().and_then(plane_point))
         .collect();
-    let mut best: std::collections::BTreeMap<(usize, usize, bool), f64> = Default::default();
-    let mut off_plane: Vec<(String, f64)> = Vec::new();
-    for s in sums.iter().filter(|s| s.backend == backend) {
-        match s.strategy.parse().ok().as_ref().and_then(plane_point) {
-            Some(point) => {
-                let cell = best.entry(point).or_insert(s.median_gflops);
-                *cell = cell.max(s.median_gflops);
-            }
-            None => off_plane.push((s.label(), s.median_gflops)),
-        }
-    }
-    off_plane.sort_by_key(|(l, _)| label_order(l));
-    let points: Vec<((usize, usize, bool), f64)> = best.into_iter().collect();
-    let top = points.iter().map(|(_, g)| *g).fold(0.0, f64::max);
-    // Refused points widen the plane too: a column of refusals says what the library cannot do.
-    let mut ps: Vec<usize> = points.iter().map(|((p, _, _), _)| *p).collect();
-    let mut ts: Vec<usize> = points.iter().map(|((_, t, _), _)| *t).collect();
-    ps.extend(refused.iter().map(|(p, _, _)| *p));
-    ts.extend(refused.iter().map(|(_, t, _)| *t));
-    ps.sort_unstable();
-    ps.dedup();
-    ts.sort_unstable();
-    ts.dedup();
-    let colour = library_colour(backend);
+    let (cells, off_plane) = plane_cells(backend, sums);
+    let plane = Plane::new(cells, refused, peak, library_colour(backend));
     let (width, height) = (1000u32, 600u32);
     let root = SVGBackend::new(path, (width, height)).into_drawing_area();
     let e = |x| err(path, x);
@@ -666,7 +855,46 @@ pub fn heatmap(
         &RGBColor(0x44, 0x44, 0x44),
     )
     .map_err(e)?;
-    let off_text = if off_plane.is_empty() {
+    write(
+        &root,
+        &off_plane_text(&off_plane),
+        (width as i32 / 2, height as i32 - 14),
+        LABEL,
+        (HPos::Center, VPos::Center),
+        &BLACK,
+    )
+    .map_err(e)?;
+    let body = root.margin(50, 30, 0, 0);
+    let (left, right) = body.split_horizontally(width as i32 / 2);
+    for (area, procs) in [(left, false), (right, true)] {
+        heatmap_panel(&root, &area, &plane, procs, path)?;
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The summaries of `backend` as cells of the plane (the best median GFLOP/s at each
+/// point), and those off it (label, median GFLOP/s) in kind order.
+fn plane_cells(backend: &str, sums: &[Summary]) -> (Vec<Cell>, Vec<(String, f64)>) {
+    let mut best: std::collections::BTreeMap<PlanePoint, f64> = Default::default();
+    let mut off_plane: Vec<(String, f64)> = Vec::new();
+    for s in sums.iter().filter(|s| s.backend == backend) {
+        match s.strategy.parse().ok().as_ref().and_then(plane_point) {
+            Some(point) => {
+                let cell = best.entry(point).or_insert(s.median_gflops);
+                *cell = cell.max(s.median_gflops);
+            }
+            None => off_plane.push((s.label(), s.median_gflops)),
+        }
+    }
+    off_plane.sort_by_key(|(l, _)| label_order(l));
+    (best.into_iter().collect(), off_plane)
+}
+
+/// The line below the heatmaps listing the configurations off the plane with their rates
+/// (empty when there are none).
+fn off_plane_text(off_plane: &[(String, f64)]) -> String {
+    if off_plane.is_empty() {
         String::new()
     } else {
         format!(
@@ -677,117 +905,136 @@ pub fn heatmap(
                 .collect::<Vec<_>>()
                 .join(", ")
         )
-    };
-    write(
-        &root,
-        &off_text,
-        (width as i32 / 2, height as i32 - 14),
-        LABEL,
-        (HPos::Center, VPos::Center),
-        &BLACK,
-    )
-    .map_err(e)?;
-    let body = root.margin(50, 30, 0, 0);
-    let (left, right) = body.split_horizontally(width as i32 / 2);
-    for (area, procs) in [(left, false), (right, true)] {
-        let title = format!(
-            "P {} x T BLAS threads",
-            if procs { "processes" } else { "threads" }
-        );
-        let mut chart = ChartBuilder::on(&area)
-            .caption(title, (FONT, PANEL))
-            .margin(10)
-            .x_label_area_size(44)
-            .y_label_area_size(54)
-            .build_cartesian_2d(0f64..ts.len().max(1) as f64, 0f64..ps.len().max(1) as f64)
-            .map_err(e)?;
-        let (tl, pl) = (ts.clone(), ps.clone());
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(ts.len() * 2 + 1)
-            .y_labels(ps.len() * 2 + 1)
-            .x_label_formatter(&|x| label_at(&tl, *x))
-            .y_label_formatter(&|y| label_at(&pl, *y))
-            .x_desc("T (BLAS threads per worker)")
-            .y_desc("P (workers)")
-            .axis_desc_style((FONT, LABEL))
-            .label_style((FONT, LABEL))
-            .draw()
-            .map_err(e)?;
-        for (y, p) in ps.iter().enumerate() {
-            for (x, t) in ts.iter().enumerate() {
-                let (x, y) = (x as f64, y as f64);
-                // P = 1 is one worker either way: the cell shows the better of the two.
-                let cell = points
-                    .iter()
-                    .filter(|((cp, ct, cprocs), _)| {
-                        cp == p && ct == t && (*cprocs == procs || *p == 1)
-                    })
-                    .map(|(_, g)| *g)
-                    .max_by(f64::total_cmp);
-                let (cx, cy) = chart.backend_coord(&(x + 0.5, y + 0.5));
-                let Some(gf) = cell else {
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
-                            RGBColor(0xcc, 0xcc, 0xcc).stroke_width(1),
-                        )))
-                        .map_err(e)?;
-                    let was_refused = refused.iter().any(|&(rp, rt, rprocs)| {
-                        rp == *p && rt == *t && (rprocs == procs || *p == 1)
-                    });
-                    write(
-                        &root,
-                        if was_refused {
-                            "refused by the library"
-                        } else {
-                            "not measured"
-                        },
-                        (cx, cy),
-                        SMALL,
-                        (HPos::Center, VPos::Center),
-                        &RGBColor(0x88, 0x88, 0x88),
-                    )
-                    .map_err(e)?;
-                    continue;
-                };
-                let share = if top > 0.0 { gf / top } else { 0.0 };
-                let fill = mix(WHITE, colour, 0.12 + 0.88 * share.clamp(0.0, 1.0));
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
-                        fill.filled(),
-                    )))
-                    .map_err(e)?;
-                if gf >= top {
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(x + 0.03, y + 0.03), (x + 0.97, y + 0.97)],
-                            BLACK.stroke_width(4),
-                        )))
-                        .map_err(e)?;
-                    // A white inner line keeps the outline visible on the darkest fill.
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(x + 0.05, y + 0.05), (x + 0.95, y + 0.95)],
-                            WHITE.stroke_width(2),
-                        )))
-                        .map_err(e)?;
+    }
+}
+
+/// One panel of a heatmap in `area` (the processes one when `procs`): P up, T across, a
+/// cell per (P, T) of the plane.
+fn heatmap_panel(
+    root: &Area,
+    area: &Area,
+    plane: &Plane,
+    procs: bool,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let (ps, ts) = (&plane.ps, &plane.ts);
+    let title = format!(
+        "P {} x T BLAS threads",
+        if procs { "processes" } else { "threads" }
+    );
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, PANEL))
+        .margin(10)
+        .x_label_area_size(44)
+        .y_label_area_size(54)
+        .build_cartesian_2d(0f64..ts.len().max(1) as f64, 0f64..ps.len().max(1) as f64)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(ts.len() * 2 + 1)
+        .y_labels(ps.len() * 2 + 1)
+        .x_label_formatter(&|x| label_at(ts, *x))
+        .y_label_formatter(&|y| label_at(ps, *y))
+        .x_desc("T (BLAS threads per worker)")
+        .y_desc("P (workers)")
+        .axis_desc_style((FONT, LABEL))
+        .label_style((FONT, LABEL))
+        .draw()
+        .map_err(e)?;
+    for (y, &p) in ps.iter().enumerate() {
+        for (x, &t) in ts.iter().enumerate() {
+            let at = (x as f64, y as f64);
+            match plane.rate(p, t, procs) {
+                Some(gf) => draw_measured_cell(root, &mut chart, plane, at, gf, path)?,
+                None => {
+                    let refused = plane.was_refused(p, t, procs);
+                    draw_empty_cell(root, &mut chart, at, refused, path)?;
                 }
-                write(
-                    &root,
-                    &format!("{gf:.1} ({:.0}%)", 100.0 * gf / peak),
-                    (cx, cy),
-                    PANEL,
-                    (HPos::Center, VPos::Center),
-                    &ink_on(fill),
-                )
-                .map_err(e)?;
             }
         }
     }
-    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// A cell that was not measured, at chart position `(x, y)`: a grey outline and why.
+fn draw_empty_cell(
+    root: &Area,
+    chart: &mut Chart,
+    (x, y): (f64, f64),
+    refused: bool,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let (cx, cy) = chart.backend_coord(&(x + 0.5, y + 0.5));
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
+            RGBColor(0xcc, 0xcc, 0xcc).stroke_width(1),
+        )))
+        .map_err(e)?;
+    write(
+        root,
+        if refused {
+            "refused by the library"
+        } else {
+            "not measured"
+        },
+        (cx, cy),
+        SMALL,
+        (HPos::Center, VPos::Center),
+        &RGBColor(0x88, 0x88, 0x88),
+    )
+    .map_err(e)?;
+    Ok(())
+}
+
+/// A measured cell at chart position `(x, y)` of `gf` GFLOP/s: shaded by its share of the
+/// library's best, outlined when it is the best, its rate and share of the peak written in
+/// whichever of black and white reads on the shade.
+fn draw_measured_cell(
+    root: &Area,
+    chart: &mut Chart,
+    plane: &Plane,
+    (x, y): (f64, f64),
+    gf: f64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let (cx, cy) = chart.backend_coord(&(x + 0.5, y + 0.5));
+    let share = if plane.top > 0.0 { gf / plane.top } else { 0.0 };
+    let fill = mix(WHITE, plane.colour, 0.12 + 0.88 * share.clamp(0.0, 1.0));
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(x + 0.02, y + 0.02), (x + 0.98, y + 0.98)],
+            fill.filled(),
+        )))
+        .map_err(e)?;
+    if gf >= plane.top {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x + 0.03, y + 0.03), (x + 0.97, y + 0.97)],
+                BLACK.stroke_width(4),
+            )))
+            .map_err(e)?;
+        // A white inner line keeps the outline visible on the darkest fill.
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x + 0.05, y + 0.05), (x + 0.95, y + 0.95)],
+                WHITE.stroke_width(2),
+            )))
+            .map_err(e)?;
+    }
+    write(
+        root,
+        &format!("{gf:.1} ({:.0}%)", 100.0 * gf / plane.peak),
+        (cx, cy),
+        PANEL,
+        (HPos::Center, VPos::Center),
+        &ink_on(fill),
+    )
+    .map_err(e)?;
     Ok(())
 }
 
@@ -859,6 +1106,17 @@ pub fn trend(
         .label_style((FONT, LABEL))
         .draw()
         .map_err(e)?;
+    commit_labels(&root, &chart, points, path)?;
+    draw_trend(&mut chart, points, threshold, colour, path)?;
+    legend(&legend_area, (4, 60), &entries)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// A tick per commit below the trend's x axis, and the commits' short ids, thinned to fit.
+fn commit_labels(root: &Area, chart: &Chart, points: &[Point], path: &Path) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let n = points.len().max(1) as f64;
     let labels: Vec<String> = points.iter().map(|p| short(&p.commit)).collect();
     let widest = labels
         .iter()
@@ -876,7 +1134,7 @@ pub fn trend(
     for i in thinned(labels.len(), widest, x1 - x0) {
         let (x, y) = chart.backend_coord(&(i as f64, 0.0));
         write(
-            &root,
+            root,
             &labels[i],
             (x, y + 8),
             LABEL,
@@ -885,6 +1143,21 @@ pub fn trend(
         )
         .map_err(e)?;
     }
+    Ok(())
+}
+
+/// The trend's data: the band of `threshold` around the first commit's median (a step
+/// leaves it), each commit's min-max whisker, the line of medians in `colour`, and a red
+/// dot on each step change.
+fn draw_trend(
+    chart: &mut Chart,
+    points: &[Point],
+    threshold: f64,
+    colour: RGBColor,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let e = |x| err(path, x);
+    let n = points.len().max(1) as f64;
     if let Some(first) = points.first() {
         let (lo, hi) = (
             first.median / (1.0 + threshold),
@@ -920,8 +1193,6 @@ pub fn trend(
                 .map(|(i, p)| Circle::new((i as f64, p.median), 6, RED.filled())),
         )
         .map_err(e)?;
-    legend(&legend_area, (4, 60), &entries)?;
-    root.present().map_err(e)?;
     Ok(())
 }
 
@@ -1021,10 +1292,10 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn svg_files_are_written_with_every_strategy_and_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let sums = vec![
+    /// Two libraries at one workload: cells of both panels, one off the plane
+    /// (blas-default), and two ways to one worker with 2 threads (blas-2, hybrid-procs-1x2).
+    fn measured() -> Vec<Summary> {
+        vec![
             summary("blis", "threads-2", 0.3, 106.9),
             summary("blis", "sequential", 0.6, 54.0),
             summary("blis", "hybrid-procs-2x2", 0.7, 46.5),
@@ -1032,7 +1303,13 @@ mod tests {
             summary("blis", "blas-2", 0.4, 80.0),
             summary("blis", "hybrid-procs-1x2", 0.38, 84.0),
             summary("faer", "threads-2", 0.35, 90.0),
-        ];
+        ]
+    }
+
+    #[test]
+    fn the_strategies_plot_names_every_configuration_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let sums = measured();
         let order: Vec<String> = [
             "sequential",
             "threads-2",
@@ -1070,6 +1347,12 @@ mod tests {
         );
         assert!(names.iter().all(|x| x.2 == "end" && x.0 > 100.0));
         assert!(!svg.contains("rotate("), "no turned text");
+    }
+
+    #[test]
+    fn heatmap_cells_show_their_rate_or_why_they_are_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let sums = measured();
         let heat = dir.path().join("heatmap-blis.svg");
         let refused = ["hybrid-threads-2x2".to_string()];
         heatmap("blis", &sums, &refused, 240.0, &heat).unwrap();
@@ -1084,7 +1367,12 @@ mod tests {
             "P = 1: the better of blas-2 and hybrid-procs-1x2, in both panels"
         );
         assert!(svg.contains("Not on the plane: blas-default 55.0 GFLOP/s"));
-        let mut more = sums.clone();
+    }
+
+    #[test]
+    fn the_scaling_plot_labels_every_workload_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut more = measured();
         more.push(Summary {
             size: 500,
             ..summary("blis", "threads-2", 0.05, 80.0)

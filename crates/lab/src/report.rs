@@ -307,6 +307,16 @@ fn generation_section(t: &mut String, sums: &[Summary]) {
 fn recommendation(t: &mut String, a: &Answer, peak: &Peak, resamples: usize) {
     use std::fmt::Write as _;
     let _ = writeln!(t, "### Recommendation\n");
+    kinds_sentence(t, a, resamples);
+    tie_set_table(t, a, peak);
+    avoid_list(t, a);
+    recipes(t, a);
+}
+
+/// The kinds of parallelism of the tie set, each with its libraries, and how often the
+/// bootstrap's fastest configuration is of one of them.
+fn kinds_sentence(t: &mut String, a: &Answer, resamples: usize) {
+    use std::fmt::Write as _;
     let kinds: Vec<String> = a
         .kinds
         .iter()
@@ -324,26 +334,25 @@ fn recommendation(t: &mut String, a: &Answer, peak: &Peak, resamples: usize) {
             "one of these kinds"
         }
     );
+}
+
+/// The tie set with its confidence (worded for a best alone or for several), then its
+/// table: one row per configuration, its rate against the peak and the best.
+fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak) {
+    use std::fmt::Write as _;
+    let alone = a.tie_set.len() == 1;
     let _ = writeln!(
         t,
         "{}: {} the measurements cannot tell from the best (confidence {:.0}%: the share of \
          bootstrap rounds whose fastest configuration is {}; method in `recommendation.json`){}.\n",
-        if a.tie_set.len() == 1 {
-            "Best, alone"
-        } else {
-            "Tie set"
-        },
-        if a.tie_set.len() == 1 {
+        if alone { "Best, alone" } else { "Tie set" },
+        if alone {
             "no other configuration is within what".to_string()
         } else {
             format!("the {} configurations", a.tie_set.len())
         },
         100.0 * a.confidence,
-        if a.tie_set.len() == 1 {
-            "it"
-        } else {
-            "one of them"
-        },
+        if alone { "it" } else { "one of them" },
         if a.min_runs < 2 {
             "; some configurations were measured once, their noise borrowed from the others"
         } else {
@@ -369,6 +378,12 @@ fn recommendation(t: &mut String, a: &Answer, peak: &Peak, resamples: usize) {
             100.0 * c.fastest_in
         );
     }
+}
+
+/// What to avoid: the kinds, then the libraries, with nothing in the tie set (each with how
+/// many times slower than the best its fastest configuration is), and the slowest measured.
+fn avoid_list(t: &mut String, a: &Answer) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         t,
         "\nAvoid (nothing of it in the tie set; how many times slower than the best its fastest \
@@ -403,6 +418,12 @@ fn recommendation(t: &mut String, a: &Answer, peak: &Peak, resamples: usize) {
         a.slowest.backend,
         a.slowest.slower_than_best
     );
+}
+
+/// How to run it in the user's own program: one recipe per library of the tie set, for its
+/// fastest configuration there (the tie set is ordered best first).
+fn recipes(t: &mut String, a: &Answer) {
+    use std::fmt::Write as _;
     let _ = writeln!(t, "\nIn your own program:\n");
     let mut seen: Vec<&str> = Vec::new();
     for c in &a.tie_set {
