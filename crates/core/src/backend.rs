@@ -230,6 +230,11 @@ pub trait Backend: Send + Sync {
     /// `C = A B` through the library's own dgemm, called directly on slices (no ndarray in
     /// between), after [`Gemm::check`]. The conformance tests of every backend use it.
     fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError>;
+    /// `None` when several threads of one process may call the library at once; otherwise
+    /// why not (strategies with more than one worker thread are then refused).
+    fn concurrent_calls_unsupported(&self) -> Option<String> {
+        None
+    }
     /// `None` when the library multiplies a whole batch in one call
     /// ([`Backend::multiply_batch`]); otherwise why it cannot.
     fn batch_unsupported(&self) -> Option<String> {

@@ -78,6 +78,15 @@ pub fn check_supported<B: Backend + ?Sized>(
         Placement::Processes => 1,
         _ => strategy.workers(),
     };
+    if in_one_process > 1
+        && let Some(reason) = backend.concurrent_calls_unsupported()
+    {
+        return Err(ExecError::Unsupported(Unsupported {
+            strategy,
+            backend: backend.name().to_string(),
+            reason,
+        }));
+    }
     match unsupported_reason(
         backend.thread_scope(),
         backend.name(),

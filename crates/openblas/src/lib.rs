@@ -417,6 +417,17 @@ impl Backend for OpenBlas {
         }
     }
 
+    fn concurrent_calls_unsupported(&self) -> Option<String> {
+        // Debian's serial build has no locking around its buffers: two threads calling
+        // dgemm at once sometimes get wrong products (seen here: 1 run in 200 of threads-2,
+        // 6 x 264^2). Worker processes each have their own copy and are safe.
+        (self.variant == Variant::Serial).then(|| {
+            "Debian's serial OpenBLAS is not safe to call from several threads at once \
+             (wrong products were seen); use worker processes (procs-P)"
+                .to_string()
+        })
+    }
+
     fn default_threads(&self) -> usize {
         self.default_threads
     }
