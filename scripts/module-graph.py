@@ -4,8 +4,8 @@
     scripts/module-graph.py            one line per crate: lines, modules in leaf-first order
     scripts/module-graph.py --edges    also every edge (module -> module it uses)
 
-Exits 1 when a crate's modules import each other in a circle (code only, tests included: a
-`mod tests` that uses `crate::x` counts as its module's use; doc-comment links do not). Lines are non-blank, non-comment lines of
+Exits 1 when a crate's modules import each other in a circle (tests and doc-comment
+links included: a `mod tests` that uses `crate::x` counts as its module's use). Lines are non-blank, non-comment lines of
 src/, tests excluded (`#[cfg(test)]` to the end of the file).
 """
 import re
@@ -38,9 +38,8 @@ def edges(mods):
     for name, text in mods.items():
         if name in ("lib", "main"):
             continue
-        # Code only: a doc comment's link is a pointer for the reader, not a use.
-        code = "\n".join(l for l in text.splitlines() if not l.strip().startswith("//"))
-        used = set(re.findall(r"crate::(\w+)", code)) & set(mods)
+        # Doc-comment links count too: a reader follows them like a use.
+        used = set(re.findall(r"crate::(\w+)", text)) & set(mods)
         graph[name] = sorted(used - {name, "lib", "main"})
     return graph
 

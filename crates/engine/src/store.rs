@@ -113,7 +113,7 @@ impl ResultStore {
         })
     }
 
-    /// The descriptor a worker process inherits (see [`crate::procs`]).
+    /// The descriptor a worker process inherits (see the worker processes, `procs.rs`).
     pub fn fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }
