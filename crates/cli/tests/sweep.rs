@@ -11,10 +11,10 @@ fn front() -> Command {
     blaspar_testkit::engine::front_with_engine(EXE, "matrixmultiply")
 }
 
-fn sweep(out: &Path) -> Output {
+fn sweep(out: &Path, extra: &[&str]) -> Output {
     front()
+        .args(extra)
         .args([
-            "sweep",
             "--backends",
             "matrixmultiply",
             "--tasks",
@@ -44,7 +44,7 @@ fn rows(out: &Path) -> Vec<serde_json::Value> {
 fn sweep_measures_refuses_summarises_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
-    let first = sweep(&out);
+    let first = sweep(&out, &["sweep", "--no-race"]);
     let err = String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "{err}");
     let r = rows(&out);
@@ -95,10 +95,10 @@ fn sweep_measures_refuses_summarises_and_resumes() {
 
     // Resume: nothing left to measure, no row added, the first peak kept.
     let peak = std::fs::read_to_string(out.join("peak.json")).unwrap();
-    let again = sweep(&out);
+    let again = sweep(&out, &["sweep", "--no-race"]);
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{err}");
-    assert!(err.contains(" 0 measurements to do"), "{err}");
+    assert!(err.contains("measured 0 new rows"), "{err}");
     assert_eq!(rows(&out).len(), r.len());
     assert_eq!(
         std::fs::read_to_string(out.join("peak.json")).unwrap(),
@@ -110,7 +110,7 @@ fn sweep_measures_refuses_summarises_and_resumes() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"backend\": \"matrixmu");
     std::fs::write(&path, &text).unwrap();
-    let bad = sweep(&out);
+    let bad = sweep(&out, &["sweep", "--no-race"]);
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
@@ -118,4 +118,55 @@ fn sweep_measures_refuses_summarises_and_resumes() {
         "{err}"
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[test]
+fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_round_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("race");
+    let raced = sweep(&out, &["sweep"]);
+    let err = String::from_utf8_lossy(&raced.stderr);
+    assert!(raced.status.success(), "{err}");
+    let race: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("race.json")).unwrap()).unwrap();
+    // Every configuration of the grid is in the race, with its runs and status.
+    assert!(race.len() >= 5, "{race:?}");
+    for e in &race {
+        let runs = e["runs"].as_u64().unwrap();
+        match e["status"].as_str().unwrap() {
+            "refused" => assert_eq!(runs, 0),
+            "dropped" => assert!((1..=6).contains(&runs) && e["slower"].as_f64().unwrap() > 1.0),
+            "contender" => assert!((2..=6).contains(&runs), "{e}"),
+            other => panic!("status {other}"),
+        }
+    }
+    let r = rows(&out);
+    let measured = r.iter().filter(|x| !x["record"].is_null()).count();
+    let total: u64 = race.iter().map(|e| e["runs"].as_u64().unwrap()).sum();
+    assert_eq!(measured as u64, total);
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("## Racing"), "{summary}");
+
+    // A budget spent at once: round 1 completes (every configuration once), nothing more.
+    let out = dir.path().join("budget");
+    let cut = sweep(&out, &["sweep", "--budget", "0.001"]);
+    let err = String::from_utf8_lossy(&cut.stderr);
+    assert!(cut.status.success(), "{err}");
+    assert!(err.contains("the time budget is spent"), "{err}");
+    assert!(
+        rows(&out).iter().all(|x| x["round"] == 1),
+        "{:?}",
+        rows(&out)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("time budget"), "{summary}");
+
+    // --max-repeats below --repeats is refused with one line.
+    let bad = sweep(&out, &["sweep", "--max-repeats", "1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--max-repeats 1 is below --repeats 2"),
+        "{err}"
+    );
 }

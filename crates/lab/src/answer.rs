@@ -22,9 +22,13 @@
 //!   the measurements cannot say, at 95% (one-sided), that it is slower. With 3 samples
 //!   each, two configurations whose ranges do not overlap are never tied, and two that
 //!   interleave always are.
-//! - **confidence**: the share of rounds whose fastest configuration lies in the tie set
-//!   ("the best set beats the rest"); **kind_confidence** the same for the kinds of
-//!   parallelism in the tie set.
+//! - **confidence** of the claim "the best set beats the rest": the share of rounds in
+//!   which every configuration of the tie set is faster than every configuration outside
+//!   it. It is low exactly when the set's edge is uncertain (a member just inside and a
+//!   configuration just outside trade places from round to round), which is when a
+//!   repeated sweep may draw the edge elsewhere. **winner_in_set**: the weaker share of
+//!   rounds whose fastest configuration lies in the set (near 1 by construction);
+//!   **kind_confidence** the same for the kinds of parallelism in the tie set.
 //! - **avoid**: every kind of parallelism and every library with no configuration in the
 //!   tie set, with its fastest configuration and how many times slower than the best that
 //!   is (median over median).
@@ -44,12 +48,13 @@ pub const TIE_LEVEL: f64 = 0.05;
 /// Seed of the bootstrap: the same rows give the same answer.
 pub const SEED: u64 = 0x7469_6573_6574_0001;
 /// Version of `recommendation.json`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `DIR/recommendation.json`: the sweep's answer for every workload it measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
-    /// Version of this file's layout (1).
+    /// Version of this file's layout (2: `confidence` is the separation of the set from
+    /// the rest; version 1 called `winner_in_set` `confidence`).
     pub schema_version: u32,
     /// How the tie set and the confidences were computed, in words, with the parameters.
     pub method: String,
@@ -74,8 +79,15 @@ pub struct Answer {
     /// Every configuration the measurements cannot tell from the best, fastest first
     /// (the best included).
     pub tie_set: Vec<Choice>,
-    /// Share of bootstrap rounds whose fastest configuration lies in the tie set.
+    /// Share of bootstrap rounds in which every configuration of the tie set was faster
+    /// than every configuration outside it: how sure the claim "the set beats the rest"
+    /// is. Low when a configuration at the set's edge cannot be told from one just outside
+    /// (then a repeated sweep may draw the edge elsewhere); 1 when nothing is outside.
     pub confidence: f64,
+    /// Share of bootstrap rounds whose fastest configuration lies in the tie set (near 1
+    /// by construction: the weaker claim "the best is in the set").
+    #[serde(default)]
+    pub winner_in_set: f64,
     /// The kinds of parallelism of the tie set, each with its libraries, in the order of
     /// their fastest configuration: the answer to "tasks, BLAS threads, or both?" first.
     pub kinds: Vec<KindAnswer>,
@@ -178,7 +190,8 @@ pub fn method() -> String {
          configuration measured once: its value times a relative residual drawn from the \
          workload's configurations measured at least twice); tie set: the best and every \
          configuration at least as fast as the best in at least {:.0}% of rounds; \
-         confidence: share of rounds whose fastest configuration is in the tie set",
+         confidence: share of rounds in which every configuration of the tie set is faster \
+         than every configuration outside it",
         100.0 * TIE_LEVEL
     )
 }
@@ -195,58 +208,87 @@ fn samples(rows: &[Row], s: &Summary) -> Vec<f64> {
         .collect()
 }
 
-/// Counts of the bootstrap for one workload: per configuration, rounds in which it was
-/// fastest and rounds in which it was at least as fast as the best; per round, the winner.
-struct Rounds {
-    fastest: Vec<usize>,
-    as_fast: Vec<usize>,
-    winners: Vec<usize>,
+/// The bootstrap of one workload: per round, every configuration's resampled median
+/// (`medians[round][configuration]`).
+pub struct Bootstrap {
+    pub medians: Vec<Vec<f64>>,
 }
 
-/// Runs the bootstrap over configurations' samples (index 0: the best by median).
-fn bootstrap(samples: &[Vec<f64>]) -> Rounds {
-    let mut residuals: Vec<f64> = samples
-        .iter()
-        .filter(|v| v.len() >= 2)
-        .flat_map(|v| {
-            let m = median(&mut v.clone());
-            v.iter().map(move |x| x / m)
+impl Bootstrap {
+    /// [`RESAMPLES`] rounds over configurations' samples (seconds), from [`SEED`]. A
+    /// configuration with one sample borrows its noise: its value times a relative residual
+    /// drawn from the configurations with two or more.
+    pub fn run(samples: &[Vec<f64>]) -> Bootstrap {
+        let mut residuals: Vec<f64> = samples
+            .iter()
+            .filter(|v| v.len() >= 2)
+            .flat_map(|v| {
+                let m = median(&mut v.clone());
+                v.iter().map(move |x| x / m)
+            })
+            .collect();
+        if residuals.is_empty() {
+            residuals.push(1.0);
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut draw = Vec::new();
+        let medians = (0..RESAMPLES)
+            .map(|_| {
+                samples
+                    .iter()
+                    .map(|v| {
+                        if v.len() >= 2 {
+                            draw.clear();
+                            draw.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
+                            median(&mut draw)
+                        } else {
+                            v[0] * residuals[rng.random_range(0..residuals.len())]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Bootstrap { medians }
+    }
+
+    /// Share of rounds that satisfy `test`.
+    fn share(&self, test: impl Fn(&[f64]) -> bool) -> f64 {
+        self.medians.iter().filter(|m| test(m)).count() as f64 / self.medians.len() as f64
+    }
+
+    /// Per configuration, the share of rounds in which it was at least as fast as `best`
+    /// (the tie test: tied when at least [`TIE_LEVEL`]).
+    pub fn as_fast_as(&self, best: usize) -> Vec<f64> {
+        let n = self.medians.first().map_or(0, Vec::len);
+        (0..n).map(|c| self.share(|m| m[c] <= m[best])).collect()
+    }
+
+    /// The winner (fastest configuration) of each round.
+    fn winners(&self) -> Vec<usize> {
+        self.medians
+            .iter()
+            .map(|m| {
+                (0..m.len())
+                    .min_by(|&a, &b| m[a].total_cmp(&m[b]))
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+
+    /// Share of rounds in which every configuration of `set` was faster than every one
+    /// outside it: the set beats the rest (1 when nothing is outside).
+    pub fn separation(&self, set: &[bool]) -> f64 {
+        self.share(|m| {
+            let slowest_in = (0..m.len())
+                .filter(|&c| set[c])
+                .map(|c| m[c])
+                .fold(f64::MIN, f64::max);
+            let fastest_out = (0..m.len())
+                .filter(|&c| !set[c])
+                .map(|c| m[c])
+                .fold(f64::MAX, f64::min);
+            slowest_in < fastest_out
         })
-        .collect();
-    if residuals.is_empty() {
-        residuals.push(1.0);
-    }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
-    let mut fastest = vec![0; samples.len()];
-    let mut as_fast = vec![0; samples.len()];
-    let mut winners = Vec::with_capacity(RESAMPLES);
-    let mut draw = Vec::new();
-    let mut medians = vec![0.0; samples.len()];
-    for _ in 0..RESAMPLES {
-        for (c, v) in samples.iter().enumerate() {
-            medians[c] = if v.len() >= 2 {
-                draw.clear();
-                draw.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
-                median(&mut draw)
-            } else {
-                v[0] * residuals[rng.random_range(0..residuals.len())]
-            };
-        }
-        let winner = (0..samples.len())
-            .min_by(|&a, &b| medians[a].total_cmp(&medians[b]))
-            .unwrap_or(0);
-        fastest[winner] += 1;
-        winners.push(winner);
-        for c in 0..samples.len() {
-            if medians[c] <= medians[0] {
-                as_fast[c] += 1;
-            }
-        }
-    }
-    Rounds {
-        fastest,
-        as_fast,
-        winners,
     }
 }
 
@@ -259,8 +301,10 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<An
         .collect();
     let best = *sums.first()?;
     let samples: Vec<Vec<f64>> = sums.iter().map(|s| samples(rows, s)).collect();
-    let rounds = bootstrap(&samples);
-    let share = |n: usize| n as f64 / RESAMPLES as f64;
+    let boot = Bootstrap::run(&samples);
+    let winners = boot.winners();
+    let as_fast = boot.as_fast_as(0);
+    let share = |n: usize| n as f64 / winners.len() as f64;
     let choices: Vec<Choice> = sums
         .iter()
         .enumerate()
@@ -273,8 +317,8 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<An
             median_seconds: s.median_seconds,
             gflops: s.median_gflops,
             slower_than_best: s.median_seconds / best.median_seconds,
-            fastest_in: share(rounds.fastest[i]),
-            as_fast_as_best: share(rounds.as_fast[i]),
+            fastest_in: share(winners.iter().filter(|&&w| w == i).count()),
+            as_fast_as_best: as_fast[i],
         })
         .collect();
     let tied: Vec<bool> = choices
@@ -308,10 +352,10 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<An
             kinds[at].libraries.push(c.backend.clone());
         }
     }
-    let confidence = share(rounds.winners.iter().filter(|&&w| tied[w]).count());
+    let confidence = boot.separation(&tied);
+    let winner_in_set = share(winners.iter().filter(|&&w| tied[w]).count());
     let kind_confidence = share(
-        rounds
-            .winners
+        winners
             .iter()
             .filter(|&&w| kinds.iter().any(|k| k.kind == choices[w].kind))
             .count(),
@@ -321,6 +365,7 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<An
         size,
         best: choices[0].clone(),
         confidence,
+        winner_in_set,
         kind_confidence,
         avoid: avoid(&choices, &tie_set, &kinds),
         slowest: choices[choices.len() - 1].clone(),
@@ -470,6 +515,22 @@ mod tests {
         let q = &recommend(&quiet).workloads[0];
         assert_eq!(names(&q.tie_set), ["blis threads-2"]);
         assert!(q.confidence > 0.99);
+    }
+
+    #[test]
+    fn an_uncertain_edge_gives_a_low_confidence() {
+        // procs-2 is tied with the best; blas-2 is not, but procs-2's slow runs overlap
+        // blas-2's: whether the set beats blas-2 is far from sure, though the best is.
+        let all = [
+            rows("blis", "threads-2", &[1.00, 1.01, 0.99]),
+            rows("blis", "procs-2", &[1.02, 1.06, 0.99]),
+            rows("blis", "blas-2", &[1.04, 1.06, 1.05]),
+        ]
+        .concat();
+        let a = &recommend(&all).workloads[0];
+        assert_eq!(names(&a.tie_set), ["blis threads-2", "blis procs-2"]);
+        assert!(a.confidence < 0.8, "{}", a.confidence);
+        assert!(a.winner_in_set > 0.99, "{}", a.winner_in_set);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod engines;
 pub mod history;
 pub mod kind;
 pub mod plot;
+pub mod race;
 pub mod report;
 pub mod stats;
 pub mod summary;

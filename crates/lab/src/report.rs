@@ -3,6 +3,7 @@
 //! the recommendation, scaling and crossovers) and the folder's `README.md`.
 
 use crate::answer::{Answer, AvoidWhat, Recommendation};
+use crate::race::{DROP_LEVEL, LogEntry, Status};
 use crate::summary::{Row, Summary, summarise};
 use blaspar_core::Strategy;
 use blaspar_core::machine::Machine;
@@ -13,21 +14,57 @@ use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use std::path::Path;
 
+/// How a sweep measured: the numbers behind its header and racing section.
+#[derive(Clone, Debug)]
+pub struct How {
+    /// Measurements of each configuration (racing: of each one still in the race at the end).
+    pub repeats: usize,
+    /// Most measurements of one configuration while the tie set kept changing.
+    pub max_repeats: usize,
+    /// Whether configurations were raced ([`crate::race`]) or all measured alike.
+    pub raced: bool,
+    /// The time budget, when it ran out before the measurements were done.
+    pub budget: Option<std::time::Duration>,
+}
+
 /// The summary in the tutorial's table form per backend, the best per backend and overall,
-/// and the recommendation (`rec`, the answer computed from the same rows).
-pub fn report(rows: &[Row], peak: &Peak, repeats: usize, rec: &Recommendation) -> String {
+/// the recommendation (`rec`, the answer computed from the same rows) and the race.
+pub fn report(
+    rows: &[Row],
+    peak: &Peak,
+    how: &How,
+    race: &[LogEntry],
+    rec: &Recommendation,
+) -> String {
     use std::fmt::Write as _;
     let all = summarise(rows);
     let mut t = String::new();
+    let measured = if how.raced {
+        format!(
+            "racing (every configuration once, then {}-{} measurements of those the noise cannot \
+             rule out; see \"Racing\" below)",
+            how.repeats, how.max_repeats
+        )
+    } else {
+        format!("{} interleaved repeats", how.repeats)
+    };
     let _ = writeln!(
         t,
-        "# Sweep: {} interleaved repeats\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
+        "# Sweep: {measured}\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
          Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
          tutorial's times do; generate / multiply / transfer / idle are shares of workers x time. \
          Every configuration listed was measured; the others were not (the pruned grid, then the \
-         neighbours of each backend's best on the P x T plane).\n",
-        repeats, peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
+         neighbours of the best on the P x T plane).\n",
+        peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
     );
+    if let Some(b) = how.budget {
+        let _ = writeln!(
+            t,
+            "**The time budget ({:.0} s) ran out before the measurements were done**: the answer \
+             below is from what was measured by then.\n",
+            b.as_secs_f64()
+        );
+    }
     let mut workloads: Vec<(usize, usize)> = all.iter().map(|s| (s.tasks, s.size)).collect();
     workloads.sort_unstable_by_key(|&(tasks, size)| (size, tasks));
     workloads.dedup();
@@ -56,7 +93,52 @@ pub fn report(rows: &[Row], peak: &Peak, repeats: usize, rec: &Recommendation) -
     if bests.len() > 1 {
         scaling_section(&mut t, &bests, &all, peak);
     }
+    if how.raced {
+        racing_section(&mut t, race);
+    }
     t
+}
+
+/// What the race measured how often, and why each dropped configuration was dropped.
+fn racing_section(t: &mut String, race: &[LogEntry]) {
+    use std::fmt::Write as _;
+    let runs: usize = race.iter().map(|e| e.runs).sum();
+    let dropped: Vec<&LogEntry> = race
+        .iter()
+        .filter(|e| matches!(e.status, Status::Dropped { .. }))
+        .collect();
+    let _ = writeln!(
+        t,
+        "## Racing\n\n{runs} measurements of {} configurations. A configuration is dropped (never \
+         measured again) once it was at least as fast as the best configuration still racing in \
+         fewer than {:.0}% of the bootstrap's rounds; the others are measured until the tie set \
+         settles.\n",
+        race.len(),
+        100.0 * DROP_LEVEL
+    );
+    let _ = writeln!(t, "| configuration | runs | status |\n|---|---:|---|");
+    for e in race {
+        let status = match &e.status {
+            Status::Contender => "raced to the end".to_string(),
+            Status::Refused { .. } => "refused by the backend".to_string(),
+            Status::Dropped {
+                round,
+                slower,
+                as_fast,
+                best,
+            } => format!(
+                "dropped after round {round}: {slower:.2}x the median of {best}, as fast in {:.1}% of rounds",
+                100.0 * as_fast
+            ),
+        };
+        let _ = writeln!(t, "| {} | {} | {status} |", e.configuration, e.runs);
+    }
+    let _ = writeln!(
+        t,
+        "\n{} of {} configurations dropped.\n",
+        dropped.len(),
+        race.len()
+    );
 }
 
 /// The best configuration of each workload, in workload order.
@@ -344,7 +426,8 @@ fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak) {
     let _ = writeln!(
         t,
         "{}: {} the measurements cannot tell from the best (confidence {:.0}%: the share of \
-         bootstrap rounds whose fastest configuration is {}; method in `recommendation.json`){}.\n",
+         bootstrap rounds in which {} faster than every configuration outside; the fastest \
+         was {} in {:.0}%; method in `recommendation.json`){}.\n",
         if alone { "Best, alone" } else { "Tie set" },
         if alone {
             "no other configuration is within what".to_string()
@@ -352,7 +435,9 @@ fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak) {
             format!("the {} configurations", a.tie_set.len())
         },
         100.0 * a.confidence,
+        if alone { "it was" } else { "each of them was" },
         if alone { "it" } else { "one of them" },
+        100.0 * a.winner_in_set,
         if a.min_runs < 2 {
             "; some configurations were measured once, their noise borrowed from the others"
         } else {
@@ -604,7 +689,31 @@ mod tests {
             seconds: 0.5,
         };
         let rec = crate::answer::recommend(&all);
-        let text = report(&all, &peak, 3, &rec);
+        let how = How {
+            repeats: 3,
+            max_repeats: 6,
+            raced: true,
+            budget: Some(std::time::Duration::from_secs(90)),
+        };
+        let log = vec![LogEntry {
+            configuration: "blis sequential (16x1000)".into(),
+            runs: 1,
+            status: Status::Dropped {
+                round: 2,
+                slower: 2.0,
+                as_fast: 0.0,
+                best: "mkl-iomp threads-2 (16x1000)".into(),
+            },
+        }];
+        let text = report(&all, &peak, &how, &log, &rec);
+        assert!(text.contains("The time budget (90 s) ran out"), "{text}");
+        assert!(
+            text.contains(
+                "| blis sequential (16x1000) | 1 | dropped after round 2: 2.00x the median of \
+                 mkl-iomp threads-2 (16x1000), as fast in 0.0% of rounds |"
+            ),
+            "{text}"
+        );
         let section = text
             .split("### Recommendation")
             .nth(1)

@@ -21,7 +21,12 @@ pub struct Row {
     /// Who generated the data (rows written before this field: serial).
     #[serde(default)]
     pub generation: Generation,
+    /// Which measurement of its configuration this is (1, 2, ...).
     pub repeat: usize,
+    /// The sweep's round it was measured in (see the race module; rows written before
+    /// rounds: their repeat).
+    #[serde(default)]
+    pub round: usize,
     /// The run's record (`None` when the backend refused the strategy).
     pub record: Option<RunRecord>,
     /// Why the backend refused it.
@@ -150,6 +155,7 @@ pub(crate) fn test_rows(backend: &str, strategy: &str, seconds: &[f64]) -> Vec<R
                 size: rec.size,
                 generation: Generation::Serial,
                 repeat: i + 1,
+                round: i + 1,
                 record: Some(rec),
                 refused: None,
             }

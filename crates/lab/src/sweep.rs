@@ -11,7 +11,8 @@
 
 use crate::answer::recommend;
 use crate::engines::{Outcome, run_args, shuffled};
-use crate::report::{readme, report};
+use crate::race::{Config, Race};
+use crate::report::{How, readme, report};
 use crate::summary::{Row, Summary, summarise};
 use anyhow::Context;
 use blaspar_core::ResultMode;
@@ -45,9 +46,24 @@ pub struct SweepArgs {
     /// Matrix sizes to sweep, comma-separated (scaling with n; default: the preset's).
     #[arg(long, alias = "size", value_name = "SIZE,...", value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
     pub sizes: Vec<usize>,
-    /// Measurements per configuration (interleaved: every configuration once, then again).
+    /// Measurements of each configuration still in the race at the end (with --no-race:
+    /// of every configuration). Rounds are interleaved: each configuration once per round,
+    /// each round in its own shuffled order.
     #[arg(long, default_value_t = 3, value_parser = positive)]
     pub repeats: usize,
+    /// Most measurements of a configuration while the tie set keeps changing.
+    #[arg(long, default_value_t = 6, value_parser = positive)]
+    pub max_repeats: usize,
+    /// Measure every configuration --repeats times instead of racing (racing: every
+    /// configuration once, then repeats only for those the noise cannot yet rule out).
+    #[arg(long)]
+    pub no_race: bool,
+    /// Stop measuring once the sweep has run this long (seconds; e.g. 90): the answer is
+    /// given from what was measured, and says so. The first round (every configuration
+    /// once) always completes, so that every configuration is in the answer; a resumed
+    /// sweep starts a new budget.
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub budget: Option<std::time::Duration>,
     /// How products come back in each run (see `run --help`).
     #[arg(long, default_value = "matrices", value_parser = result_mode)]
     pub results: ResultMode,
@@ -90,36 +106,67 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         args.strategies.clone()
     };
     let configs = configurations(&workloads, &backends, &base, &args.generation);
-    let ctx = Measure {
+    anyhow::ensure!(
+        args.max_repeats >= args.repeats,
+        "--max-repeats {} is below --repeats {}",
+        args.max_repeats,
+        args.repeats
+    );
+    let mut ctx = Measure {
         out: &out,
         runs_path: &runs_path,
         results: args.results,
-        repeats: args.repeats,
+        deadline: args.budget.map(|b| std::time::Instant::now() + b),
+        budget_spent: false,
     };
     eprintln!(
-        "sweep: {} workloads x {} backends x {} configurations x {} repeats ({} rows already in {})",
+        "sweep: {} workloads x {} backends x {} configurations, {} ({} rows already in {})",
         workloads.len(),
         backends.len(),
         base.len(),
-        args.repeats,
+        if args.no_race {
+            format!("{} repeats each", args.repeats)
+        } else {
+            format!(
+                "racing: each once, then {}-{} repeats of the contenders",
+                args.repeats, args.max_repeats
+            )
+        },
         rows.len(),
         runs_path.display()
     );
-    ctx.measure(&configs, &mut rows, "grid")?;
-    if args.strategies.is_empty() && !args.no_refine {
-        let extra = around_best(&rows, &configs, cpus);
-        if !extra.is_empty() {
-            let names: Vec<String> = extra
-                .iter()
-                .map(|((t, n), b, s, g)| format!("{b} {} ({t}x{n})", label(&s.to_string(), *g)))
-                .collect();
-            eprintln!("around the best: {}", names.join(", "));
-        }
-        ctx.measure(&extra, &mut rows, "around the best")?;
-    }
+    let before = rows.len();
+    let refine = args.strategies.is_empty() && !args.no_refine;
+    let race = if args.no_race {
+        every_configuration(
+            &mut ctx,
+            &mut rows,
+            &configs,
+            args.repeats,
+            refine.then_some(cpus),
+        )?
+    } else {
+        racing(&mut ctx, &mut rows, &configs, args, refine.then_some(cpus))?
+    };
+    eprintln!(
+        "measured {} new rows ({} in all)",
+        rows.len() - before,
+        rows.len()
+    );
+    let log = race.log(&rows);
+    std::fs::write(
+        out.join("race.json"),
+        serde_json::to_string_pretty(&log)? + "\n",
+    )?;
 
     let rec = recommend(&rows);
-    let text = report(&rows, &peak, args.repeats, &rec);
+    let how = How {
+        repeats: args.repeats,
+        max_repeats: args.max_repeats,
+        raced: !args.no_race,
+        budget: args.budget.filter(|_| ctx.budget_spent),
+    };
+    let text = report(&rows, &peak, &how, &log, &rec);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
     let json = serde_json::to_string_pretty(&rec)? + "\n";
@@ -295,9 +342,6 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
     Ok(())
 }
 
-/// One configuration: workload (tasks, size), backend, strategy, data generation.
-type Config = ((usize, usize), String, Strategy, Generation);
-
 /// The generations of `wanted` that differ for `strategy`: parallel generation only where
 /// a worker runs more than one BLAS thread (or the library default); serial otherwise.
 fn generations(strategy: &Strategy, wanted: &[Generation]) -> Vec<Generation> {
@@ -317,121 +361,226 @@ fn generations(strategy: &Strategy, wanted: &[Generation]) -> Vec<Generation> {
     out
 }
 
+/// Measures every configuration `repeats` times (rounds 1 to `repeats`), then, with
+/// `refine`, the neighbours of each backend's best as many times (the rounds after).
+fn every_configuration(
+    ctx: &mut Measure,
+    rows: &mut Vec<Row>,
+    configs: &[Config],
+    repeats: usize,
+    refine: Option<usize>,
+) -> anyhow::Result<Race> {
+    let mut race = Race::without_drops(configs);
+    for round in 1..=repeats {
+        if !ctx.measure(configs, rows, round, "grid")? {
+            return Ok(race);
+        }
+    }
+    if let Some(cpus) = refine {
+        let extra = around_best(rows, configs, cpus);
+        announce(&extra);
+        race.add(&extra);
+        for round in repeats + 1..=2 * repeats {
+            if !ctx.measure(&extra, rows, round, "around the best")? {
+                break;
+            }
+        }
+    }
+    race.decide(rows, usize::MAX);
+    Ok(race)
+}
+
+/// Races the configurations ([`crate::race`]): every one once, then repeats only for the
+/// contenders; with `refine`, the neighbours of the tie set after round 2 join the race.
+fn racing(
+    ctx: &mut Measure,
+    rows: &mut Vec<Row>,
+    configs: &[Config],
+    args: &SweepArgs,
+    refine: Option<usize>,
+) -> anyhow::Result<Race> {
+    let mut race = Race::new(configs);
+    for round in 1.. {
+        let plan = race.plan(rows, round, args.repeats, args.max_repeats);
+        if plan.is_empty() && round > 2 {
+            break;
+        }
+        let phase = format!("round {round}");
+        if !ctx.measure(&plan, rows, round, &phase)? {
+            break;
+        }
+        race.decide(rows, round);
+        if round == 2
+            && let Some(cpus) = refine
+        {
+            let extra = around(&race.tie_set(), configs, cpus);
+            announce(&extra);
+            race.add(&extra);
+        }
+    }
+    Ok(race)
+}
+
+fn announce(extra: &[Config]) {
+    if !extra.is_empty() {
+        let names: Vec<String> = extra.iter().map(crate::race::name).collect();
+        eprintln!("around the best: {}", names.join(", "));
+    }
+}
+
 /// Where and how measurements run.
 struct Measure<'a> {
     out: &'a Path,
     runs_path: &'a Path,
     results: ResultMode,
-    repeats: usize,
+    /// When the time budget runs out.
+    deadline: Option<std::time::Instant>,
+    /// Whether a measurement was skipped for the budget.
+    budget_spent: bool,
 }
 
 impl Measure<'_> {
-    /// Measures every configuration `repeats` times, interleaved (each repeat in its own
-    /// shuffled order), skipping what `rows` already holds; appends each row as measured.
-    fn measure(&self, configs: &[Config], rows: &mut Vec<Row>, phase: &str) -> anyhow::Result<()> {
-        let done = |rows: &[Row], (t, n): (usize, usize), b: &str, s: &str, g, r: usize| {
-            rows.iter().any(|x| {
-                x.tasks == t
-                    && x.size == n
-                    && x.backend == b
-                    && x.strategy == s
-                    && x.generation == g
-                    && (x.repeat == r || x.refused.is_some())
-            })
-        };
-        let plan: Vec<(usize, Config)> = (1..=self.repeats)
-            .flat_map(|r| shuffled(configs, r as u64).into_iter().map(move |c| (r, c)))
-            .filter(|(r, (w, b, s, g))| !done(rows, *w, b, &s.to_string(), *g, *r))
+    /// Measures each configuration of `plan` once as round `round`, in an order shuffled by
+    /// the round, skipping what `rows` already holds for the round; appends each row as
+    /// measured. `false` when the time budget ran out (what was measured is kept).
+    fn measure(
+        &mut self,
+        plan: &[Config],
+        rows: &mut Vec<Row>,
+        round: usize,
+        phase: &str,
+    ) -> anyhow::Result<bool> {
+        let todo: Vec<Config> = shuffled(plan, round as u64)
+            .into_iter()
+            .filter(|c| !rows.iter().any(|r| r.round == round && row_of(r, c)))
+            .filter(|c| !rows.iter().any(|r| r.refused.is_some() && row_of(r, c)))
             .collect();
-        eprintln!("{phase}: {} measurements to do", plan.len());
-        let bar = ProgressBar::new(plan.len() as u64).with_style(
+        if todo.is_empty() {
+            return Ok(true);
+        }
+        eprintln!("{phase}: {} measurements to do", todo.len());
+        let bar = ProgressBar::new(todo.len() as u64).with_style(
             ProgressStyle::with_template("{msg:48} [{bar:30}] {pos}/{len}, {elapsed} (eta {eta})")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
         let json = self.out.join("last-run.json");
-        for (repeat, ((tasks, size), backend, strategy, generation)) in plan {
-            let name = strategy.to_string();
-            // An earlier repeat may have found it refused.
-            if done(rows, (tasks, size), &backend, &name, generation, repeat) {
-                bar.inc(1);
-                continue;
-            }
-            bar.set_message(format!(
-                "{tasks}x{size} {backend} {} (repeat {repeat})",
-                label(&name, generation)
-            ));
-            let _ = std::fs::remove_file(&json);
-            let output = std::process::Command::new(blaspar_core::registry::engine_path(&backend))
-                .args(run_args(
-                    &backend,
-                    &name,
-                    tasks,
-                    size,
-                    generation,
-                    self.results,
-                    &json,
-                ))
-                .output()
-                .with_context(|| format!("cannot start the {backend} engine"))?;
-            let (record, refused) = match Outcome::of(&output, &json)
-                .with_context(|| format!("{backend} {name}"))?
+        for config in todo {
+            if round > 1
+                && self
+                    .deadline
+                    .is_some_and(|d| std::time::Instant::now() >= d)
             {
-                Outcome::Measured(record) => (Some(*record), None),
-                Outcome::Unsupported(why) => (None, Some(why)),
-                Outcome::Failed { status, stderr } => {
-                    bar.abandon();
-                    anyhow::bail!(
-                        "{backend} {name} on {tasks}x{size} (repeat {repeat}) failed ({status}): {stderr} -- measured rows are kept in {}; run the same command with --out {} to resume",
-                        self.runs_path.display(),
-                        self.out.display()
-                    );
-                }
-            };
-            let row = Row {
-                backend: backend.clone(),
-                strategy: name,
-                tasks,
-                size,
-                generation,
-                repeat,
-                record,
-                refused,
-            };
+                bar.finish_and_clear();
+                eprintln!(
+                    "{phase}: the time budget is spent; the answer is from what was measured"
+                );
+                self.budget_spent = true;
+                return Ok(false);
+            }
+            let repeat = 1 + rows.iter().filter(|r| row_of(r, &config)).count();
+            bar.set_message(format!("{} (run {repeat})", crate::race::name(&config)));
+            let row = self.run(&config, repeat, round, &json, &bar)?;
             append_row(self.runs_path, &row)?;
             rows.push(row);
             bar.inc(1);
         }
         bar.finish_and_clear();
         let _ = std::fs::remove_file(&json);
-        Ok(())
+        Ok(true)
+    }
+
+    /// One engine run of `config`: its row.
+    fn run(
+        &self,
+        config: &Config,
+        repeat: usize,
+        round: usize,
+        json: &Path,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<Row> {
+        let ((tasks, size), backend, strategy, generation) = config.clone();
+        let name = strategy.to_string();
+        let _ = std::fs::remove_file(json);
+        let output = std::process::Command::new(blaspar_core::registry::engine_path(&backend))
+            .args(run_args(
+                &backend,
+                &name,
+                tasks,
+                size,
+                generation,
+                self.results,
+                json,
+            ))
+            .output()
+            .with_context(|| format!("cannot start the {backend} engine"))?;
+        let (record, refused) = match Outcome::of(&output, json)
+            .with_context(|| format!("{backend} {name}"))?
+        {
+            Outcome::Measured(record) => (Some(*record), None),
+            Outcome::Unsupported(why) => (None, Some(why)),
+            Outcome::Failed { status, stderr } => {
+                bar.abandon();
+                anyhow::bail!(
+                    "{backend} {name} on {tasks}x{size} (run {repeat}) failed ({status}): {stderr} -- measured rows are kept in {}; run the same command with --out {} to resume",
+                    self.runs_path.display(),
+                    self.out.display()
+                );
+            }
+        };
+        Ok(Row {
+            backend,
+            strategy: name,
+            tasks,
+            size,
+            generation,
+            repeat,
+            round,
+            record,
+            refused,
+        })
     }
 }
 
-/// Configurations around each backend's best (per workload) that the grid did not measure,
-/// with the best's data generation.
-fn around_best(rows: &[Row], base: &[Config], cpus: usize) -> Vec<Config> {
-    let sums = summarise(rows);
-    let mut seen: Vec<(usize, usize, &str)> = Vec::new();
+/// Whether `row` measured `config`.
+fn row_of(row: &Row, c: &Config) -> bool {
+    let ((t, n), b, s, g) = c;
+    (row.tasks, row.size) == (*t, *n)
+        && row.backend == *b
+        && row.generation == *g
+        && row.strategy == s.to_string()
+}
+
+/// The neighbours of `set`'s configurations (same backend, workload and generation) that
+/// `base` does not hold.
+fn around(set: &[Config], base: &[Config], cpus: usize) -> Vec<Config> {
     let mut out = Vec::new();
-    // summarise sorts fastest first: the first summary per (workload, backend) is its best.
-    for s in &sums {
-        if seen.contains(&(s.tasks, s.size, s.backend.as_str())) {
-            continue;
-        }
-        seen.push((s.tasks, s.size, s.backend.as_str()));
-        let Ok(best) = s.strategy.parse::<Strategy>() else {
-            continue;
-        };
-        for n in best.neighbours(cpus) {
-            let g = generations(&n, &[s.generation])[0];
-            let c = ((s.tasks, s.size), s.backend.clone(), n, g);
+    for (w, b, s, g) in set {
+        for n in s.neighbours(cpus) {
+            let c = (*w, b.clone(), n, generations(&n, &[*g])[0]);
             if !base.contains(&c) && !out.contains(&c) {
                 out.push(c);
             }
         }
     }
     out
+}
+
+/// Configurations around each backend's best (per workload) that the grid did not measure,
+/// with the best's data generation.
+fn around_best(rows: &[Row], base: &[Config], cpus: usize) -> Vec<Config> {
+    let mut bests: Vec<Config> = Vec::new();
+    // summarise sorts fastest first: the first summary per (workload, backend) is its best.
+    for s in summarise(rows) {
+        let w = (s.tasks, s.size);
+        if bests.iter().any(|(x, b, _, _)| *x == w && *b == s.backend) {
+            continue;
+        }
+        if let Ok(strategy) = s.strategy.parse::<Strategy>() {
+            bests.push((w, s.backend, strategy, s.generation));
+        }
+    }
+    around(&bests, base, cpus)
 }
 
 fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
@@ -447,6 +596,10 @@ fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
                     // Rows written before workload lists carry the workload in the record only.
                     if let (0, Some(rec)) = (row.tasks, &row.record) {
                         (row.tasks, row.size) = (rec.tasks, rec.size);
+                    }
+                    // Rows written before rounds: each repeat was a round.
+                    if row.round == 0 {
+                        row.round = row.repeat;
                     }
                     row
                 })

@@ -1,0 +1,432 @@
+//! Racing: which configurations a sweep measures again, and which it stops measuring.
+//!
+//! A sweep measures in rounds; each configuration at most once per round, each round in a
+//! shuffled order. Measurements are spent only where they can change the answer:
+//!
+//! 1. **Round 1** measures every configuration once.
+//! 2. **Round 2** measures the faster half of each workload's configurations again (at
+//!    least two), so that the workload has a noise of its own to go by.
+//! 3. **After every round from 2 on**, each workload is tested with the answer's bootstrap
+//!    ([`Bootstrap`], the statistics of the tie set): a contender that was at least as fast
+//!    as the best contender in fewer than [`DROP_LEVEL`] = 1% of the rounds is **dropped**,
+//!    and never measured again. That is stricter than the tie set's 5%: a drop is final, so
+//!    it waits for stronger evidence. A configuration measured once borrows its noise from
+//!    the others (as in the answer).
+//! 4. **Rounds 3 on** measure every contender with fewer than `repeats` measurements; when
+//!    none is short, and the tie set (at [`TIE_LEVEL`]) changed in the last round, every
+//!    contender below `max_repeats` once more. The race ends when a round has nothing to
+//!    measure: the tie set has settled with every contender measured `repeats` times, or
+//!    every contender has `max_repeats`; or when the sweep's time budget is spent.
+//!
+//! Decisions are a function of the rows: the decision after round `r` reads only the rows
+//! of rounds up to `r`, and the bootstrap has a fixed seed, so a resumed sweep replays the
+//! same decisions from `runs.jsonl` and measures only what is missing.
+
+use crate::answer::{Bootstrap, TIE_LEVEL};
+use crate::stats::median;
+use crate::summary::Row;
+use blaspar_core::Strategy;
+use blaspar_core::strategy::label;
+use blaspar_core::workload::Generation;
+use serde::Serialize;
+
+/// A contender at least as fast as the best contender in fewer than this share of the
+/// bootstrap's rounds is dropped.
+pub const DROP_LEVEL: f64 = 0.01;
+
+/// One configuration: workload (tasks, size), backend, strategy, data generation.
+pub type Config = ((usize, usize), String, Strategy, Generation);
+
+/// Where a configuration stands in the race.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum Status {
+    /// Still measured.
+    Contender,
+    /// The backend cannot run it (no measurement).
+    Refused { why: String },
+    /// Stopped after `round`: `slower` times the best contender's median then, and at
+    /// least as fast as it in `as_fast` of the bootstrap's rounds.
+    Dropped {
+        round: usize,
+        slower: f64,
+        as_fast: f64,
+        best: String,
+    },
+}
+
+/// One configuration of the race.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub config: Config,
+    pub status: Status,
+}
+
+/// The race over a sweep's configurations.
+#[derive(Clone, Debug, Default)]
+pub struct Race {
+    pub entries: Vec<Entry>,
+    /// The tie set of each workload after the last decision (indices into `entries`).
+    ties: Vec<((usize, usize), Vec<usize>)>,
+    /// Whether the last decision changed a workload's tie set.
+    changed: bool,
+    /// Whether decisions drop configurations (not when every configuration is measured
+    /// alike, `sweep --no-race`).
+    drops: bool,
+}
+
+/// A configuration's name in messages: `blis threads-2 (16x1000)`.
+pub fn name(c: &Config) -> String {
+    let ((t, n), b, s, g) = c;
+    format!("{b} {} ({t}x{n})", label(&s.to_string(), *g))
+}
+
+fn same(row: &Row, c: &Config) -> bool {
+    let ((t, n), b, s, g) = c;
+    (row.tasks, row.size) == (*t, *n)
+        && row.backend == *b
+        && row.generation == *g
+        && row.strategy == s.to_string()
+}
+
+/// The seconds measured for `c` in rounds up to `round`.
+fn samples(rows: &[Row], c: &Config, round: usize) -> Vec<f64> {
+    rows.iter()
+        .filter(|r| r.round <= round && same(r, c))
+        .filter_map(|r| r.record.as_ref().map(|rec| rec.seconds_total))
+        .collect()
+}
+
+impl Race {
+    pub fn new(configs: &[Config]) -> Race {
+        let mut race = Race {
+            drops: true,
+            ..Race::default()
+        };
+        race.add(configs);
+        race
+    }
+
+    /// A race that never drops: every configuration measured alike (`--no-race`).
+    pub fn without_drops(configs: &[Config]) -> Race {
+        let mut race = Race::default();
+        race.add(configs);
+        race
+    }
+
+    /// Adds configurations not in the race yet, as contenders.
+    pub fn add(&mut self, configs: &[Config]) {
+        for c in configs {
+            if !self.entries.iter().any(|e| e.config == *c) {
+                self.entries.push(Entry {
+                    config: c.clone(),
+                    status: Status::Contender,
+                });
+            }
+        }
+    }
+
+    fn contenders(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.entries.len()).filter(|&i| self.entries[i].status == Status::Contender)
+    }
+
+    fn workloads(&self) -> Vec<(usize, usize)> {
+        let mut w: Vec<(usize, usize)> = self.entries.iter().map(|e| e.config.0).collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    }
+
+    /// The configurations to measure in `round` (rounds count from 1), given the rows of
+    /// the rounds before it (and maybe some of this round's, from an interrupted sweep).
+    pub fn plan(
+        &mut self,
+        rows: &[Row],
+        round: usize,
+        repeats: usize,
+        max_repeats: usize,
+    ) -> Vec<Config> {
+        self.note_refusals(rows);
+        let runs = |c: &Config| samples(rows, c, round - 1).len();
+        let pick: Vec<usize> = match round {
+            1 => self
+                .contenders()
+                .filter(|&i| runs(&self.entries[i].config) == 0)
+                .collect(),
+            2 => self.faster_halves(rows),
+            _ => {
+                let short: Vec<usize> = self
+                    .contenders()
+                    .filter(|&i| runs(&self.entries[i].config) < repeats)
+                    .collect();
+                if !short.is_empty() || !self.changed {
+                    short
+                } else {
+                    self.contenders()
+                        .filter(|&i| runs(&self.entries[i].config) < max_repeats)
+                        .collect()
+                }
+            }
+        };
+        pick.into_iter()
+            .map(|i| self.entries[i].config.clone())
+            .collect()
+    }
+
+    /// Marks the configurations a backend refused (they are never measured again).
+    fn note_refusals(&mut self, rows: &[Row]) {
+        for e in &mut self.entries {
+            if let Some(why) = rows
+                .iter()
+                .find(|r| same(r, &e.config))
+                .and_then(|r| r.refused.clone())
+            {
+                e.status = Status::Refused { why };
+            }
+        }
+    }
+
+    /// Round 2: the faster half (at least two) of each workload's measured contenders.
+    fn faster_halves(&self, rows: &[Row]) -> Vec<usize> {
+        let mut pick = Vec::new();
+        for w in self.workloads() {
+            let mut timed: Vec<(f64, usize)> = self
+                .contenders()
+                .filter(|&i| self.entries[i].config.0 == w)
+                .filter_map(|i| {
+                    let mut s = samples(rows, &self.entries[i].config, 1);
+                    (!s.is_empty()).then(|| (median(&mut s), i))
+                })
+                .collect();
+            timed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let half = timed.len().div_ceil(2).max(2).min(timed.len());
+            pick.extend(timed[..half].iter().map(|&(_, i)| i));
+        }
+        pick
+    }
+
+    /// The decision after `round`: drops, per workload, every contender the bootstrap
+    /// places behind the best contender beyond the noise, and notes whether the tie set
+    /// changed. Reads only the rows of rounds up to `round`.
+    pub fn decide(&mut self, rows: &[Row], round: usize) {
+        self.note_refusals(rows);
+        let mut changed = false;
+        for w in self.workloads() {
+            // Every measured configuration of the workload lends its noise; only
+            // contenders can be dropped or tied.
+            let measured: Vec<(usize, Vec<f64>)> = (0..self.entries.len())
+                .filter(|&i| self.entries[i].config.0 == w)
+                .map(|i| (i, samples(rows, &self.entries[i].config, round)))
+                .filter(|(_, s)| !s.is_empty())
+                .collect();
+            let racing: Vec<bool> = self
+                .entries
+                .iter()
+                .map(|e| e.status == Status::Contender)
+                .collect();
+            let contender = |i: usize| racing[i];
+            let Some(best) = (0..measured.len())
+                .filter(|&k| contender(measured[k].0))
+                .min_by(|&a, &b| {
+                    median(&mut measured[a].1.clone())
+                        .total_cmp(&median(&mut measured[b].1.clone()))
+                })
+            else {
+                continue;
+            };
+            let all: Vec<Vec<f64>> = measured.iter().map(|(_, s)| s.clone()).collect();
+            let as_fast = Bootstrap::run(&all).as_fast_as(best);
+            let best_median = median(&mut all[best].clone());
+            let best_name = name(&self.entries[measured[best].0].config);
+            let mut tie = Vec::new();
+            for (k, (i, s)) in measured.iter().enumerate() {
+                if !contender(*i) {
+                    continue;
+                }
+                if k == best || as_fast[k] >= TIE_LEVEL {
+                    tie.push(*i);
+                }
+                if self.drops && k != best && as_fast[k] < DROP_LEVEL && round >= 2 {
+                    self.entries[*i].status = Status::Dropped {
+                        round,
+                        slower: median(&mut s.clone()) / best_median,
+                        as_fast: as_fast[k],
+                        best: best_name.clone(),
+                    };
+                }
+            }
+            match self.ties.iter_mut().find(|(x, _)| *x == w) {
+                Some((_, old)) => {
+                    changed |= *old != tie;
+                    *old = tie;
+                }
+                None => {
+                    changed = true;
+                    self.ties.push((w, tie));
+                }
+            }
+        }
+        self.changed = changed;
+    }
+
+    /// The current tie set's configurations (every workload).
+    pub fn tie_set(&self) -> Vec<Config> {
+        self.ties
+            .iter()
+            .flat_map(|(_, t)| t.iter().map(|&i| self.entries[i].config.clone()))
+            .collect()
+    }
+
+    /// The race for the record: every configuration, its measurements and its status.
+    pub fn log(&self, rows: &[Row]) -> Vec<LogEntry> {
+        self.entries
+            .iter()
+            .map(|e| LogEntry {
+                configuration: name(&e.config),
+                runs: samples(rows, &e.config, usize::MAX).len(),
+                status: e.status.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One line of `DIR/race.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogEntry {
+    pub configuration: String,
+    pub runs: usize,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::test_rows;
+
+    fn config(backend: &str, strategy: &str) -> Config {
+        (
+            (16, 1000),
+            backend.into(),
+            strategy.parse().unwrap(),
+            Generation::Serial,
+        )
+    }
+
+    /// Rows of `round` for configurations with their seconds.
+    fn round_rows(round: usize, of: &[(&str, &str, f64)]) -> Vec<Row> {
+        of.iter()
+            .flat_map(|&(b, s, t)| {
+                let mut r = test_rows(b, s, &[t]);
+                r[0].round = round;
+                r[0].repeat = round;
+                r
+            })
+            .collect()
+    }
+
+    fn names(cs: &[Config]) -> Vec<String> {
+        cs.iter().map(|c| format!("{} {}", c.1, c.2)).collect()
+    }
+
+    #[test]
+    fn a_race_measures_all_once_then_the_faster_half_then_only_contenders() {
+        let configs = [
+            config("blis", "threads-2"),
+            config("blis", "procs-2"),
+            config("blis", "sequential"),
+            config("blis", "blas-2"),
+        ];
+        let mut race = Race::new(&configs);
+        let mut rows = Vec::new();
+        assert_eq!(race.plan(&rows, 1, 3, 6).len(), 4);
+        rows.extend(round_rows(
+            1,
+            &[
+                ("blis", "threads-2", 0.30),
+                ("blis", "procs-2", 0.31),
+                ("blis", "sequential", 0.60),
+                ("blis", "blas-2", 0.45),
+            ],
+        ));
+        race.decide(&rows, 1);
+        // Nothing is dropped on one measurement each: there is no noise to go by yet.
+        assert!(race.entries.iter().all(|e| e.status == Status::Contender));
+        assert_eq!(
+            names(&race.plan(&rows, 2, 3, 6)),
+            ["blis threads-2", "blis procs-2"]
+        );
+        rows.extend(round_rows(
+            2,
+            &[("blis", "threads-2", 0.305), ("blis", "procs-2", 0.302)],
+        ));
+        race.decide(&rows, 2);
+        // 2x and 1.5x slower than the best, in about 1% noise: dropped after round 2.
+        for e in &race.entries[2..] {
+            assert!(
+                matches!(e.status, Status::Dropped { round: 2, .. }),
+                "{e:?}"
+            );
+        }
+        assert_eq!(
+            names(&race.plan(&rows, 3, 3, 6)),
+            ["blis threads-2", "blis procs-2"]
+        );
+        rows.extend(round_rows(
+            3,
+            &[("blis", "threads-2", 0.300), ("blis", "procs-2", 0.306)],
+        ));
+        race.decide(&rows, 3);
+        assert_eq!(names(&race.tie_set()), ["blis threads-2", "blis procs-2"]);
+        // Both have 3 runs and the tie set did not change: the race is over.
+        assert!(race.plan(&rows, 4, 3, 6).is_empty());
+        let log = race.log(&rows);
+        assert_eq!(log[0].runs, 3);
+        assert_eq!(log[2].runs, 1);
+        let json = serde_json::to_string(&log[2]).unwrap();
+        assert!(json.contains("\"status\":\"dropped\""), "{json}");
+    }
+
+    #[test]
+    fn a_changing_tie_set_earns_more_rounds_up_to_the_maximum() {
+        let configs = [config("blis", "threads-2"), config("faer", "threads-2")];
+        let mut race = Race::new(&configs);
+        let mut rows = round_rows(
+            1,
+            &[("blis", "threads-2", 0.30), ("faer", "threads-2", 0.33)],
+        );
+        race.decide(&rows, 1);
+        rows.extend(round_rows(
+            2,
+            &[("blis", "threads-2", 0.34), ("faer", "threads-2", 0.30)],
+        ));
+        race.decide(&rows, 2);
+        rows.extend(round_rows(
+            3,
+            &[("blis", "threads-2", 0.29), ("faer", "threads-2", 0.36)],
+        ));
+        race.decide(&rows, 3);
+        assert_eq!(race.tie_set().len(), 2);
+        // Three runs each; the set changed in round 3 (one member became two)? Either way,
+        // nothing is planned beyond the maximum.
+        assert!(race.plan(&rows, 4, 3, 3).is_empty());
+    }
+
+    #[test]
+    fn refused_configurations_are_never_planned_again() {
+        let configs = [
+            config("blis", "threads-2"),
+            config("openblas-serial", "threads-2"),
+        ];
+        let mut race = Race::new(&configs);
+        let mut rows = round_rows(1, &[("blis", "threads-2", 0.30)]);
+        let mut refused = test_rows("openblas-serial", "threads-2", &[1.0]);
+        refused[0].record = None;
+        refused[0].refused = Some("not safe from several threads".into());
+        refused[0].round = 1;
+        rows.extend(refused);
+        race.decide(&rows, 1);
+        assert!(matches!(race.entries[1].status, Status::Refused { .. }));
+        assert_eq!(names(&race.plan(&rows, 2, 3, 6)), ["blis threads-2"]);
+    }
+}
