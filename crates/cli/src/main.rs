@@ -9,6 +9,7 @@ use blaspar_core::machine::Machine;
 use blaspar_core::registry::{engine_path, names};
 use blaspar_engine::options::{RunArgs, parse_or_exit};
 use blaspar_lab::advise::AdviseArgs;
+use blaspar_lab::check::CheckArgs;
 use blaspar_lab::compare::CompareArgs;
 use blaspar_lab::history::HistoryArgs;
 use blaspar_lab::sweep::SweepArgs;
@@ -55,6 +56,10 @@ pub enum Command {
     /// Print the sweep's answer for a program: the recommended set's library thread
     /// variables (sh), a Rust module or a Python module, from DIR/recommendation.json.
     Advise(AdviseArgs),
+    /// Check a sweep's answer on fresh measurements: its best against the first
+    /// configuration outside the tie set, interleaved, with compare's paired 95% interval;
+    /// writes DIR/check.json and DIR/check.md.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -174,6 +179,13 @@ fn main() -> ExitCode {
         Command::History(args) => finish(ok(blaspar_lab::history::show(&args)), |_| 1),
         Command::Advise(args) => finish(
             blaspar_lab::advise::advise(&args).map(|text| {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }),
+            blaspar_lab::advise::error_code,
+        ),
+        Command::Check(args) => finish(
+            blaspar_lab::check::check(&args).map(|text| {
                 print!("{text}");
                 ExitCode::SUCCESS
             }),

@@ -147,6 +147,47 @@ fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_round_one()
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("## Racing"), "{summary}");
 
+    // The held-out check: the best against the first configuration outside the tie set.
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("recommendation.json")).unwrap())
+            .unwrap();
+    let answer = &rec["workloads"][0];
+    let checked = front()
+        .args(["check", "--runs", "6"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&checked.stderr);
+    if answer["first_outside"].is_null() {
+        // Everything tied: nothing to check against, said in one line.
+        assert_eq!(checked.status.code(), Some(1), "{err}");
+        assert!(err.contains("nothing outside it"), "{err}");
+    } else {
+        assert!(checked.status.success(), "{err}");
+        let check: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("check.json")).unwrap())
+                .unwrap();
+        assert_eq!(check["best"], answer["best"]);
+        assert_eq!(check["other"], answer["first_outside"]);
+        assert_eq!(check["best_seconds"].as_array().unwrap().len(), 6);
+        assert_eq!(check["comparison"]["pairs"], 6);
+        assert!(["holds", "fails", "unsure"].contains(&check["claim"].as_str().unwrap()));
+        let text = String::from_utf8_lossy(&checked.stdout);
+        assert!(text.contains("# Held-out check"), "{text}");
+    }
+    // Too few runs for an interval: one line, no file.
+    let few = front()
+        .args(["check", "--runs", "2"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&few.stderr);
+    assert_eq!(few.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("at least 6 are needed") || err.contains("nothing outside it"),
+        "{err}"
+    );
+
     // A budget spent at once: round 1 completes (every configuration once), nothing more.
     let out = dir.path().join("budget");
     let cut = sweep(&out, &["sweep", "--budget", "0.001"]);

@@ -63,7 +63,7 @@ pub fn error_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-fn workload(text: &str) -> Result<(usize, usize), String> {
+pub(crate) fn workload(text: &str) -> Result<(usize, usize), String> {
     let bad = || format!("'{text}' is not TASKSxSIZE (e.g. 16x1000)");
     let (t, n) = text.split_once('x').ok_or_else(bad)?;
     match (t.parse(), n.parse()) {
@@ -96,7 +96,7 @@ pub fn advise(args: &AdviseArgs) -> anyhow::Result<String> {
 }
 
 /// The recommendation.json written last under `sweeps`.
-fn newest(sweeps: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn newest(sweeps: &Path) -> anyhow::Result<PathBuf> {
     let none = || {
         anyhow::anyhow!(
             "no sweep under {} has a recommendation.json: run blaspar sweep first, or name its folder",
@@ -147,7 +147,7 @@ pub fn read(path: &Path) -> anyhow::Result<Recommendation> {
 }
 
 /// The workload asked for, or the largest.
-fn pick<'a>(
+pub(crate) fn pick<'a>(
     rec: &'a Recommendation,
     wanted: Option<(usize, usize)>,
     path: &Path,

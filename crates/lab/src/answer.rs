@@ -96,6 +96,10 @@ pub struct Answer {
     /// Each kind of parallelism and each library with nothing in the tie set, most
     /// costly first.
     pub avoid: Vec<Avoid>,
+    /// The fastest configuration outside the tie set (`null` when every configuration is
+    /// in it): what `blaspar check` measures the best against.
+    #[serde(default)]
+    pub first_outside: Option<Choice>,
     /// The slowest configuration measured, against the best.
     pub slowest: Choice,
     /// The fewest measurements of any configuration here (1: its noise is borrowed from
@@ -368,6 +372,11 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<An
         winner_in_set,
         kind_confidence,
         avoid: avoid(&choices, &tie_set, &kinds),
+        first_outside: choices
+            .iter()
+            .zip(&tied)
+            .find(|(_, t)| !**t)
+            .map(|(c, _)| c.clone()),
         slowest: choices[choices.len() - 1].clone(),
         min_runs: sums.iter().map(|s| s.runs).min().unwrap_or(0),
         configurations: sums.len(),

@@ -48,6 +48,26 @@ pub fn run_args(
     .collect()
 }
 
+/// Runs `strategy` once on the built engine of `backend` (`run ... --json json`) and reads
+/// how it ended.
+pub fn run_engine(
+    backend: &str,
+    strategy: &str,
+    (tasks, size): (usize, usize),
+    generation: Generation,
+    results: ResultMode,
+    json: &Path,
+) -> anyhow::Result<Outcome> {
+    let _ = std::fs::remove_file(json);
+    let output = std::process::Command::new(blaspar_core::registry::engine_path(backend))
+        .args(run_args(
+            backend, strategy, tasks, size, generation, results, json,
+        ))
+        .output()
+        .with_context(|| format!("cannot start the {backend} engine"))?;
+    Outcome::of(&output, json).with_context(|| format!("{backend} {strategy}"))
+}
+
 /// A deterministic shuffle, so that each repeat measures in another order and a run with the
 /// same seed measures in the same one.
 pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {

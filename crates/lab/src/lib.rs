@@ -10,6 +10,7 @@
 
 pub mod advise;
 pub mod answer;
+pub mod check;
 pub mod compare;
 pub mod engines;
 pub mod history;

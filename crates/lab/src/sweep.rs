@@ -10,7 +10,7 @@
 //! the measured f64 peak. Search around the best, scaling lists and plots come next.
 
 use crate::answer::recommend;
-use crate::engines::{Outcome, run_args, shuffled};
+use crate::engines::{Outcome, run_engine, shuffled};
 use crate::race::{Config, Race};
 use crate::report::{How, readme, report};
 use crate::summary::{Row, Summary, summarise};
@@ -501,22 +501,15 @@ impl Measure<'_> {
     ) -> anyhow::Result<Row> {
         let ((tasks, size), backend, strategy, generation) = config.clone();
         let name = strategy.to_string();
-        let _ = std::fs::remove_file(json);
-        let output = std::process::Command::new(blaspar_core::registry::engine_path(&backend))
-            .args(run_args(
-                &backend,
-                &name,
-                tasks,
-                size,
-                generation,
-                self.results,
-                json,
-            ))
-            .output()
-            .with_context(|| format!("cannot start the {backend} engine"))?;
-        let (record, refused) = match Outcome::of(&output, json)
-            .with_context(|| format!("{backend} {name}"))?
-        {
+        let outcome = run_engine(
+            &backend,
+            &name,
+            (tasks, size),
+            generation,
+            self.results,
+            json,
+        )?;
+        let (record, refused) = match outcome {
             Outcome::Measured(record) => (Some(*record), None),
             Outcome::Unsupported(why) => (None, Some(why)),
             Outcome::Failed { status, stderr } => {

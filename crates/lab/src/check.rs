@@ -1,0 +1,212 @@
+//! `blaspar check`: the held-out check of a sweep's answer. After the sweep, with fresh
+//! measurements the answer was not computed from, the best configuration runs against
+//! the first configuration outside the tie set, `--runs` times each, interleaved A B, B A,
+//! ... so that both see the same machine. The paired statistics of `compare`
+//! ([`crate::stats::compare_paired`]: Hodges-Lehmann ratio with its signed-rank 95%
+//! interval) say whether the claim "the best beats what lies outside the set" holds:
+//! **holds** when the interval of other / best lies wholly above 1, **fails** when it lies
+//! wholly below 1 (the other was faster), **unsure** otherwise.
+//!
+//! Writes `DIR/check.json` and `DIR/check.md` beside the sweep's answer.
+
+use crate::advise::{SWEEPS, newest, pick, read};
+use crate::answer::Choice;
+use crate::engines::{Outcome, run_engine};
+use crate::stats::{Comparison, compare_paired};
+use anyhow::Context;
+use blaspar_core::ResultMode;
+use blaspar_core::args::positive;
+use blaspar_core::strategy::label;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Sweep folder holding recommendation.json (default: the one written last under
+    /// target/blaspar-sweeps).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Measurements of each of the two configurations (interleaved; at least 6 for a 95%
+    /// interval).
+    #[arg(long, default_value_t = 10, value_parser = positive)]
+    pub runs: usize,
+    /// The workload to check, TASKSxSIZE (default: the largest measured).
+    #[arg(long, value_name = "TASKSxSIZE", value_parser = crate::advise::workload)]
+    pub workload: Option<(usize, usize)>,
+}
+
+/// What the held-out measurements say of the claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Claim {
+    /// The other configuration is slower: its interval lies wholly above 1.
+    Holds,
+    /// The other configuration is faster: its interval lies wholly below 1.
+    Fails,
+    /// The interval contains 1.
+    Unsure,
+}
+
+/// `DIR/check.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Check {
+    pub tasks: usize,
+    pub size: usize,
+    /// The sweep's best configuration (A).
+    pub best: Choice,
+    /// The first configuration outside the tie set (B).
+    pub other: Choice,
+    /// Seconds of each measurement, in the order measured per configuration.
+    pub best_seconds: Vec<f64>,
+    pub other_seconds: Vec<f64>,
+    /// other / best, paired.
+    pub comparison: Comparison,
+    pub claim: Claim,
+}
+
+/// The verdict of a comparison of other (B) against best (A).
+pub fn claim(c: &Comparison) -> Claim {
+    if c.ci_low > 1.0 {
+        Claim::Holds
+    } else if c.ci_high < 1.0 {
+        Claim::Fails
+    } else {
+        Claim::Unsure
+    }
+}
+
+/// Runs the check and returns its report (for stdout); writes check.json and check.md.
+pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
+    let path = match &args.dir {
+        Some(dir) => dir.join("recommendation.json"),
+        None => newest(Path::new(SWEEPS))?,
+    };
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let rec = read(&path)?;
+    let answer = pick(&rec, args.workload, &path)?;
+    let Some(other) = &answer.first_outside else {
+        anyhow::bail!(
+            "every configuration measured for {}x{} is in the tie set: there is nothing outside it to check the best against",
+            answer.tasks,
+            answer.size
+        );
+    };
+    let best = &answer.best;
+    eprintln!(
+        "check: {} against {} on {}x{}, {} runs each, interleaved (from {})",
+        name(best),
+        name(other),
+        answer.tasks,
+        answer.size,
+        args.runs,
+        path.display()
+    );
+    let json = dir.join("last-check-run.json");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..args.runs {
+        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let (c, into) = if which == 0 {
+                (best, &mut a)
+            } else {
+                (other, &mut b)
+            };
+            into.push(seconds(c, (answer.tasks, answer.size), &json)?);
+        }
+        eprint!("\rcheck: {}/{} pairs", i + 1, args.runs);
+    }
+    eprintln!();
+    let _ = std::fs::remove_file(&json);
+    let comparison = compare_paired(&a, &b, 0.0, 0.95)?;
+    let result = Check {
+        tasks: answer.tasks,
+        size: answer.size,
+        best: best.clone(),
+        other: other.clone(),
+        best_seconds: a,
+        other_seconds: b,
+        claim: claim(&comparison),
+        comparison,
+    };
+    std::fs::write(
+        dir.join("check.json"),
+        serde_json::to_string_pretty(&result)? + "\n",
+    )?;
+    let text = report(&result);
+    std::fs::write(dir.join("check.md"), &text)?;
+    Ok(text)
+}
+
+fn name(c: &Choice) -> String {
+    format!("{} on {}", label(&c.strategy, c.generation), c.backend)
+}
+
+/// One verified run's seconds.
+fn seconds(c: &Choice, workload: (usize, usize), json: &Path) -> anyhow::Result<f64> {
+    let outcome = run_engine(
+        &c.backend,
+        &c.strategy,
+        workload,
+        c.generation,
+        ResultMode::Matrices,
+        json,
+    )?;
+    match outcome {
+        Outcome::Measured(record) => Ok(record.seconds_total),
+        Outcome::Unsupported(why) => anyhow::bail!("{} is refused now: {why}", name(c)),
+        Outcome::Failed { status, stderr } => {
+            Err(anyhow::anyhow!("{stderr}")).context(format!("{} failed ({status})", name(c)))
+        }
+    }
+}
+
+/// The check in words and a table.
+pub fn report(c: &Check) -> String {
+    let k = &c.comparison;
+    let verdict = match c.claim {
+        Claim::Holds => "**the claim holds**: the best is faster, beyond the noise",
+        Claim::Fails => "**the claim fails**: the configuration outside the set was faster",
+        Claim::Unsure => {
+            "**unsure**: the interval contains 1, these runs cannot tell the two apart"
+        }
+    };
+    format!(
+        "# Held-out check, {tasks} tasks of {size}x{size}\n\n\
+         The sweep's best, {best}, against the first configuration outside its tie set, {other} \
+         ({slower:.3}x the best's median in the sweep): {pairs} fresh measurements each, \
+         interleaved A B, B A, ...\n\n\
+         | configuration | median s | runs |\n|---|---:|---:|\n\
+         | {best} (best) | {ma:.4} | {pairs} |\n| {other} | {mb:.4} | {pairs} |\n\n\
+         {other} / {best}: {ratio:.3}x (95% interval {lo:.3} to {hi:.3}; Hodges-Lehmann \
+         estimate of the paired ratios with its signed-rank interval): {verdict}.\n",
+        tasks = c.tasks,
+        size = c.size,
+        best = name(&c.best),
+        other = name(&c.other),
+        slower = c.other.slower_than_best,
+        pairs = k.pairs,
+        ma = k.median_a,
+        mb = k.median_b,
+        ratio = k.ratio,
+        lo = k.ci_low,
+        hi = k.ci_high,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claim_follows_the_interval_of_other_over_best() {
+        let best = [1.00, 1.01, 0.99, 1.00, 1.02, 0.98, 1.00, 1.01];
+        let slower: Vec<f64> = best.iter().map(|x| x * 1.10).collect();
+        let faster: Vec<f64> = best.iter().map(|x| x * 0.90).collect();
+        let same = [1.01, 0.99, 1.00, 1.02, 0.98, 1.00, 1.01, 0.995];
+        let verdict = |b: &[f64]| claim(&compare_paired(&best, b, 0.0, 0.95).unwrap());
+        assert_eq!(verdict(&slower), Claim::Holds);
+        assert_eq!(verdict(&faster), Claim::Fails);
+        assert_eq!(verdict(&same), Claim::Unsure);
+    }
+}
