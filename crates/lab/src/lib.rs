@@ -3,17 +3,17 @@
 //! record they write and their exit status (unsupported is its own status).
 //!
 //! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
-//! of an engine run, measurement order), [`kind`] (the kind of parallelism of a strategy),
-//! [`summary`] (rows and their summaries), [`answer`] (the tie set with its confidence),
-//! [`trend`] (a benchmark's points across commits), [`plot`] (SVG), then the commands:
-//! [`sweep`], [`compare`], [`history`], [`advise`] (the answer as shell, Rust or Python).
+//! of an engine run, measurement order), [`summary`] (rows and their summaries), [`answer`]
+//! (the tie set with its confidence), [`trend`] (a benchmark's points across commits),
+//! [`plot`] (SVG), then the commands: [`sweep`], [`compare`], [`history`], [`advise`] (the
+//! answer as shell, Rust or Python). The kind of parallelism of a strategy is
+//! [`blaspar_core::kind`].
 
 pub mod advise;
 pub mod answer;
 pub mod compare;
 pub mod engines;
 pub mod history;
-pub mod kind;
 pub mod plot;
 pub mod report;
 pub mod stats;

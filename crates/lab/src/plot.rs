@@ -8,11 +8,11 @@
 //! library's place in the registry). Text widths are estimated (an SVG file has no fonts),
 //! generously: sans-serif glyphs average under 0.62 em.
 
-use crate::kind::{Kind, label_order};
 use crate::summary::Summary;
 use crate::trend::Point;
 use blaspar_core::Strategy;
 use blaspar_core::history::short;
+use blaspar_core::kind::{Kind, label_order};
 use blaspar_core::registry::ENGINES;
 use blaspar_core::strategy::Placement;
 use plotters::coord::Shift;
