@@ -4,17 +4,16 @@
 //!
 //! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
 //! of an engine run, measurement order), [`summary`] (rows and their summaries), [`answer`]
-//! (the tie set with its confidence), [`trend`] (a benchmark's points across commits),
-//! [`plot`] (SVG), then the commands: [`sweep`], [`compare`], [`history`], [`advise`] (the
-//! answer as shell, Rust or Python). The kind of parallelism of a strategy is
-//! [`blaspar_core::kind`].
+//! (the tie set with its confidence), [`trend`] (a benchmark's points across commits), then
+//! the commands: [`sweep`], [`compare`], [`history`], [`advise`] (the answer as shell, Rust
+//! or Python). The kind of parallelism of a strategy is [`blaspar_core::kind`]; the SVG plots
+//! are drawn by [`blaspar_plot`], from plain values the sweep and history make here.
 
 pub mod advise;
 pub mod answer;
 pub mod compare;
 pub mod engines;
 pub mod history;
-pub mod plot;
 pub mod report;
 pub mod stats;
 pub mod summary;
