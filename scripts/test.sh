@@ -13,12 +13,12 @@ stage "setup (apt, MKL wheels)" scripts/setup.sh
 stage "build tools" ensure_build_tools
 stage "cargo fmt --check" cargo fmt --all -- --check
 stage "no module circle (scripts/module-graph.py)" python3 scripts/module-graph.py
-engines_link_no_lab() { # an engine binary links its backend and the engine, never the lab
+engines_link_no_lab() { # an engine binary links its backend and the engine, never the lab or the plots
     local entry package
     for entry in "${BUILDS[@]}"; do
         package=${entry%%|*}
-        if cargo tree --locked -p "$package" -e normal --prefix none | grep -E '^(blaspar-lab|plotters) '; then
-            echo "error: $package (an engine) depends on the lab or on plotters" >&2
+        if cargo tree --locked -p "$package" -e normal --prefix none | grep -E '^(blaspar-lab|blaspar-plot|plotters) '; then
+            echo "error: $package (an engine) depends on the lab, the plots or plotters" >&2
             return 1
         fi
     done

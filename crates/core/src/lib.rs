@@ -1,6 +1,7 @@
 //! Backend-agnostic core of blaspar: what a run *is*, independent of any BLAS library.
 //!
-//! - [`Strategy`]: how a run uses the cores (one value, one text form everywhere).
+//! - [`Strategy`]: how a run uses the cores (one value, one text form everywhere); its
+//!   [`kind`] of parallelism, which answers and plots name and list configurations by.
 //! - [`Workload`]: N tasks of n x n matrices from a version-stable generator.
 //! - [`Backend`]: what every BLAS (or pure-Rust) backend crate implements.
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
@@ -15,6 +16,7 @@
 pub mod args;
 pub mod backend;
 pub mod history;
+pub mod kind;
 pub mod machine;
 pub mod peak;
 pub mod record;

@@ -13,9 +13,9 @@
 //! names, at link time), so it can be type-checked on its own.
 
 use crate::answer::{Answer, Choice, Recommendation, SCHEMA_VERSION};
-use crate::kind::Kind;
 use anyhow::Context;
 use blaspar_core::Strategy;
+use blaspar_core::kind::Kind;
 use blaspar_core::registry::Engine;
 use blaspar_core::strategy::{Placement, label};
 use blaspar_core::workload::Generation;

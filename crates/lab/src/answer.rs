@@ -33,9 +33,9 @@
 //!   tie set, with its fastest configuration and how many times slower than the best that
 //!   is (median over median).
 
-use crate::kind::Kind;
 use crate::stats::median;
 use crate::summary::{Row, Summary, summarise};
+use blaspar_core::kind::Kind;
 use blaspar_core::workload::Generation;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;

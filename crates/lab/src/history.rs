@@ -183,7 +183,18 @@ fn show_trend(
     );
     print_points(&points);
     if let Some(svg) = &args.plot {
-        crate::plot::trend(bench, &latest.machine_label, &points, threshold, svg)?;
+        // The plot knows nothing of samples: each commit's point as the values it draws.
+        let points: Vec<blaspar_plot::trend::Point> = points
+            .iter()
+            .map(|p| blaspar_plot::trend::Point {
+                commit: p.commit.clone(),
+                median: p.median,
+                min: p.min,
+                max: p.max,
+                step: p.step,
+            })
+            .collect();
+        blaspar_plot::trend::trend(bench, &latest.machine_label, &points, threshold, svg)?;
         println!("plot: {}", svg.display());
     }
     Ok(())

@@ -3,10 +3,12 @@
 //! record they write and their exit status (unsupported is its own status).
 //!
 //! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
-//! of an engine run, measurement order), [`kind`] (the kind of parallelism of a strategy),
-//! [`summary`] (rows and their summaries), [`answer`] (the tie set with its confidence),
-//! [`trend`] (a benchmark's points across commits), [`plot`] (SVG), then the commands:
-//! [`sweep`], [`compare`], [`history`], [`advise`] (the answer as shell, Rust or Python).
+//! of an engine run, measurement order), [`summary`] (rows and their summaries), [`answer`]
+//! (the tie set with its confidence), [`race`] (which configurations a sweep measures
+//! again), [`trend`] (a benchmark's points across commits), then the commands: [`sweep`],
+//! [`compare`], [`history`], [`advise`] (the answer as shell, Rust or Python), [`check`]
+//! (the answer against fresh measurements). The kind of parallelism of a strategy is [`blaspar_core::kind`]; the SVG plots
+//! are drawn by [`blaspar_plot`], from plain values the sweep and history make here.
 
 pub mod advise;
 pub mod answer;
@@ -14,8 +16,6 @@ pub mod check;
 pub mod compare;
 pub mod engines;
 pub mod history;
-pub mod kind;
-pub mod plot;
 pub mod race;
 pub mod report;
 pub mod stats;

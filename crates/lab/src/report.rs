@@ -454,7 +454,7 @@ fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak) {
             "| {} | {} | {} | {} | {} | {:.1} | {:.0}% | {:.3} | {:.0}% |",
             label(&c.strategy, c.generation),
             c.backend,
-            c.kind.map_or("?", crate::kind::Kind::name),
+            c.kind.map_or("?", blaspar_core::kind::Kind::name),
             c.runs,
             seconds(c.median_seconds),
             c.gflops,

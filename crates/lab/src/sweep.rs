@@ -13,7 +13,7 @@ use crate::answer::recommend;
 use crate::engines::{Outcome, run_engine, shuffled};
 use crate::race::{Config, Race};
 use crate::report::{How, readme, report};
-use crate::summary::{Row, Summary, summarise};
+use crate::summary::{Row, summarise};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::args::{
@@ -24,6 +24,7 @@ use blaspar_core::peak::Peak;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use blaspar_core::{Preset, Strategy};
+use blaspar_plot::Measured;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -292,7 +293,21 @@ fn configurations(
 /// The plots of every workload measured (and the scaling plot with several), in the grid's
 /// order, then anything measured around the best.
 fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyhow::Result<()> {
-    let sums = summarise(rows);
+    // The plots know nothing of runs: each summary becomes the plain values they draw.
+    let sums: Vec<Measured> = summarise(rows)
+        .into_iter()
+        .map(|s| Measured {
+            label: s.label(),
+            backend: s.backend,
+            strategy: s.strategy,
+            tasks: s.tasks,
+            size: s.size,
+            median_seconds: s.median_seconds,
+            min_seconds: s.min_seconds,
+            max_seconds: s.max_seconds,
+            median_gflops: s.median_gflops,
+        })
+        .collect();
     let mut order: Vec<String> = Vec::new();
     let labels = configs.iter().map(|(_, _, s, g)| label(&s.to_string(), *g));
     for l in labels.chain(rows.iter().map(|r| label(&r.strategy, r.generation))) {
@@ -305,7 +320,7 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
     measured.dedup();
     let many = measured.len() > 1;
     for &(tasks, size) in &measured {
-        let here: Vec<Summary> = sums
+        let here: Vec<Measured> = sums
             .iter()
             .filter(|s| (s.tasks, s.size) == (tasks, size))
             .cloned()
@@ -317,7 +332,7 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
         };
         let peak = peak.all_cores_gflops;
         let file = out.join(format!("strategies{suffix}.svg"));
-        crate::plot::strategies(&here, &order, peak, &file)?;
+        blaspar_plot::bars::strategies(&here, &order, peak, &file)?;
         let mut backends: Vec<&str> = here.iter().map(|s| s.backend.as_str()).collect();
         backends.sort_unstable();
         backends.dedup();
@@ -329,11 +344,11 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
                 .map(|r| r.strategy.clone())
                 .collect();
             let file = out.join(format!("heatmap-{b}{suffix}.svg"));
-            crate::plot::heatmap(b, &here, &refused, peak, &file)?;
+            blaspar_plot::heatmap::heatmap(b, &here, &refused, peak, &file)?;
         }
     }
     if many {
-        crate::plot::scaling(&sums, peak.all_cores_gflops, &out.join("scaling.svg"))?;
+        blaspar_plot::scaling::scaling(&sums, peak.all_cores_gflops, &out.join("scaling.svg"))?;
     }
     eprintln!(
         "plots: {}/strategies*.svg, heatmap-<backend>*.svg (and scaling.svg with several workloads)",

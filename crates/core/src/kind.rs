@@ -2,8 +2,7 @@
 //! (the tutorial's question is "tasks, BLAS threads, or both?"; the library and the counts
 //! come after), and the order in which plots and answers list configurations.
 
-use blaspar_core::Strategy;
-use blaspar_core::strategy::Placement;
+use crate::strategy::{Placement, Strategy};
 use serde::{Deserialize, Serialize};
 
 /// The kind of parallelism of a strategy.
