@@ -74,14 +74,32 @@ fn main() {
                         panic!("{}: `features` is a list of strings", manifest.display())
                     }),
             };
+            let set_threads = string(engine, "set-threads", &manifest);
+            let env = string(engine, "threads-env", &manifest);
+            let call = string(engine, "threads-call", &manifest);
+            // The phrase is for people, the variable and the call for programs: they must
+            // say the same thing.
+            assert!(
+                env.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                    && (env.is_empty() || set_threads.contains(&format!("{env}={{t}}")))
+                    && (call.is_empty() || set_threads.contains(&format!("{call}({{t}})")))
+                    && (set_threads.is_empty() == (env.is_empty() && call.is_empty())),
+                "{}: engine '{name}': threads-env '{env}' and threads-call '{call}' must be what \
+                 set-threads '{set_threads}' names (NAME={{t}}, call({{t}})), all or none",
+                manifest.display()
+            );
             let _ = writeln!(
                 out,
-                "    Engine {{ name: {:?}, package: {:?}, features: {:?}, library: {:?}, set_threads: {:?} }},",
+                "    Engine {{ name: {:?}, package: {:?}, features: {:?}, library: {:?}, \
+                 set_threads: {:?}, threads_env: {:?}, threads_call: {:?} }},",
                 name,
                 package_name,
                 features.join(","),
                 string(engine, "library", &manifest),
-                string(engine, "set-threads", &manifest),
+                set_threads,
+                env,
+                call,
             );
             names.push(name);
         }

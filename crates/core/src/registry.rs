@@ -29,9 +29,15 @@ pub struct Engine {
     pub features: &'static str,
     /// The library, in words.
     pub library: &'static str,
-    /// How a user's program sets the library to `{t}` threads (variable or call); empty
-    /// when the build is single-threaded.
+    /// How a user's program sets the library to `{t}` threads (variable or call), in
+    /// words; empty when the build is single-threaded.
     pub set_threads: &'static str,
+    /// The environment variable the library reads its thread count from
+    /// (`BLIS_NUM_THREADS`); empty when none.
+    pub threads_env: &'static str,
+    /// The call that sets the library's threads in a program (`bli_thread_set_num_threads`,
+    /// `Par::rayon`); empty when none.
+    pub threads_call: &'static str,
 }
 
 include!(concat!(env!("OUT_DIR"), "/engines.rs"));

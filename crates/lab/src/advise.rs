@@ -178,7 +178,7 @@ pub(crate) fn pick<'a>(
         })
 }
 
-/// How a program sets a library's threads, read from the registry's `set-threads` phrase.
+/// How a program sets a library's threads: the registry's `threads-env` and `threads-call`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThreadControl {
     /// The environment variable the library reads (`BLIS_NUM_THREADS`).
@@ -191,29 +191,13 @@ impl ThreadControl {
     /// The control of `backend`; `None` when the library is single-threaded as built (or
     /// not in this version's registry).
     pub fn of(backend: &str) -> Option<ThreadControl> {
-        let phrase = Engine::named(backend)?.set_threads;
-        if phrase.is_empty() {
-            return None;
-        }
-        let env = phrase
-            .split_once("={t}")
-            .map(|(name, _)| name)
-            .filter(|n| {
-                !n.is_empty()
-                    && n.bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            })
-            .map(str::to_string);
-        let call = phrase.find("({t})").map(|end| {
-            let start = phrase[..end]
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-                .map_or(0, |i| i + 1);
-            phrase[start..end].to_string()
-        });
-        Some(ThreadControl {
-            env,
-            call: call.filter(|c| !c.is_empty()),
-        })
+        let e = Engine::named(backend)?;
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let control = ThreadControl {
+            env: some(e.threads_env),
+            call: some(e.threads_call),
+        };
+        (control.env.is_some() || control.call.is_some()).then_some(control)
     }
 }
 
@@ -762,12 +746,7 @@ mod tests {
             match ThreadControl::of(e.name) {
                 None => assert!(e.set_threads.is_empty(), "{}", e.name),
                 Some(c) => {
-                    assert!(
-                        c.env.is_some() || c.call.is_some(),
-                        "{}: '{}' names neither NAME={{t}} nor call({{t}})",
-                        e.name,
-                        e.set_threads
-                    );
+                    assert!(!e.set_threads.is_empty(), "{}", e.name);
                     if let Some(call) = &c.call
                         && !call.contains("::")
                     {
