@@ -146,6 +146,14 @@ fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_round_one()
     assert_eq!(measured as u64, total);
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("## Racing"), "{summary}");
+    // Resumed, the race replays its decisions from the rows: nothing new to measure.
+    let again = sweep(&out, &["sweep"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert!(err.contains("measured 0 new rows"), "{err}");
+    let replayed: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("race.json")).unwrap()).unwrap();
+    assert_eq!(replayed, race);
 
     // The held-out check: the best against the first configuration outside the tie set.
     let rec: serde_json::Value =
