@@ -181,9 +181,12 @@ pub fn engines(
                 build.engines.join(", "),
                 args.join(" ")
             );
-            let status = Command::new(cargo)
-                .args(&args)
-                .current_dir(workspace)
+            let mut command = Command::new(cargo);
+            command.args(&args).current_dir(workspace);
+            for name in package_variables() {
+                command.env_remove(name);
+            }
+            let status = command
                 .status()
                 .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", cargo.display()))?;
             if !status.success() {
@@ -209,6 +212,31 @@ pub fn engines(
         );
     }
     Ok(found)
+}
+
+/// The variables `cargo bench` sets for the bench binary that describe the bench's own
+/// package (`CARGO_PKG_*`, `CARGO_MANIFEST_*`, ...). A nested cargo must not see them: it
+/// compares the values build scripts asked to be watched (`rerun-if-env-changed`: ring's
+/// watches `CARGO_PKG_NAME`) with its own environment, so with them set it would rebuild
+/// the OpenBLAS and MKL build dependencies, and `scripts/build.sh` would rebuild them back.
+fn package_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            name.to_str().is_some_and(|n| {
+                n.starts_with("CARGO_PKG_")
+                    || n.starts_with("CARGO_MANIFEST_")
+                    || matches!(
+                        n,
+                        "CARGO_CRATE_NAME"
+                            | "CARGO_BIN_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                            | "CARGO_TARGET_TMPDIR"
+                            | "OUT_DIR"
+                    )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
