@@ -1,119 +1,123 @@
-//! The criterion suite: every strategy of the default set on one workload, on the backend
-//! this build links (feature `blis` by default). One group per backend x workload
-//! (`blis/quick-16x1000`), one bench id per strategy (its text form), throughput in FLOPs
-//! (criterion prints "elem/s": read it as FLOP/s).
+//! The criterion suite: every strategy of the default set on one workload, on every built
+//! backend (and always BLIS, the embedded default), in one criterion group per workload
+//! (`quick-16x1000`) with one bench id per backend x strategy (`mkl-iomp/threads-2`), so
+//! that one report puts every library and strategy side by side and `cargo bench -- mkl`
+//! runs the MKL ones. Throughput is in FLOPs (criterion prints "elem/s": read FLOP/s).
 //!
-//! Workers (a thread pool, or worker processes: this bench binary started again as a
-//! worker, fork+exec) and the result store are set up outside the timing, as in
-//! criterion's external-process example, then driven once per iteration and timed on
-//! this process's clock, so that handing out tasks and collecting results is counted.
-//! Each strategy's products are verified after its first iteration (outside the timing).
+//! This binary links no BLAS library. Each backend's engine binary is brought up to date
+//! (`cargo build`, a no-op when current; see the `blaspar_bench` library), started outside
+//! the timing as a served engine ([`blaspar_engine::serve`]), asked which strategies it
+//! can run honestly (a refusal is printed as skipped, with the reason), then per strategy:
+//! its workers (a thread pool, worker processes) and result store are started outside the
+//! timing, each iteration is one `run` request and its reply, timed on this process's
+//! clock (as in criterion's external-process example: handing out tasks, the workers'
+//! replies and collecting the results all count), and the products of the first iteration
+//! are verified (outside the timing) before the next.
 //!
 //! Workload: `BLASPAR_BENCH_WORKLOAD=quick|seed|TASKSxSIZE` (default quick).
 //! `cargo bench -- --test` runs every bench once.
 
-use blaspar_core::Backend;
-use blaspar_core::machine::{Machine, available_memory};
-use blaspar_core::{MemoryPlan, Strategy, Workload};
-use blaspar_engine::execute::{Workers, check_supported};
-use blaspar_engine::procs::WorkerSettings;
-use blaspar_engine::report::verify;
-use blaspar_engine::store::ResultStore;
-use criterion::{Criterion, SamplingMode, Throughput};
+use blaspar_bench::{EngineDir, bench_workload, engines};
+use blaspar_core::Strategy;
+use blaspar_core::machine::Machine;
+use blaspar_engine::serve::{ServeSettings, ServedEngine};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn fail(msg: String) -> ! {
+fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("error: {msg}");
     std::process::exit(1)
 }
 
+/// One backend x strategy: started on its first iteration (so that a filtered-out bench
+/// starts nothing), verified after it, stopped after the bench.
 fn bench_strategy(
-    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    backend: &impl Backend,
-    strategy: Strategy,
-    workload: Workload,
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    engine: &mut ServedEngine,
+    s: Strategy,
 ) {
-    let mut store = ResultStore::new(workload.tasks, workload.size)
-        .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
-    let (mut workers, _) = Workers::start(
-        backend,
-        strategy,
-        &workload,
-        Some(&store),
-        &WorkerSettings::default(),
-    )
-    .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
-    let mut verified = false;
-    c.bench_function(strategy.to_string(), |b| {
+    let id = BenchmarkId::new(engine.backend().to_string(), s.to_string());
+    let (mut started, mut verified) = (false, false);
+    group.bench_function(id, |b| {
         b.iter_custom(|iters| {
+            if !started {
+                engine.start_strategy(s).unwrap_or_else(|e| fail(e));
+                started = true;
+            }
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let start = Instant::now();
-                let exec = workers
-                    .run(backend, strategy, &workload, Some(&mut store), &|| {})
-                    .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
-                total += start.elapsed();
+                let t0 = Instant::now();
+                engine.run().unwrap_or_else(|e| fail(e));
+                total += t0.elapsed();
                 if !verified {
-                    let (v, _) = verify(&exec, &workload, Some(&store));
-                    if let Some(f) = v.failed_tasks.first() {
-                        fail(format!(
-                            "{strategy}: task {} failed verification (row {}, relative error {:.3e})",
-                            f.task, f.row, f.rel_error
-                        ));
-                    }
+                    engine.verify().unwrap_or_else(|e| fail(e));
                     verified = true;
                 }
             }
             total
         })
     });
-    workers
-        .shutdown()
-        .unwrap_or_else(|e| fail(format!("{strategy}: {e}")));
+    if started {
+        engine.stop_strategy().unwrap_or_else(|e| fail(e));
+    }
 }
 
 fn main() {
-    blaspar_bench::child_hook();
-    // This binary is also the worker process of the process strategies.
-    blaspar_engine::procs::serve_if_worker(blaspar_bench::backend_for);
     let machine = Machine::detect();
     let spec = std::env::var("BLASPAR_BENCH_WORKLOAD").ok();
     let (workload, label) =
-        blaspar_bench::bench_workload(spec.as_deref(), machine.default_parallelism)
-            .unwrap_or_else(|e| fail(e.to_string()));
-    let (available, source) = available_memory();
-    let plan = MemoryPlan {
-        keep_products: true,
-        // The batched strategy holds every task's A, B and C at once.
-        in_flight: workload.tasks.max(machine.cpus_allowed.len()),
-    };
-    workload
-        .check(plan, available, &source)
-        .unwrap_or_else(|e| fail(e.to_string()));
-    let backend = blaspar_bench::backend().unwrap_or_else(|e| fail(format!("{e:#}")));
+        bench_workload(spec.as_deref(), machine.default_parallelism).unwrap_or_else(|e| fail(e));
+    let dir = EngineDir::of_this_process().unwrap_or_else(|e| fail(e));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let engines = engines(
+        &dir,
+        Path::new(&cargo),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    )
+    .unwrap_or_else(|e| fail(format!("{e:#}")));
     eprintln!(
-        "{} {} kernel {} ({}), workload {label}, {} CPUs usable",
-        backend.name(),
-        backend.version(),
-        backend.kernel().kernel,
-        backend.kernel().method,
-        machine.default_parallelism
+        "workload {label}, {} CPUs usable, engines in {}: {}",
+        machine.default_parallelism,
+        dir.path().display(),
+        engines
+            .iter()
+            .map(|(e, _)| e.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     let mut criterion = Criterion::default().configure_from_args();
-    let mut group = criterion.benchmark_group(format!("{}/{label}", backend.name()));
+    let mut group = criterion.benchmark_group(&label);
     group
         .throughput(Throughput::Elements(workload.flops() as u64))
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for strategy in Strategy::default_set(machine.default_parallelism) {
-        match check_supported(&backend, strategy) {
-            Ok(()) => bench_strategy(&mut group, &backend, strategy, workload),
-            Err(e) => eprintln!("skipped: {e}"),
+    let mut skipped = Vec::new();
+    for (engine, exe) in &engines {
+        let mut served =
+            ServedEngine::start(exe, engine.name, &workload, &ServeSettings::default())
+                .unwrap_or_else(|e| fail(e));
+        eprintln!("{}", served.describe());
+        for s in Strategy::default_set(machine.default_parallelism) {
+            match served.check(s).unwrap_or_else(|e| fail(e)) {
+                None => bench_strategy(&mut group, &mut served, s),
+                Some(reason) => {
+                    let line = format!("skipped {label}/{}/{s}: {reason}", engine.name);
+                    eprintln!("{line}");
+                    skipped.push(line);
+                }
+            }
         }
+        served.quit().unwrap_or_else(|e| fail(e));
     }
     group.finish();
     criterion.final_summary();
+    // Refusals again at the end, where a reader of the summary looks.
+    for line in skipped {
+        eprintln!("{line}");
+    }
 }

@@ -2,7 +2,7 @@
 # The main job: install what is missing (scripts/setup.sh; a failure there only narrows the
 # backends), build, run every strategy on every available backend through the
 # runner (verified; JSON records in target/blaspar-runs/), say which backends are missing and
-# why, then the criterion suite on the embedded default backend (BLIS).
+# why, then the criterion suite on every built backend (one report: target/criterion).
 # PRESET=seed for the tutorial's workload.
 source "$(dirname "$0")/lib.sh"
 preset="${PRESET:-quick}"

@@ -24,13 +24,19 @@ engines_link_no_lab() { # an engine binary links its backend and the engine, nev
     done
 }
 stage "engines link no lab (cargo tree)" engines_link_no_lab
+bench_links_no_blas() { # the criterion suite measures engines; it links no BLAS library itself
+    if cargo tree --locked -p blaspar-bench -e normal,dev --prefix none \
+        | grep -E '^(blaspar-(blis|openblas|mkl|faer|matrixmultiply|cblas)|blis-src|openblas-src|intel-mkl-src|cblas-sys) '; then
+        echo "error: the root package (the criterion suite) depends on a backend" >&2
+        return 1
+    fi
+}
+stage "bench links no BLAS (cargo tree)" bench_links_no_blas
 for c in "${CHECKS[@]}"; do
     # shellcheck disable=SC2046 # cargo_args prints separate words on purpose
     stage "clippy ${c%|}" cargo clippy --release --locked $(cargo_args "$c") --all-targets -- -D warnings
 done
-stage "clippy root (blis)" cargo clippy --release --locked --all-targets -- -D warnings
-stage "clippy root (matrixmultiply)" \
-    cargo clippy --release --locked --no-default-features --features matrixmultiply --all-targets -- -D warnings
+stage "clippy root (criterion suite)" cargo clippy --release --locked --all-targets -- -D warnings
 stage "build front end and engines" scripts/build.sh
 for c in "${CHECKS[@]}"; do
     # shellcheck disable=SC2046
@@ -43,10 +49,18 @@ for v in openmp serial; do
         LD_LIBRARY_PATH="$(openblas_dir "$v")" \
         cargo test --release --locked -p blaspar-openblas --test conformance
 done
-stage "bench smoke (blis)" cargo bench --locked -- --test
-stage "bench smoke (matrixmultiply)" \
-    cargo bench --locked --no-default-features --features matrixmultiply -- --test
 available_engines
+bench_smoke() { # every strategy of every built engine once, through the criterion suite
+    local log=target/bench-smoke.log entry
+    cargo bench --locked -- --test 2>&1 | tee "$log"
+    for entry in "${ENGINES[@]}"; do # each engine that can be built here was benched
+        if ! grep -q "^Testing [^/]*/${entry##*:}/" "$log"; then
+            echo "error: cargo bench did not bench ${entry##*:} (see $log)" >&2
+            return 1
+        fi
+    done
+}
+stage "bench smoke (every engine, cargo bench -- --test)" bench_smoke
 every_engine() { # a refusal (exit status 4: the backend cannot run it honestly) is an answer
     local entry status
     for entry in "${ENGINES[@]}"; do

@@ -1,56 +1,26 @@
-//! The root package: the criterion suite in `benches/`, on exactly one backend chosen by
-//! feature (`blis`, the default, or `matrixmultiply`). One binary links one BLAS library.
+//! The root package: the criterion suite in `benches/`, which links no BLAS library. One
+//! binary links one BLAS library, so the suite measures every backend through its engine
+//! binary (`blaspar-engine-<backend>`), served run by run ([`blaspar_engine::serve`]).
+//! This library says which workload the suite runs and which engines it measures, and
+//! brings those engines up to date before it does.
+//!
+//! Which engines: every engine of the registry whose binary is built next to the bench
+//! (`target/release`, where `scripts/build.sh` puts them), and always the embedded
+//! default, BLIS ([`EMBEDDED`]: `blis-src` builds it from source, nothing to install).
+//! Before measuring, the suite runs `cargo build --release` for exactly those, one
+//! invocation per (package, features) as `scripts/build.sh` does: a no-op when they are
+//! current (a fraction of a second each), and never a stale engine measured after an
+//! edit. `BLASPAR_ENGINE_DIR` names another folder of engines instead, measured as they
+//! are (nothing is built).
 
-#[cfg(all(feature = "blis", feature = "matrixmultiply"))]
-compile_error!(
-    "choose exactly one backend feature: `--no-default-features --features matrixmultiply` \
-     (features blis and matrixmultiply were both enabled)"
-);
-#[cfg(not(any(feature = "blis", feature = "matrixmultiply")))]
-compile_error!("choose exactly one backend feature: blis (default) or matrixmultiply");
-
+use blaspar_core::registry::{ENGINES, Engine, engine_binary_name};
 use blaspar_core::{Preset, Workload};
-use blaspar_engine::EngineInit;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// The backend of this build.
-#[cfg(feature = "blis")]
-pub type SelectedBackend = blaspar_blis::Blis;
-/// The backend of this build.
-#[cfg(all(feature = "matrixmultiply", not(feature = "blis")))]
-pub type SelectedBackend = blaspar_matrixmultiply::MatrixMultiply;
-
-/// Call first in `main`: a BLIS kernel-probe child does its work here and exits.
-pub fn child_hook() {
-    #[cfg(feature = "blis")]
-    blaspar_blis::child_hook();
-}
-
-/// Initialises the backend of this build (BLIS: probed or cached kernel choice).
-pub fn backend() -> anyhow::Result<SelectedBackend> {
-    backend_for(&EngineInit {
-        kernel: "auto".to_string(),
-        cache_dir: None,
-    })
-}
-
-/// Initialises the backend of this build as `init` asks (a worker process gets the
-/// parent's kernel request and probe cache).
-pub fn backend_for(init: &EngineInit) -> anyhow::Result<SelectedBackend> {
-    #[cfg(feature = "blis")]
-    {
-        let request: blaspar_blis::KernelRequest = init.kernel.parse()?;
-        let cache = init
-            .cache_dir
-            .clone()
-            .unwrap_or_else(blaspar_blis::default_cache_dir);
-        Ok(blaspar_blis::Blis::init(&request, &cache)?)
-    }
-    #[cfg(all(feature = "matrixmultiply", not(feature = "blis")))]
-    {
-        let _ = init; // one kernel, nothing to choose
-        Ok(blaspar_matrixmultiply::MatrixMultiply::new())
-    }
-}
+/// The backend measured even when no engine was built: BLIS, built from the source
+/// `blis-src` vendors (nothing to install).
+pub const EMBEDDED: &str = "blis";
 
 /// The bench workload from `BLASPAR_BENCH_WORKLOAD`: `quick` (default), `seed`, or
 /// `TASKSxSIZE` such as `8x500`. Returns the workload and its group label.
@@ -80,6 +50,195 @@ pub fn bench_workload(spec: Option<&str>, cpus: usize) -> anyhow::Result<(Worklo
     }
 }
 
+/// Where the suite finds its engines, and whether it builds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineDir {
+    /// A cargo profile folder (`target/release`): engines built there are brought up to
+    /// date, and the embedded default is built when missing.
+    Cargo {
+        /// `target/release`.
+        profile: PathBuf,
+        /// `target`, for `cargo build --target-dir`.
+        target: PathBuf,
+    },
+    /// `$BLASPAR_ENGINE_DIR`: measured as they are.
+    Given(PathBuf),
+}
+
+impl EngineDir {
+    /// `$BLASPAR_ENGINE_DIR` when set, else the profile folder of the running bench
+    /// binary (cargo puts benches in `target/release/deps/`).
+    pub fn of_this_process() -> anyhow::Result<EngineDir> {
+        if let Some(dir) = std::env::var_os("BLASPAR_ENGINE_DIR") {
+            return Ok(EngineDir::Given(PathBuf::from(dir)));
+        }
+        let exe = std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("cannot find the bench binary: {e}"))?;
+        EngineDir::beside(&exe)
+    }
+
+    /// The profile folder of a cargo-built bench binary `exe`.
+    pub fn beside(exe: &Path) -> anyhow::Result<EngineDir> {
+        let dir = exe.parent().unwrap_or(Path::new("."));
+        let profile = if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.parent().unwrap_or(dir)
+        } else {
+            dir
+        };
+        let target = profile.parent().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} is not in a cargo target folder: set BLASPAR_ENGINE_DIR to a folder of engines",
+                exe.display()
+            )
+        })?;
+        Ok(EngineDir::Cargo {
+            profile: profile.to_path_buf(),
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// The folder the engine binaries are in.
+    pub fn path(&self) -> &Path {
+        match self {
+            EngineDir::Cargo { profile, .. } => profile,
+            EngineDir::Given(dir) => dir,
+        }
+    }
+
+    /// The binary of `backend`'s engine in this folder.
+    pub fn engine(&self, backend: &str) -> PathBuf {
+        self.path().join(engine_binary_name(backend))
+    }
+}
+
+/// One `cargo build` of the engines the suite measures: a package, its features, its
+/// engine binaries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Build {
+    pub package: &'static str,
+    pub features: &'static str,
+    pub engines: Vec<&'static str>,
+}
+
+impl Build {
+    /// The arguments of its `cargo` command.
+    pub fn cargo_args(&self, target_dir: &Path) -> Vec<String> {
+        let mut args: Vec<String> = ["build", "--release", "--locked", "-p", self.package]
+            .map(String::from)
+            .to_vec();
+        if !self.features.is_empty() {
+            args.extend(["--features".to_string(), self.features.to_string()]);
+        }
+        for e in &self.engines {
+            args.extend(["--bin".to_string(), engine_binary_name(e)]);
+        }
+        args.extend(["--target-dir".to_string(), target_dir.display().to_string()]);
+        args
+    }
+}
+
+/// The builds that bring `wanted` (in registry order) up to date: one per (package,
+/// features), because cargo unifies features across one build and two BLAS libraries
+/// must never meet in one binary.
+pub fn builds(wanted: &[&'static Engine]) -> Vec<Build> {
+    let mut builds: Vec<Build> = Vec::new();
+    for e in wanted {
+        match builds
+            .iter_mut()
+            .find(|b| (b.package, b.features) == (e.package, e.features))
+        {
+            Some(b) => b.engines.push(e.name),
+            None => builds.push(Build {
+                package: e.package,
+                features: e.features,
+                engines: vec![e.name],
+            }),
+        }
+    }
+    builds
+}
+
+/// The engines the suite measures, in registry order, with their binaries: those built in
+/// `dir` and the embedded default. In a cargo folder they are built first (see the
+/// module's documentation); `cargo` is the cargo to run, `workspace` the workspace root.
+pub fn engines(
+    dir: &EngineDir,
+    cargo: &Path,
+    workspace: &Path,
+) -> anyhow::Result<Vec<(&'static Engine, PathBuf)>> {
+    let wanted: Vec<&'static Engine> = ENGINES
+        .iter()
+        .filter(|e| {
+            dir.engine(e.name).is_file()
+                || (e.name == EMBEDDED && matches!(dir, EngineDir::Cargo { .. }))
+        })
+        .collect();
+    if let EngineDir::Cargo { target, .. } = dir {
+        for build in builds(&wanted) {
+            let args = build.cargo_args(target);
+            eprintln!(
+                "building engines {}: cargo {}",
+                build.engines.join(", "),
+                args.join(" ")
+            );
+            let mut command = Command::new(cargo);
+            command.args(&args).current_dir(workspace);
+            for name in package_variables() {
+                command.env_remove(name);
+            }
+            let status = command
+                .status()
+                .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", cargo.display()))?;
+            if !status.success() {
+                anyhow::bail!(
+                    "cargo {} failed ({status}): the engines {} cannot be measured (scripts/setup.sh \
+                     installs what they need; remove a binary from {} to leave its backend out)",
+                    args.join(" "),
+                    build.engines.join(", "),
+                    dir.path().display()
+                );
+            }
+        }
+    }
+    let found: Vec<(&'static Engine, PathBuf)> = wanted
+        .into_iter()
+        .map(|e| (e, dir.engine(e.name)))
+        .filter(|(_, exe)| exe.is_file())
+        .collect();
+    if found.is_empty() {
+        anyhow::bail!(
+            "no engine binary (blaspar-engine-<backend>) in {}",
+            dir.path().display()
+        );
+    }
+    Ok(found)
+}
+
+/// The variables `cargo bench` sets for the bench binary that describe the bench's own
+/// package (`CARGO_PKG_*`, `CARGO_MANIFEST_*`, ...). A nested cargo must not see them: it
+/// compares the values build scripts asked to be watched (`rerun-if-env-changed`: ring's
+/// watches `CARGO_PKG_NAME`) with its own environment, so with them set it would rebuild
+/// the OpenBLAS and MKL build dependencies, and `scripts/build.sh` would rebuild them back.
+fn package_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            name.to_str().is_some_and(|n| {
+                n.starts_with("CARGO_PKG_")
+                    || n.starts_with("CARGO_MANIFEST_")
+                    || matches!(
+                        n,
+                        "CARGO_CRATE_NAME"
+                            | "CARGO_BIN_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                            | "CARGO_TARGET_TMPDIR"
+                            | "OUT_DIR"
+                    )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +250,56 @@ mod tests {
         assert_eq!(bench_workload(Some("8x500"), 2).unwrap().1, "8x500");
         assert!(bench_workload(Some("0x500"), 2).is_err());
         assert!(bench_workload(Some("big"), 2).is_err());
+    }
+
+    #[test]
+    fn engines_are_found_in_the_profile_folder_of_the_bench() {
+        let dir = EngineDir::beside(Path::new("/w/target/release/deps/strategies-0123")).unwrap();
+        assert_eq!(
+            dir,
+            EngineDir::Cargo {
+                profile: PathBuf::from("/w/target/release"),
+                target: PathBuf::from("/w/target"),
+            }
+        );
+        assert_eq!(
+            dir.engine("mkl-seq"),
+            Path::new("/w/target/release/blaspar-engine-mkl-seq")
+        );
+    }
+
+    #[test]
+    fn one_build_per_package_and_features() {
+        let named = |n: &str| Engine::named(n).unwrap();
+        let wanted = [
+            named("blis"),
+            named("openblas-pthread"),
+            named("openblas-serial"),
+            named("mkl-seq"),
+            named("mkl-iomp"),
+        ];
+        let builds = builds(&wanted);
+        let summary: Vec<(&str, &str, Vec<&str>)> = builds
+            .iter()
+            .map(|b| (b.package, b.features, b.engines.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("blaspar-blis", "", vec!["blis"]),
+                (
+                    "blaspar-openblas",
+                    "",
+                    vec!["openblas-pthread", "openblas-serial"]
+                ),
+                ("blaspar-mkl", "seq", vec!["mkl-seq"]),
+                ("blaspar-mkl", "iomp", vec!["mkl-iomp"]),
+            ]
+        );
+        assert_eq!(
+            builds[2].cargo_args(Path::new("/w/target")).join(" "),
+            "build --release --locked -p blaspar-mkl --features seq --bin blaspar-engine-mkl-seq \
+             --target-dir /w/target"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The engine: the `main` of every backend's engine binary. It accepts only what an engine
 //! does: `run` (the same arguments as the front binary's `run`, which validated them and
-//! `exec`s this binary), `describe` (name, version, kernel, thread scope), and serving as
-//! a worker process of a process strategy (`BLASPAR_WORKER` set: [`crate::procs`]).
+//! `exec`s this binary), `describe` (name, version, kernel, thread scope), serving as
+//! a worker process of a process strategy (`BLASPAR_WORKER` set: [`crate::procs`]), and
+//! serving a benchmark harness run by run (`BLASPAR_SERVE` set: [`crate::serve`]).
 //!
 //! Exit status: 0 success; 1 the run failed (verification, backend initialisation, a
 //! worker process failed); 2 bad command line; [`EXIT_UNSUPPORTED`] the backend cannot
@@ -53,6 +54,7 @@ pub fn engine_main<B: Backend>(
     init: impl Fn(&EngineInit) -> anyhow::Result<B>,
 ) -> ExitCode {
     crate::procs::serve_if_worker(&init);
+    crate::serve::serve_if_asked(&init);
     let cli: EngineCli = parse_or_exit();
     let result = match cli.command {
         EngineCommand::Run(args) => match validated(&args, name) {
@@ -64,7 +66,7 @@ pub fn engine_main<B: Backend>(
             cache_dir: None,
         })
         .map(|b| {
-            println!("{}", describe(&b));
+            println!("{}", report::describe(&b));
             ExitCode::SUCCESS
         }),
     };
@@ -124,24 +126,6 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
     e.downcast_ref::<ExecError>()
         .map_or(1, ExecError::exit_code)
-}
-
-/// The `describe` line of a backend.
-fn describe<B: Backend>(b: &B) -> String {
-    let k = b.kernel();
-    format!(
-        "{:<15} {:<20} kernel {} ({}), library default {}, threads {}",
-        b.name(),
-        b.version(),
-        k.kernel,
-        k.method,
-        k.library_default.as_deref().unwrap_or("-"),
-        match b.thread_scope() {
-            blaspar_core::ThreadScope::PerThread => "per calling thread".to_string(),
-            blaspar_core::ThreadScope::Process => "process-wide".to_string(),
-            blaspar_core::ThreadScope::Fixed { threads } => format!("fixed at {threads}"),
-        }
-    )
 }
 
 /// One run: execute, verify, record, print, write JSON, append to the history. A stop

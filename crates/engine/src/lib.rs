@@ -8,7 +8,9 @@
 //! - [`execute`]: starts a strategy's workers (calling thread, rayon pool, processes) and
 //!   runs the workload on them;
 //! - [`report`]: verification of every product, the run record, the printed row;
-//! - [`options`]: the `run` command line; [`engine`]: the engine binary's `main`.
+//! - [`options`]: the `run` command line;
+//! - [`serve`]: an engine driven run by run by a harness (the criterion bench), both sides;
+//! - [`engine`]: the engine binary's `main`.
 //!
 //! No plotting, no git, no sweep: those are the lab's (`blaspar-lab`), which talks to
 //! engines only as processes.
@@ -20,6 +22,7 @@ pub mod execution;
 pub mod options;
 pub mod procs;
 pub mod report;
+pub mod serve;
 pub mod store;
 
 pub use engine::{EXIT_UNSUPPORTED, engine_main};

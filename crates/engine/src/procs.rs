@@ -1,5 +1,5 @@
 //! Worker processes: the parent side ([`ProcessPool`]) and the worker side
-//! ([`serve_if_worker`]), which every engine binary (and the criterion bench) calls first.
+//! ([`serve_if_worker`]), which every engine binary calls first.
 //!
 //! - **Start**: fork+exec of an engine binary (by default the running one) with the
 //!   worker's settings in `BLASPAR_WORKER` (JSON). Parent and worker talk over a socket
@@ -27,7 +27,7 @@
 //!   takes its workers with it through `PR_SET_PDEATHSIG`.
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked the worker exits: start pools
-//! from a thread that outlives them (the engine's and the bench's main thread).
+//! from a thread that outlives them (the engine's main thread).
 
 use crate::execution::{
     EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, stop_requested,
@@ -648,7 +648,7 @@ fn parse_reply(w: &WorkerProc, line: &str) -> Result<Reply, ProcError> {
 
 /// Why no line came.
 #[derive(Debug)]
-enum Wait {
+pub(crate) enum Wait {
     /// The worker's fault.
     Silent(Silence),
     /// Another worker failed: the run is over.
@@ -659,7 +659,7 @@ enum Wait {
 
 /// How a worker left a line unsaid.
 #[derive(Debug)]
-enum Silence {
+pub(crate) enum Silence {
     Eof,
     Timeout,
     Io(std::io::Error),
@@ -796,7 +796,7 @@ impl WorkerProc {
 }
 
 /// "was killed by signal 9 (SIGKILL)", "exited with status 3".
-fn describe_status(s: ExitStatus) -> String {
+pub(crate) fn describe_status(s: ExitStatus) -> String {
     match s.signal() {
         Some(sig) => match Signal::try_from(sig) {
             Ok(name) => format!("was killed by signal {sig} ({name})"),
@@ -852,7 +852,7 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
 
 /// In the forked child, before exec: die with the parent, leave Ctrl-C to the parent, and
 /// keep the descriptors the worker needs across exec.
-fn prepare_worker(parent: u32, inherit: &[RawFd]) -> std::io::Result<()> {
+pub(crate) fn prepare_worker(parent: u32, inherit: &[RawFd]) -> std::io::Result<()> {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     // The parent may have died before prctl took effect.
@@ -874,29 +874,33 @@ fn prepare_worker(parent: u32, inherit: &[RawFd]) -> std::io::Result<()> {
 /// The parent's end of a worker's channel: requests out, reply lines in, each read with a
 /// deadline (poll(2) in slices of 50 ms, so that an abort or a stop signal is noticed
 /// promptly).
-struct Channel {
+pub(crate) struct Channel {
     stream: UnixStream,
     buf: Vec<u8>,
 }
 
 impl Channel {
-    fn new(stream: UnixStream) -> Self {
+    pub(crate) fn new(stream: UnixStream) -> Self {
         Channel {
             stream,
             buf: Vec::new(),
         }
     }
 
-    fn send_request(&mut self, request: &str) -> std::io::Result<()> {
+    pub(crate) fn send_request(&mut self, request: &str) -> std::io::Result<()> {
         self.stream.write_all(format!("{request}\n").as_bytes())
     }
 
     /// No more requests: the worker exits when it reads the end.
-    fn close_requests(&mut self) {
+    pub(crate) fn close_requests(&mut self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 
-    fn next_line(&mut self, deadline: Instant, abort: &AtomicBool) -> Result<String, Wait> {
+    pub(crate) fn next_line(
+        &mut self,
+        deadline: Instant,
+        abort: &AtomicBool,
+    ) -> Result<String, Wait> {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -951,7 +955,7 @@ impl Channel {
 /// A worker's stderr, copied line by line to the parent's stderr by a thread of its own
 /// (so the user sees what the worker and its libraries say), keeping the last non-empty
 /// line to name the cause when the worker dies.
-struct StderrTail {
+pub(crate) struct StderrTail {
     state: Arc<(Mutex<TailState>, Condvar)>,
 }
 
@@ -962,7 +966,7 @@ struct TailState {
 }
 
 impl StderrTail {
-    fn follow(pipe: ChildStderr) -> StderrTail {
+    pub(crate) fn follow(pipe: ChildStderr) -> StderrTail {
         let state = Arc::new((Mutex::new(TailState::default()), Condvar::new()));
         let shared = Arc::clone(&state);
         // Detached: it ends when the worker's stderr closes (the pool reaps every worker).
@@ -983,7 +987,7 @@ impl StderrTail {
 
     /// The last line the worker wrote to stderr, as `: <line>` (empty when none). Waits up
     /// to a second for the rest of a dead worker's output.
-    fn last_line(&self) -> String {
+    pub(crate) fn last_line(&self) -> String {
         let (lock, ended) = &*self.state;
         let state = lock.lock().expect("no panic holding it");
         let (state, _) = ended
@@ -996,7 +1000,7 @@ impl StderrTail {
     }
 }
 
-/// Call first in `main` of every binary that can be a worker (engine binaries, the bench):
+/// Call first in `main` of every binary that can be a worker (the engine binaries):
 /// when `BLASPAR_WORKER` is set, serves as a worker and exits; otherwise returns at once.
 pub fn serve_if_worker<B: Backend>(init: impl FnOnce(&EngineInit) -> anyhow::Result<B>) {
     let Ok(text) = std::env::var(WORKER_ENV) else {
@@ -1039,7 +1043,17 @@ fn open_channel(text: &str) -> anyhow::Result<(WorkerSpec, UnixStream)> {
     use anyhow::Context;
     let spec: WorkerSpec =
         serde_json::from_str(text).with_context(|| format!("{WORKER_ENV} is not a worker spec"))?;
-    let fd = spec.channel_fd;
+    let channel = inherited_channel(
+        spec.channel_fd,
+        WORKER_ENV,
+        "workers are started by an engine",
+    )?;
+    Ok((spec, channel))
+}
+
+/// The channel end a parent made for this process and kept open across exec: descriptor
+/// `fd`, named in the variable `var`. `who` says who starts such processes, for the error.
+pub(crate) fn inherited_channel(fd: RawFd, var: &str, who: &str) -> anyhow::Result<UnixStream> {
     // SAFETY: only asks whether the descriptor is open; nothing is read or closed.
     let open = fd >= 0
         && nix::fcntl::fcntl(
@@ -1048,14 +1062,11 @@ fn open_channel(text: &str) -> anyhow::Result<(WorkerSpec, UnixStream)> {
         )
         .is_ok();
     if !open {
-        anyhow::bail!(
-            "descriptor {fd} named in {WORKER_ENV} is not open: workers are started by an engine"
-        );
+        anyhow::bail!("descriptor {fd} named in {var} is not open: {who}");
     }
-    // SAFETY: the parent made this descriptor for this worker and kept it open across exec;
-    // nothing else in this process owns it.
-    let channel = unsafe { UnixStream::from_raw_fd(fd) };
-    Ok((spec, channel))
+    // SAFETY: the parent made this descriptor for this process and kept it open across
+    // exec; nothing else in this process owns it.
+    Ok(unsafe { UnixStream::from_raw_fd(fd) })
 }
 
 /// Where a worker's products go.

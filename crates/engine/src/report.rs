@@ -300,3 +300,21 @@ pub fn time_line(r: &RunRecord) -> String {
         w.verify
     )
 }
+
+/// The `describe` line of a backend.
+pub fn describe<B: Backend>(b: &B) -> String {
+    let k = b.kernel();
+    format!(
+        "{:<15} {:<20} kernel {} ({}), library default {}, threads {}",
+        b.name(),
+        b.version(),
+        k.kernel,
+        k.method,
+        k.library_default.as_deref().unwrap_or("-"),
+        match b.thread_scope() {
+            blaspar_core::ThreadScope::PerThread => "per calling thread".to_string(),
+            blaspar_core::ThreadScope::Process => "process-wide".to_string(),
+            blaspar_core::ThreadScope::Fixed { threads } => format!("fixed at {threads}"),
+        }
+    )
+}
