@@ -4,17 +4,22 @@
 //! avoid with how much slower it is. Written to `DIR/recommendation.json` by the sweep
 //! and summarised in `summary.md`.
 //!
-//! **Method: an independent bootstrap of medians.** A sweep measures each configuration
-//! a few times (3 by default), too few pairs for the signed-rank interval `compare`
-//! uses (at least 6), and configurations measured around the best ran in other rounds
-//! than the grid, so repeats do not pair across configurations. So each configuration's
-//! seconds are resampled on their own, with replacement, as many as it has, and the
-//! resample's median taken; [`RESAMPLES`] = 2000 rounds per workload, from a fixed seed
-//! ([`SEED`]), so the same rows always give the same answer. A configuration measured
-//! only once has no noise of its own: its one value is multiplied by a relative residual
-//! (`sample / its configuration's median`) drawn from the workload's configurations
-//! with two or more measurements; with none, it has no noise at all and the answer says
-//! so through `min_runs`.
+//! **Method: a bootstrap of medians with the workload's pooled noise.** A sweep measures
+//! each configuration a few times (1 to 6 when racing), too few pairs for the signed-rank
+//! interval `compare` uses (at least 6), and configurations measured around the best ran
+//! in other rounds than the grid, so repeats do not pair across configurations. A
+//! configuration's own 2 or 3 values also say little about its noise: two configurations
+//! of the same speed measured 3 times each have ranges that do not overlap in 1 case of
+//! 10, and resampling each one's own values would then call them different every time.
+//! So the noise is the workload's: every configuration measured at least twice gives its
+//! relative residuals, `1 + (x - mean) / mean`, scaled by `sqrt(n / (n - 1))` (the usual
+//! small-sample correction of residuals around a mean of `n`), into one pool; in each of
+//! [`RESAMPLES`] = 2000 rounds, each configuration draws as many residuals as it has
+//! measurements, multiplies its median by each, and takes the median of those: its
+//! resampled median, spread as the workload's noise is and narrowing as its measurements
+//! grow. The seed is fixed ([`SEED`]), so the same rows always give the same answer.
+//! With no configuration measured twice there is no noise to go by (every resample is
+//! the median itself), and the answer says so through `min_runs`.
 //!
 //! - **best**: the configuration with the lowest median seconds.
 //! - **tie set**: the best and every configuration whose resampled median is at least as
@@ -102,8 +107,7 @@ pub struct Answer {
     pub first_outside: Option<Choice>,
     /// The slowest configuration measured, against the best.
     pub slowest: Choice,
-    /// The fewest measurements of any configuration here (1: its noise is borrowed from
-    /// the others, see `method`).
+    /// The fewest measurements of any configuration here.
     pub min_runs: usize,
     /// Configurations measured for this workload.
     pub configurations: usize,
@@ -189,10 +193,11 @@ pub fn recommend(rows: &[Row]) -> Recommendation {
 /// The method in words, for the file and the summary.
 pub fn method() -> String {
     format!(
-        "independent bootstrap of medians: {RESAMPLES} rounds per workload (seed {SEED:#x}), \
-         each configuration's seconds resampled with replacement and its median taken (a \
-         configuration measured once: its value times a relative residual drawn from the \
-         workload's configurations measured at least twice); tie set: the best and every \
+        "bootstrap of medians with the workload's pooled noise: {RESAMPLES} rounds per \
+         workload (seed {SEED:#x}); in each, every configuration's median times as many \
+         relative residuals as it has measurements, drawn from the pool of the workload's \
+         configurations measured at least twice (1 + (x - mean) / mean, scaled by \
+         sqrt(n / (n - 1))), and the median of those; tie set: the best and every \
          configuration at least as fast as the best in at least {:.0}% of rounds; \
          confidence: share of rounds in which every configuration of the tie set is faster \
          than every configuration outside it",
@@ -212,6 +217,26 @@ fn samples(rows: &[Row], s: &Summary) -> Vec<f64> {
         .collect()
 }
 
+/// The workload's noise: the relative residuals of every configuration measured at least
+/// twice, `1 + (x - mean) / mean` scaled by `sqrt(n / (n - 1))`; `[1.0]` (no noise) when
+/// none was.
+fn pooled_residuals(samples: &[Vec<f64>]) -> Vec<f64> {
+    let mut pool: Vec<f64> = samples
+        .iter()
+        .filter(|v| v.len() >= 2)
+        .flat_map(|v| {
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let scale = (n / (n - 1.0)).sqrt();
+            v.iter().map(move |x| 1.0 + scale * (x - mean) / mean)
+        })
+        .collect();
+    if pool.is_empty() {
+        pool.push(1.0);
+    }
+    pool
+}
+
 /// The bootstrap of one workload: per round, every configuration's resampled median
 /// (`medians[round][configuration]`).
 pub struct Bootstrap {
@@ -219,35 +244,26 @@ pub struct Bootstrap {
 }
 
 impl Bootstrap {
-    /// [`RESAMPLES`] rounds over configurations' samples (seconds), from [`SEED`]. A
-    /// configuration with one sample borrows its noise: its value times a relative residual
-    /// drawn from the configurations with two or more.
+    /// [`RESAMPLES`] rounds over configurations' samples (seconds), from [`SEED`]: each
+    /// configuration's median times as many residuals from the workload's pool as it has
+    /// samples, and the median of those.
     pub fn run(samples: &[Vec<f64>]) -> Bootstrap {
-        let mut residuals: Vec<f64> = samples
-            .iter()
-            .filter(|v| v.len() >= 2)
-            .flat_map(|v| {
-                let m = median(&mut v.clone());
-                v.iter().map(move |x| x / m)
-            })
-            .collect();
-        if residuals.is_empty() {
-            residuals.push(1.0);
-        }
+        let residuals = pooled_residuals(samples);
+        let centres: Vec<f64> = samples.iter().map(|v| median(&mut v.clone())).collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
         let mut draw = Vec::new();
         let medians = (0..RESAMPLES)
             .map(|_| {
                 samples
                     .iter()
-                    .map(|v| {
-                        if v.len() >= 2 {
-                            draw.clear();
-                            draw.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
-                            median(&mut draw)
-                        } else {
-                            v[0] * residuals[rng.random_range(0..residuals.len())]
-                        }
+                    .zip(&centres)
+                    .map(|(v, &m)| {
+                        draw.clear();
+                        draw.extend(
+                            (0..v.len())
+                                .map(|_| m * residuals[rng.random_range(0..residuals.len())]),
+                        );
+                        median(&mut draw)
                     })
                     .collect()
             })
@@ -528,12 +544,13 @@ mod tests {
 
     #[test]
     fn an_uncertain_edge_gives_a_low_confidence() {
-        // procs-2 is tied with the best; blas-2 is not, but procs-2's slow runs overlap
-        // blas-2's: whether the set beats blas-2 is far from sure, though the best is.
+        // In 2% noise, procs-2 (3% behind the best) is still tied with it and blas-2 (5%
+        // behind) no longer is, but the two are close: whether the set beats blas-2 is
+        // far from sure, though the best is.
         let all = [
-            rows("blis", "threads-2", &[1.00, 1.01, 0.99]),
-            rows("blis", "procs-2", &[1.02, 1.06, 0.99]),
-            rows("blis", "blas-2", &[1.04, 1.06, 1.05]),
+            rows("blis", "threads-2", &[1.00, 1.02, 0.98]),
+            rows("blis", "procs-2", &[1.03, 1.05, 1.01]),
+            rows("blis", "blas-2", &[1.05, 1.07, 1.03]),
         ]
         .concat();
         let a = &recommend(&all).workloads[0];

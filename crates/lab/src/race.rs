@@ -4,19 +4,21 @@
 //! shuffled order. Measurements are spent only where they can change the answer:
 //!
 //! 1. **Round 1** measures every configuration once.
-//! 2. **Round 2** measures the faster half of each workload's configurations again (at
+//! 2. **Round 2** measures the fastest third of each workload's configurations again (at
 //!    least two), so that the workload has a noise of its own to go by.
 //! 3. **After every round from 2 on**, each workload is tested with the answer's bootstrap
 //!    ([`Bootstrap`], the statistics of the tie set): a contender that was at least as fast
 //!    as the best contender in fewer than [`DROP_LEVEL`] = 1% of the rounds is **dropped**,
 //!    and never measured again. That is stricter than the tie set's 5%: a drop is final, so
-//!    it waits for stronger evidence. A configuration measured once borrows its noise from
-//!    the others (as in the answer).
+//!    it waits for stronger evidence. The noise is the workload's, pooled from every
+//!    configuration measured at least twice (as in the answer).
 //! 4. **Rounds 3 on** measure every contender with fewer than `repeats` measurements; when
 //!    none is short, and the tie set (at [`TIE_LEVEL`]) changed in the last round, every
-//!    contender below `max_repeats` once more. The race ends when a round has nothing to
-//!    measure: the tie set has settled with every contender measured `repeats` times, or
-//!    every contender has `max_repeats`; or when the sweep's time budget is spent.
+//!    contender below `max_repeats` once more. After round 2 the neighbours on the P x T
+//!    plane of the fastest tie-set member of each kind of parallelism join the race. The
+//!    race ends when a round has nothing to measure: the tie set has settled with every
+//!    contender measured `repeats` times, or every contender has `max_repeats`; or when the
+//!    sweep's time budget is spent.
 //!
 //! Decisions are a function of the rows: the decision after round `r` reads only the rows
 //! of rounds up to `r`, and the bootstrap has a fixed seed, so a resumed sweep replays the
@@ -26,6 +28,7 @@ use crate::answer::{Bootstrap, TIE_LEVEL};
 use crate::stats::median;
 use crate::summary::Row;
 use blaspar_core::Strategy;
+use blaspar_core::kind::Kind;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use serde::Serialize;
@@ -153,7 +156,7 @@ impl Race {
                 .contenders()
                 .filter(|&i| runs(&self.entries[i].config) == 0)
                 .collect(),
-            2 => self.faster_halves(rows),
+            2 => self.fastest_thirds(rows),
             _ => {
                 let short: Vec<usize> = self
                     .contenders()
@@ -186,8 +189,8 @@ impl Race {
         }
     }
 
-    /// Round 2: the faster half (at least two) of each workload's measured contenders.
-    fn faster_halves(&self, rows: &[Row]) -> Vec<usize> {
+    /// Round 2: the fastest third (at least two) of each workload's measured contenders.
+    fn fastest_thirds(&self, rows: &[Row]) -> Vec<usize> {
         let mut pick = Vec::new();
         for w in self.workloads() {
             let mut timed: Vec<(f64, usize)> = self
@@ -199,8 +202,8 @@ impl Race {
                 })
                 .collect();
             timed.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let half = timed.len().div_ceil(2).max(2).min(timed.len());
-            pick.extend(timed[..half].iter().map(|&(_, i)| i));
+            let third = timed.len().div_ceil(3).max(2).min(timed.len());
+            pick.extend(timed[..third].iter().map(|&(_, i)| i));
         }
         pick
     }
@@ -275,6 +278,32 @@ impl Race {
             .iter()
             .flat_map(|(_, t)| t.iter().map(|&i| self.entries[i].config.clone()))
             .collect()
+    }
+
+    /// The fastest configuration (by median so far) of each kind of parallelism in each
+    /// workload's tie set: where the search around the best looks.
+    pub fn tie_leaders(&self, rows: &[Row]) -> Vec<Config> {
+        let mut leaders: Vec<(f64, Config)> = Vec::new();
+        for (_, tie) in &self.ties {
+            for &i in tie {
+                let c = &self.entries[i].config;
+                let mut s = samples(rows, c, usize::MAX);
+                if s.is_empty() {
+                    continue;
+                }
+                let m = median(&mut s);
+                let kind = Kind::of(&c.2);
+                match leaders
+                    .iter_mut()
+                    .find(|(_, l)| l.0 == c.0 && Kind::of(&l.2) == kind)
+                {
+                    Some(l) if m < l.0 => *l = (m, c.clone()),
+                    Some(_) => {}
+                    None => leaders.push((m, c.clone())),
+                }
+            }
+        }
+        leaders.into_iter().map(|(_, c)| c).collect()
     }
 
     /// The race for the record: every configuration, its measurements and its status.

@@ -439,7 +439,7 @@ fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak) {
         if alone { "it" } else { "one of them" },
         100.0 * a.winner_in_set,
         if a.min_runs < 2 {
-            "; some configurations were measured once, their noise borrowed from the others"
+            "; configurations measured once are judged by the noise of those measured more"
         } else {
             ""
         }

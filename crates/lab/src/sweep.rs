@@ -59,10 +59,11 @@ pub struct SweepArgs {
     /// configuration once, then repeats only for those the noise cannot yet rule out).
     #[arg(long)]
     pub no_race: bool,
-    /// Stop measuring once the sweep has run this long (seconds; e.g. 90): the answer is
+    /// Stop measuring once the sweep has measured this long (seconds): the answer is
     /// given from what was measured, and says so. The first round (every configuration
     /// once) always completes, so that every configuration is in the answer; a resumed
-    /// sweep starts a new budget.
+    /// sweep starts a new budget. Default: 90 s for the quick preset's own workload (no
+    /// --tasks or --sizes), none otherwise.
     #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub budget: Option<std::time::Duration>,
     /// How products come back in each run (see `run --help`).
@@ -117,7 +118,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         out: &out,
         runs_path: &runs_path,
         results: args.results,
-        deadline: args.budget.map(|b| std::time::Instant::now() + b),
+        deadline: budget(args).map(|b| std::time::Instant::now() + b),
         budget_spent: false,
     };
     eprintln!(
@@ -165,7 +166,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         repeats: args.repeats,
         max_repeats: args.max_repeats,
         raced: !args.no_race,
-        budget: args.budget.filter(|_| ctx.budget_spent),
+        budget: budget(args).filter(|_| ctx.budget_spent),
     };
     let text = report(&rows, &peak, &how, &log, &rec);
     print!("{text}");
@@ -181,6 +182,16 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         out.join("recommendation.json").display()
     );
     Ok(())
+}
+
+/// The quick preset's budget: a quick answer is one that comes within about a minute and
+/// a half (its first round of every configuration always completes).
+pub const QUICK_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// `--budget`, or [`QUICK_BUDGET`] for the quick preset's own workload.
+fn budget(args: &SweepArgs) -> Option<std::time::Duration> {
+    let quick = args.preset == Preset::Quick && args.tasks.is_empty() && args.sizes.is_empty();
+    args.budget.or(quick.then_some(QUICK_BUDGET))
 }
 
 /// The workloads to sweep: every (tasks, size) of the lists, the preset's numbers where a
@@ -428,7 +439,7 @@ fn racing(
         if round == 2
             && let Some(cpus) = refine
         {
-            let extra = around(&race.tie_set(), configs, cpus);
+            let extra = around(&race.tie_leaders(rows), configs, cpus);
             announce(&extra);
             race.add(&extra);
         }
