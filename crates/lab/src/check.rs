@@ -18,6 +18,7 @@ use blaspar_core::ResultMode;
 use blaspar_core::args::positive;
 use blaspar_core::strategy::label;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -104,6 +105,11 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
     );
     let json = dir.join("last-check-run.json");
     let (mut a, mut b) = (Vec::new(), Vec::new());
+    let bar = ProgressBar::new(args.runs as u64).with_style(
+        ProgressStyle::with_template("check: [{bar:30}] {pos}/{len} pairs, {elapsed} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     for i in 0..args.runs {
         let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
@@ -114,9 +120,9 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
             };
             into.push(seconds(c, (answer.tasks, answer.size), &json)?);
         }
-        eprint!("\rcheck: {}/{} pairs", i + 1, args.runs);
+        bar.inc(1);
     }
-    eprintln!();
+    bar.finish_and_clear();
     let _ = std::fs::remove_file(&json);
     let comparison = compare_paired(&a, &b, 0.0, 0.95)?;
     let result = Check {
