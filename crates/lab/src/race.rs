@@ -84,7 +84,8 @@ pub fn name(c: &Config) -> String {
     format!("{b} {} ({t}x{n})", label(&s.to_string(), *g))
 }
 
-fn same(row: &Row, c: &Config) -> bool {
+/// Whether `row` measured `c`.
+pub fn measures(row: &Row, c: &Config) -> bool {
     let ((t, n), b, s, g) = c;
     (row.tasks, row.size) == (*t, *n)
         && row.backend == *b
@@ -95,7 +96,7 @@ fn same(row: &Row, c: &Config) -> bool {
 /// The seconds measured for `c` in rounds up to `round`.
 fn samples(rows: &[Row], c: &Config, round: usize) -> Vec<f64> {
     rows.iter()
-        .filter(|r| r.round <= round && same(r, c))
+        .filter(|r| r.round <= round && measures(r, c))
         .filter_map(|r| r.record.as_ref().map(|rec| rec.seconds_total))
         .collect()
 }
@@ -181,7 +182,7 @@ impl Race {
         for e in &mut self.entries {
             if let Some(why) = rows
                 .iter()
-                .find(|r| same(r, &e.config))
+                .find(|r| measures(r, &e.config))
                 .and_then(|r| r.refused.clone())
             {
                 e.status = Status::Refused { why };

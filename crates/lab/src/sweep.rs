@@ -11,7 +11,7 @@
 
 use crate::answer::recommend;
 use crate::engines::{Outcome, run_engine, shuffled};
-use crate::race::{Config, Race};
+use crate::race::{Config, Race, measures};
 use crate::report::{How, readme, report};
 use crate::summary::{Row, summarise};
 use anyhow::Context;
@@ -478,8 +478,8 @@ impl Measure<'_> {
     ) -> anyhow::Result<bool> {
         let todo: Vec<Config> = shuffled(plan, round as u64)
             .into_iter()
-            .filter(|c| !rows.iter().any(|r| r.round == round && row_of(r, c)))
-            .filter(|c| !rows.iter().any(|r| r.refused.is_some() && row_of(r, c)))
+            .filter(|c| !rows.iter().any(|r| r.round == round && measures(r, c)))
+            .filter(|c| !rows.iter().any(|r| r.refused.is_some() && measures(r, c)))
             .collect();
         if todo.is_empty() {
             return Ok(true);
@@ -504,7 +504,7 @@ impl Measure<'_> {
                 self.budget_spent = true;
                 return Ok(false);
             }
-            let repeat = 1 + rows.iter().filter(|r| row_of(r, &config)).count();
+            let repeat = 1 + rows.iter().filter(|r| measures(r, &config)).count();
             bar.set_message(format!("{} (run {repeat})", crate::race::name(&config)));
             let row = self.run(&config, repeat, round, &json, &bar)?;
             append_row(self.runs_path, &row)?;
@@ -559,15 +559,6 @@ impl Measure<'_> {
             refused,
         })
     }
-}
-
-/// Whether `row` measured `config`.
-fn row_of(row: &Row, c: &Config) -> bool {
-    let ((t, n), b, s, g) = c;
-    (row.tasks, row.size) == (*t, *n)
-        && row.backend == *b
-        && row.generation == *g
-        && row.strategy == s.to_string()
 }
 
 /// The neighbours of `set`'s configurations (same backend, workload and generation) that
