@@ -43,8 +43,10 @@ pub enum Command {
     /// Measure the machine's f64 limit: a fused multiply-add microkernel in the widest vector
     /// instructions the CPU has, on one core and on every allowed core at once.
     Peak(PeakArgs),
-    /// Sweep the strategy grid on every built backend (or those named), several interleaved
-    /// repeats each; rows are written as they are measured and an interrupted sweep resumes.
+    /// Sweep the strategy grid on every built backend (or those named): every configuration
+    /// once, then repeats only for those the noise cannot rule out (racing), and the answer
+    /// as a tie set with a confidence; rows are written as they are measured and an
+    /// interrupted sweep resumes.
     Sweep(SweepArgs),
     /// Compare two commits: build each in its own git worktree, measure both alternately
     /// (A B, B A, ...) on this machine, and give per benchmark the ratio B/A with a 95%
