@@ -665,6 +665,39 @@ pub(crate) enum Silence {
     Io(std::io::Error),
 }
 
+impl Silence {
+    /// What the silent `child` did, in words; `None` when it timed out. A child that timed
+    /// out, could not be read from, or closed its channel without exiting is killed.
+    pub(crate) fn of(self, child: &mut Child) -> Option<String> {
+        match self {
+            Silence::Timeout => {
+                kill_and_reap(child);
+                None
+            }
+            Silence::Io(e) => {
+                kill_and_reap(child);
+                Some(format!("could not be read from ({e}) and was killed"))
+            }
+            // The channel closed: the child is exiting or gone. Give it a moment to be reaped.
+            Silence::Eof => Some(match child.wait_timeout(Duration::from_secs(2)) {
+                Ok(Some(s)) => describe_status(s),
+                _ => {
+                    kill_and_reap(child);
+                    "closed its channel without exiting (killed)".to_string()
+                }
+            }),
+        }
+    }
+}
+
+/// Kills `child` unless it has exited, and reaps it.
+pub(crate) fn kill_and_reap(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
 /// Why a worker did not become ready.
 enum NotReady {
     Stopped(Signal),
@@ -754,28 +787,13 @@ impl WorkerProc {
     /// Turns a missing answer into an error: the exit status of a dead worker, or a
     /// timeout (the worker is killed).
     fn diagnose(&mut self, silence: Silence, when: String, timeout: Duration) -> ProcError {
-        let what = match silence {
-            Silence::Timeout => {
-                self.kill();
-                return ProcError::Hung {
-                    worker: self.index,
-                    pid: self.pid,
-                    when,
-                    timeout,
-                };
-            }
-            Silence::Io(e) => {
-                self.kill();
-                format!("could not be read from ({e}) and was killed")
-            }
-            // The channel closed: the worker is exiting or gone. Give it a moment to be reaped.
-            Silence::Eof => match self.child.wait_timeout(Duration::from_secs(2)) {
-                Ok(Some(s)) => describe_status(s),
-                _ => {
-                    self.kill();
-                    "closed its channel without exiting (killed)".to_string()
-                }
-            },
+        let Some(what) = silence.of(&mut self.child) else {
+            return ProcError::Hung {
+                worker: self.index,
+                pid: self.pid,
+                when,
+                timeout,
+            };
         };
         ProcError::Died {
             worker: self.index,
@@ -788,10 +806,7 @@ impl WorkerProc {
 
     /// Kills the worker unless it has exited, and reaps it.
     fn kill(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 

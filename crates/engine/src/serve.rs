@@ -39,7 +39,7 @@ use crate::execute::{ExecError, Workers, check_supported};
 use crate::execution::{EngineInit, Execution};
 use crate::procs::{
     Channel, Silence, StderrTail, Wait, WorkerSettings, default_task_timeout, describe_status,
-    inherited_channel, prepare_worker,
+    inherited_channel, kill_and_reap, prepare_worker,
 };
 use crate::report;
 use crate::store::ResultStore;
@@ -397,27 +397,13 @@ impl ServedEngine {
 
     /// A missing answer: the engine's exit status, or a timeout (the engine is killed).
     fn silent(&mut self, silence: Silence, when: &str, timeout: Duration) -> ServeError {
-        let what = match silence {
-            Silence::Timeout => {
-                self.kill();
-                return ServeError::Hung {
-                    backend: self.backend.clone(),
-                    pid: self.pid,
-                    when: when.to_string(),
-                    timeout,
-                };
-            }
-            Silence::Io(e) => {
-                self.kill();
-                format!("could not be read from ({e}) and was killed")
-            }
-            Silence::Eof => match self.child.wait_timeout(Duration::from_secs(2)) {
-                Ok(Some(s)) => describe_status(s),
-                _ => {
-                    self.kill();
-                    "closed its channel without exiting (killed)".to_string()
-                }
-            },
+        let Some(what) = silence.of(&mut self.child) else {
+            return ServeError::Hung {
+                backend: self.backend.clone(),
+                pid: self.pid,
+                when: when.to_string(),
+                timeout,
+            };
         };
         self.died(what, when.to_string())
     }
@@ -435,10 +421,7 @@ impl ServedEngine {
 
     /// Kills the engine unless it has exited, and reaps it.
     fn kill(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 
