@@ -218,42 +218,32 @@ impl Race {
         for w in self.workloads() {
             // Every measured configuration of the workload lends its noise; only
             // contenders can be dropped or tied.
-            let measured: Vec<(usize, Vec<f64>)> = (0..self.entries.len())
+            let (index, all): (Vec<usize>, Vec<Vec<f64>>) = (0..self.entries.len())
                 .filter(|&i| self.entries[i].config.0 == w)
                 .map(|i| (i, samples(rows, &self.entries[i].config, round)))
                 .filter(|(_, s)| !s.is_empty())
+                .unzip();
+            let medians: Vec<f64> = all.iter().map(|s| median(&mut s.clone())).collect();
+            let racing: Vec<usize> = (0..index.len())
+                .filter(|&k| self.entries[index[k]].status == Status::Contender)
                 .collect();
-            let racing: Vec<bool> = self
-                .entries
+            let Some(&best) = racing
                 .iter()
-                .map(|e| e.status == Status::Contender)
-                .collect();
-            let contender = |i: usize| racing[i];
-            let Some(best) = (0..measured.len())
-                .filter(|&k| contender(measured[k].0))
-                .min_by(|&a, &b| {
-                    median(&mut measured[a].1.clone())
-                        .total_cmp(&median(&mut measured[b].1.clone()))
-                })
+                .min_by(|&&a, &&b| medians[a].total_cmp(&medians[b]))
             else {
                 continue;
             };
-            let all: Vec<Vec<f64>> = measured.iter().map(|(_, s)| s.clone()).collect();
             let as_fast = Bootstrap::run(&all).as_fast_as(best);
-            let best_median = median(&mut all[best].clone());
-            let best_name = name(&self.entries[measured[best].0].config);
+            let best_name = name(&self.entries[index[best]].config);
             let mut tie = Vec::new();
-            for (k, (i, s)) in measured.iter().enumerate() {
-                if !contender(*i) {
-                    continue;
-                }
+            for k in racing {
                 if k == best || as_fast[k] >= TIE_LEVEL {
-                    tie.push(*i);
+                    tie.push(index[k]);
                 }
                 if self.drops && k != best && as_fast[k] < DROP_LEVEL && round >= 2 {
-                    self.entries[*i].status = Status::Dropped {
+                    self.entries[index[k]].status = Status::Dropped {
                         round,
-                        slower: median(&mut s.clone()) / best_median,
+                        slower: medians[k] / medians[best],
                         as_fast: as_fast[k],
                         best: best_name.clone(),
                     };
