@@ -175,9 +175,7 @@ pub enum AvoidWhat {
 /// The answer for every workload of `rows` (refused rows carry no measurement).
 pub fn recommend(rows: &[Row]) -> Recommendation {
     let sums = summarise(rows);
-    let mut workloads: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
-    workloads.sort_unstable_by_key(|&(t, n)| (n, t));
-    workloads.dedup();
+    let workloads = crate::summary::workloads(&sums);
     Recommendation {
         schema_version: SCHEMA_VERSION,
         method: method(),

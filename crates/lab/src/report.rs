@@ -65,9 +65,7 @@ pub fn report(
             b.as_secs_f64()
         );
     }
-    let mut workloads: Vec<(usize, usize)> = all.iter().map(|s| (s.tasks, s.size)).collect();
-    workloads.sort_unstable_by_key(|&(tasks, size)| (size, tasks));
-    workloads.dedup();
+    let workloads = crate::summary::workloads(&all);
     let mut bests: Vec<(usize, usize, Summary)> = Vec::new();
     for &(tasks, size) in &workloads {
         let sums: Vec<Summary> = all

@@ -131,6 +131,14 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     out
 }
 
+/// The workloads (tasks, size) of `sums`, each once, by matrix size, then task count.
+pub fn workloads(sums: &[Summary]) -> Vec<(usize, usize)> {
+    let mut w: Vec<(usize, usize)> = sums.iter().map(|s| (s.tasks, s.size)).collect();
+    w.sort_unstable_by_key(|&(tasks, size)| (size, tasks));
+    w.dedup();
+    w
+}
+
 /// Rows of one configuration for tests: one per sample (seconds), the rest of the record
 /// from a committed run (16 tasks of 1000x1000), GFLOP/s to match the seconds.
 #[cfg(test)]
