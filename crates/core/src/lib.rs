@@ -5,6 +5,8 @@
 //! - [`Workload`]: N tasks of n x n matrices from a version-stable generator.
 //! - [`Backend`]: what every BLAS (or pure-Rust) backend crate implements.
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
+//! - [`operation`]: what a task computes (gemm, solve, cholesky, qr, eigh, svd): FLOP
+//!   counts, inputs and a check of every result.
 //! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory.
 //! - [`peak`]: the machine's f64 FMA limit, measured by a microkernel.
 //! - [`record`]: the JSON result record; [`history`]: the append-only log of records.
@@ -18,6 +20,7 @@ pub mod backend;
 pub mod history;
 pub mod kind;
 pub mod machine;
+pub mod operation;
 pub mod peak;
 pub mod record;
 pub mod registry;

@@ -322,7 +322,8 @@ impl Workload {
         (self.matrix(task, 0, threads), self.matrix(task, 1, threads))
     }
 
-    fn matrix(&self, task: usize, matrix: u64, threads: usize) -> Array2<f64> {
+    /// Generates matrix `matrix` (A = 0, B = 1) of task `task` with `threads` threads.
+    pub fn matrix(&self, task: usize, matrix: u64, threads: usize) -> Array2<f64> {
         let n = self.size;
         let mut data = vec![0.0; n * n];
         let mut blocks: Vec<(usize, &mut [f64])> = data.chunks_mut(BLOCK).enumerate().collect();
