@@ -5,6 +5,7 @@
 //! thread or to the whole process, and says which kernel it runs and how that kernel was
 //! chosen. The count is read back in the thread that multiplies, for every task.
 
+use crate::operation::{Input, Operation, Output};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
@@ -234,6 +235,30 @@ pub trait Backend: Send + Sync {
     /// why not (strategies with more than one worker thread are then refused).
     fn concurrent_calls_unsupported(&self) -> Option<String> {
         None
+    }
+    /// `None` when the backend computes `op`; otherwise why it cannot (the engine refuses
+    /// the run with this reason). Every backend multiplies; LAPACK-backed operations need
+    /// the library's LAPACK or decompositions of its own.
+    fn operation_unsupported(&self, op: Operation) -> Option<String> {
+        (op != Operation::Gemm).then(|| {
+            format!(
+                "{} computes only products: it has no {} ({op})",
+                self.name(),
+                op.routine()
+            )
+        })
+    }
+    /// One task of `op` through the library, with the calling thread's thread setting:
+    /// products through [`Backend::multiply`], the others through the library's LAPACK (or
+    /// its own decompositions). `Err` says why the library could not (an unsupported
+    /// operation, or LAPACK's `info`).
+    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
+        match (op, input) {
+            (Operation::Gemm, Input::Pair(a, b)) => Ok(Output::Product(self.multiply(a, b))),
+            _ => Err(self
+                .operation_unsupported(op)
+                .unwrap_or_else(|| format!("{op} got the input of another operation"))),
+        }
     }
     /// `None` when the library multiplies a whole batch in one call
     /// ([`Backend::multiply_batch`]); otherwise why it cannot.

@@ -11,7 +11,9 @@
 //! libraries, and a concurrent test could otherwise change a count between set and read-back.
 
 use blaspar_core::backend::{Backend, Gemm, Layout, ThreadScope};
+use blaspar_core::operation::{self, Input, Operation};
 use blaspar_core::verify::Verifier;
+use blaspar_core::workload::Workload;
 use ndarray::Array2;
 
 /// (m, k, n): square, rectangular, tiny, vectors, and sizes that are not multiples of any
@@ -312,6 +314,69 @@ pub fn batch_matches_single_products_or_says_why_not<B: Backend + ?Sized>(backen
     }
 }
 
+/// Every operation the backend computes passes its own check (module `operation` of
+/// blaspar-core) at sizes from 1 to 96, at one library thread and, where the scope allows,
+/// at two; the thread count reads back unchanged after each call (limits hold inside
+/// LAPACK). Operations it does not compute are refused with the reason, and a matrix that
+/// is not positive definite makes Cholesky fail with an error, never a panic.
+pub fn operations_are_correct_or_say_why_not<B: Backend + ?Sized>(backend: &B) {
+    let threads: &[usize] = match backend.thread_scope() {
+        ThreadScope::Fixed { threads } => &[threads],
+        _ => &[1, 2],
+    };
+    for op in Operation::ALL {
+        if let Some(why) = backend.operation_unsupported(op) {
+            assert!(why.contains(op.name()), "{}: {op}: {why}", backend.name());
+            let input = op.input(&workload(8), 0, 1);
+            let err = backend
+                .compute(op, &input)
+                .expect_err("refused operations fail");
+            assert_eq!(err, why, "{}: {op}", backend.name());
+            continue;
+        }
+        for &t in threads {
+            backend.set_threads(t);
+            for n in [1, 17, 96] {
+                let input = op.input(&workload(n), 3, 1);
+                let out = backend.compute(op, &input).unwrap_or_else(|e| {
+                    panic!("{}: {op} {n}x{n} at {t} thread(s): {e}", backend.name())
+                });
+                let r = operation::verify(op, &input, &out);
+                assert!(
+                    r.is_ok(),
+                    "{}: {op} {n}x{n} at {t} thread(s): {r:?}",
+                    backend.name()
+                );
+                assert_eq!(
+                    backend.threads(),
+                    t,
+                    "{}: {op} changed the thread count",
+                    backend.name()
+                );
+            }
+        }
+    }
+    backend.set_threads(1);
+    if backend.operation_unsupported(Operation::Cholesky).is_none() {
+        let not_spd = Input::Single(Array2::from_shape_fn((4, 4), |(i, j)| {
+            if i == j { -1.0 } else { 0.0 }
+        }));
+        let err = backend
+            .compute(Operation::Cholesky, &not_spd)
+            .expect_err("Cholesky of a negative definite matrix fails");
+        assert!(!err.is_empty(), "{}", backend.name());
+    }
+}
+
+fn workload(n: usize) -> Workload {
+    Workload {
+        tasks: 4,
+        size: n,
+        seed: 11,
+        generation: Default::default(),
+    }
+}
+
 /// Generates one `#[test]` per conformance check for a backend type.
 ///
 /// `conformance_tests!(Type, "name", init_expr)`: `init_expr` builds the backend (once per
@@ -332,6 +397,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each threads_are_set_and_read_back_with_the_documented_scope);
         $crate::conformance_tests!(@each concurrent_calls_are_correct);
         $crate::conformance_tests!(@each batch_matches_single_products_or_says_why_not);
+        $crate::conformance_tests!(@each operations_are_correct_or_say_why_not);
         #[test]
         fn introspection_names_library_version_and_kernel() {
             let (_guard, b) = conformance_backend();
