@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what every backend needs, and nothing when it is all there (quiet then):
 #   - Debian packages: gcc, make, perl, git, pkg-config (BLIS build), libopenblas-dev and
-#     the openmp and serial builds of OpenBLAS, python3-venv (for the MKL prefix);
+#     the openmp and serial builds of OpenBLAS, libflame-dev (LAPACK over BLIS),
+#     python3-venv (for the MKL prefix);
 #   - Intel MKL from PyPI (mkl-static, mkl-include, mkl-devel, mkl, intel-openmp) into a
 #     virtual-environment prefix, $MKLROOT or .deps/mkl (ignored by git). Never
 #     `pip install --target`: it drops lib/.
@@ -11,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 failed=()
 
 apt_packages=(gcc make perl git pkg-config libopenblas-dev libopenblas0-pthread
-    libopenblas0-openmp libopenblas0-serial python3-venv)
+    libopenblas0-openmp libopenblas0-serial libflame-dev python3-venv)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]} with apt-get"
         if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
             failed+=("Debian packages ${missing[*]}: apt-get failed (no network or no such package?)")
+        elif [[ " ${missing[*]} " == *" libflame-dev "* ]]; then
+            # The BLIS crate's build script looks for libflame once; make it look again.
+            cargo clean --release -p blaspar-blis >/dev/null 2>&1 || true
         fi
     fi
 fi

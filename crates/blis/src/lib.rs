@@ -14,9 +14,10 @@ pub mod probe;
 
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, KernelChoice, ThreadScope};
+use blaspar_core::operation::{Input, Operation, Output};
 use blaspar_core::{Gemm, GemmError};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use probe::{KernelRequest, child_hook, default_cache_dir};
 
@@ -29,6 +30,34 @@ pub struct Blis {
     kernel: KernelChoice,
     default_threads: usize,
     counter: Option<CallCounter>,
+    /// The libflame whose LAPACK computes the operations beyond GEMM (`None`: built
+    /// without it, and they are refused).
+    libflame: Option<PathBuf>,
+}
+
+/// The libflame this binary links, checked to answer LAPACK's routines and to call the
+/// BLIS linked into the binary (its BLAS symbols, `dgemm_` among them); `None` when the
+/// build found no libflame.
+fn libflame() -> Result<Option<PathBuf>, blaspar_cblas::provenance::ProvenanceError> {
+    use blaspar_cblas::provenance::{ProvenanceError, Provider, expect_lapack, provider};
+    if !cfg!(blaspar_libflame) {
+        return Ok(None);
+    }
+    match provider(c"dpotrf_") {
+        Provider::Shared(path)
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libflame")) =>
+        {
+            expect_lapack(&Provider::Shared(path.clone()), &Provider::Static)?;
+            Ok(Some(path))
+        }
+        other => Err(ProvenanceError::Wrong {
+            symbol: "dpotrf_".into(),
+            expected: "libflame*.so".into(),
+            found: format!("{other:?}"),
+        }),
+    }
 }
 
 impl Blis {
@@ -36,6 +65,7 @@ impl Blis {
     /// before other threads exist, after [`child_hook`].
     pub fn init(request: &KernelRequest, cache_dir: &Path) -> Result<Blis, probe::ProbeError> {
         blaspar_cblas::provenance::expect_static("BLIS (vendored by blis-src)")?;
+        let libflame = libflame()?;
         let selection = probe::select(request, cache_dir)?;
         // SAFETY: BLIS reads BLIS_ARCH_TYPE (set by `select`) during this initialisation.
         unsafe { ffi::bli_init() };
@@ -69,6 +99,7 @@ impl Blis {
             },
             default_threads,
             counter: None,
+            libflame,
         })
     }
 
@@ -144,5 +175,23 @@ impl Backend for Blis {
         // Shapes come from ndarray arrays, so the only refusal (dimensions beyond i32) would
         // have been a failed allocation long before.
         blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
+    }
+
+    fn operation_unsupported(&self, op: Operation) -> Option<String> {
+        (op != Operation::Gemm && self.libflame.is_none()).then(|| {
+            format!(
+                "BLIS has no LAPACK of its own and this build found no libflame for {} \
+                 ({op}): install libflame-dev (scripts/setup.sh) and rebuild",
+                op.routine()
+            )
+        })
+    }
+
+    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
+        if let Some(why) = self.operation_unsupported(op) {
+            return Err(why);
+        }
+        // libflame's LAPACK over this BLIS (checked at start-up: `libflame`).
+        blaspar_cblas::lapack::compute(self, op, input)
     }
 }

@@ -10,9 +10,11 @@
 //! - [`multiply_batch`]: every product in one `cblas_dgemm_batch` call (MKL, BLIS), through
 //!   the function the backend crate declares (OpenBLAS 0.3.21 has none, so this crate must
 //!   not reference the symbol itself).
+//! - [`lapack`]: solve, Cholesky, QR, eigh and SVD through the library's LAPACK.
 //! - [`count_dgemm_calls!`]: the per-thread call counter an engine binary defines (with
 //!   `-Wl,--wrap=cblas_dgemm`) to prove that every product reached the library.
 
+pub mod lapack;
 pub mod provenance;
 
 use blaspar_core::{Gemm, GemmError, Layout};

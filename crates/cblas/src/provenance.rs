@@ -1,4 +1,5 @@
-//! Which object answers `cblas_dgemm` in this process, checked at start-up.
+//! Which object answers `cblas_dgemm` (and LAPACK's routines, and the BLAS they call) in
+//! this process, checked at start-up.
 //!
 //! Two BLAS libraries in one binary do not fail to link: the linker silently takes the first
 //! definition it reaches. So every CBLAS backend asks the dynamic linker, before its first
@@ -27,19 +28,29 @@ pub enum Provider {
 #[derive(Debug, thiserror::Error)]
 pub enum ProvenanceError {
     #[error(
-        "cblas_dgemm in this process comes from {found}, not from {expected}: two BLAS libraries \
-         were linked into one binary, or LD_LIBRARY_PATH / LD_PRELOAD swapped the library; \
-         rebuild with scripts/build.sh and run without them"
+        "{symbol} in this process comes from {found}, not from {expected}: two BLAS or LAPACK \
+         libraries were linked into one binary, or LD_LIBRARY_PATH / LD_PRELOAD swapped the \
+         library; rebuild with scripts/build.sh and run without them"
     )]
-    Wrong { expected: String, found: String },
+    Wrong {
+        symbol: String,
+        expected: String,
+        found: String,
+    },
 }
 
 /// Asks the dynamic linker which object exports `cblas_dgemm`.
 pub fn cblas_dgemm_provider() -> Provider {
+    provider(c"cblas_dgemm")
+}
+
+/// Asks the dynamic linker which object exports `symbol` (`Static` when none does, or the
+/// executable itself).
+pub fn provider(symbol: &CStr) -> Provider {
     // SAFETY: dlsym/dladdr with a NUL-terminated name; dladdr fills a plain struct and the
     // file name it returns points into the loader's own (static for our purposes) data.
     unsafe {
-        let sym = libc::dlsym(libc::RTLD_DEFAULT, c"cblas_dgemm".as_ptr());
+        let sym = libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr());
         if sym.is_null() {
             return Provider::Static;
         }
@@ -65,6 +76,31 @@ pub fn cblas_dgemm_provider() -> Provider {
             Provider::Shared(resolved)
         }
     }
+}
+
+/// Checks that LAPACK's routines ([`crate::lapack::SYMBOLS`]) come from `lapack` and the
+/// Fortran `dgemm_` they call from `blas`: a LAPACK that calls another BLAS than the one
+/// under test would measure the wrong library.
+pub fn expect_lapack(lapack: &Provider, blas: &Provider) -> Result<(), ProvenanceError> {
+    let name = |p: &Provider| match p {
+        Provider::Shared(path) => path.display().to_string(),
+        Provider::Static => "the executable (linked statically)".to_string(),
+    };
+    let checks = crate::lapack::SYMBOLS
+        .iter()
+        .map(|s| (*s, lapack))
+        .chain([(c"dgemm_", blas)]);
+    for (symbol, want) in checks {
+        let got = provider(symbol);
+        if got != *want {
+            return Err(ProvenanceError::Wrong {
+                symbol: symbol.to_string_lossy().into_owned(),
+                expected: name(want),
+                found: name(&got),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// File names of BLAS-like shared objects mapped into this process (from /proc/self/maps).
@@ -95,6 +131,7 @@ pub fn is_blas_object(path: &Path) -> bool {
         "libcblas",
         "libatlas",
         "libflexiblas",
+        "liblapack",
     ]
     .iter()
     .any(|p| name.starts_with(p))
@@ -111,10 +148,12 @@ pub fn expect_shared(file_prefix: &str) -> Result<PathBuf, ProvenanceError> {
             Ok(p)
         }
         Provider::Shared(p) => Err(ProvenanceError::Wrong {
+            symbol: "cblas_dgemm".into(),
             expected: format!("{file_prefix}*.so"),
             found: p.display().to_string(),
         }),
         Provider::Static => Err(ProvenanceError::Wrong {
+            symbol: "cblas_dgemm".into(),
             expected: format!("{file_prefix}*.so"),
             found: "a library linked statically into the executable".to_string(),
         }),
@@ -127,11 +166,13 @@ pub fn expect_static(library: &str) -> Result<(), ProvenanceError> {
     let expected = format!("{library}, linked statically into the executable");
     match cblas_dgemm_provider() {
         Provider::Shared(p) => Err(ProvenanceError::Wrong {
+            symbol: "cblas_dgemm".into(),
             expected,
             found: p.display().to_string(),
         }),
         Provider::Static => match loaded_blas_objects().first() {
             Some(other) => Err(ProvenanceError::Wrong {
+                symbol: "cblas_dgemm".into(),
                 expected,
                 found: format!("possibly {} (also loaded)", other.display()),
             }),
@@ -151,6 +192,7 @@ mod tests {
             "/x/libblis.so.4",
             "/p/lib/libmkl_core.so.2",
             "/usr/lib/x86_64-linux-gnu/libblas.so.3",
+            "/usr/lib/x86_64-linux-gnu/liblapack.so.3",
         ] {
             assert!(is_blas_object(Path::new(yes)), "{yes}");
         }

@@ -36,6 +36,7 @@ extern crate intel_mkl_src;
 
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice};
+use blaspar_core::operation::{Input, Operation, Output};
 use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 #[cfg(feature = "iomp")]
@@ -94,6 +95,9 @@ impl Mkl {
     /// instruction path and default thread count.
     pub fn init() -> Result<Mkl, MklError> {
         blaspar_cblas::provenance::expect_static("Intel MKL")?;
+        // MKL's own LAPACK, calling its own dgemm_ (neither exported: both linked in).
+        let linked = blaspar_cblas::provenance::Provider::Static;
+        blaspar_cblas::provenance::expect_lapack(&linked, &linked)?;
         let mut v = ffi::MklVersion {
             major: 0,
             minor: 0,
@@ -245,6 +249,15 @@ impl Backend for Mkl {
         // Shapes come from ndarray arrays; the only refusal (dimensions beyond i32) would
         // have failed allocation long before.
         blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
+    }
+
+    fn operation_unsupported(&self, _: Operation) -> Option<String> {
+        None
+    }
+
+    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
+        // MKL's own LAPACK (checked at start-up: `Mkl::init`).
+        blaspar_cblas::lapack::compute(self, op, input)
     }
 }
 

@@ -29,6 +29,7 @@ extern crate openblas_src;
 
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome};
+use blaspar_core::operation::{Input, Operation, Output};
 use blaspar_core::{Gemm, GemmError, Layout, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::os::raw::c_int;
@@ -244,6 +245,9 @@ fn reexec_with_coretype(value: Option<&str>) -> OpenBlasError {
 /// be `variant`'s build.
 fn loaded_build(variant: Variant) -> Result<(std::path::PathBuf, String), OpenBlasError> {
     let path = blaspar_cblas::provenance::expect_shared("libopenblas")?;
+    // Its LAPACK (Debian builds OpenBLAS with LAPACK inside), calling its own dgemm_.
+    let shared = blaspar_cblas::provenance::Provider::Shared(path.clone());
+    blaspar_cblas::provenance::expect_lapack(&shared, &shared)?;
     // SAFETY: plain getters; the configuration is a static NUL-terminated string.
     let (code, config) = unsafe {
         (
@@ -480,5 +484,14 @@ impl Backend for OpenBlas {
 
     fn multiply_batch(&self, pairs: &[(&Array2<f64>, &Array2<f64>)]) -> Option<Vec<Array2<f64>>> {
         blaspar_cblas::multiply_batch(self.batch?, pairs).ok()
+    }
+
+    fn operation_unsupported(&self, _: Operation) -> Option<String> {
+        None
+    }
+
+    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
+        // OpenBLAS's own LAPACK (checked at start-up: `loaded_build`).
+        blaspar_cblas::lapack::compute(self, op, input)
     }
 }
