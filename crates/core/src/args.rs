@@ -26,6 +26,16 @@ pub fn positive_seconds(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// A percentage from 0 up to 100 (`2` or `2%`).
+pub fn percent(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..100.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "must be a percentage from 0 to below 100 (e.g. 2 or 2%), got '{s}'"
+        )),
+    }
+}
+
 /// A percentage > 0 (`3` or `3%`).
 pub fn positive_percent(s: &str) -> Result<f64, String> {
     match s.trim().trim_end_matches('%').parse::<f64>() {

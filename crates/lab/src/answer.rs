@@ -48,8 +48,12 @@ use serde::{Deserialize, Serialize};
 
 /// Bootstrap rounds per workload.
 pub const RESAMPLES: usize = 2000;
-/// A configuration is tied with the best when it is at least as fast in this share of rounds.
+/// A configuration is tied with the best when it is at least as fast, within the margin,
+/// in this share of rounds.
 pub const TIE_LEVEL: f64 = 0.05;
+/// The default equivalence margin: a configuration at most this much slower than the best
+/// (median over median) counts as as fast as the best (`sweep --margin`).
+pub const MARGIN: f64 = 0.02;
 /// Seed of the bootstrap: the same rows give the same answer.
 pub const SEED: u64 = 0x7469_6573_6574_0001;
 /// Version of `recommendation.json`.
@@ -65,9 +69,13 @@ pub struct Recommendation {
     pub method: String,
     /// Bootstrap rounds per workload.
     pub resamples: usize,
-    /// Share of rounds in which a configuration must be at least as fast as the best to
-    /// be tied with it.
+    /// Share of rounds in which a configuration must be at least as fast as the best
+    /// (within `margin`) to be tied with it.
     pub tie_level: f64,
+    /// The equivalence margin: "as fast as the best" means at most this much slower
+    /// (0.02: 2%). Files written before it existed read as 0.
+    #[serde(default)]
+    pub margin: f64,
     /// One answer per workload, ordered by matrix size, then task count.
     pub workloads: Vec<Answer>,
 }
@@ -173,32 +181,35 @@ pub enum AvoidWhat {
 }
 
 /// The answer for every workload of `rows` (refused rows carry no measurement).
-pub fn recommend(rows: &[Row]) -> Recommendation {
+/// `margin` is the equivalence margin ([`MARGIN`] by default).
+pub fn recommend(rows: &[Row], margin: f64) -> Recommendation {
     let sums = summarise(rows);
     let workloads = crate::summary::workloads(&sums);
     Recommendation {
         schema_version: SCHEMA_VERSION,
-        method: method(),
+        method: method(margin),
         resamples: RESAMPLES,
         tie_level: TIE_LEVEL,
+        margin,
         workloads: workloads
             .into_iter()
-            .filter_map(|(t, n)| answer(rows, &sums, t, n))
+            .filter_map(|(t, n)| answer(rows, &sums, t, n, margin))
             .collect(),
     }
 }
 
 /// The method in words, for the file and the summary.
-pub fn method() -> String {
+pub fn method(margin: f64) -> String {
     format!(
         "bootstrap of medians with the workload's pooled noise: {RESAMPLES} rounds per \
          workload (seed {SEED:#x}); in each, every configuration's median times as many \
          relative residuals as it has measurements, drawn from the pool of the workload's \
          configurations measured at least twice (1 + (x - mean) / mean, scaled by \
          sqrt(n / (n - 1))), and the median of those; tie set: the best and every \
-         configuration at least as fast as the best in at least {:.0}% of rounds; \
-         confidence: share of rounds in which every configuration of the tie set is faster \
-         than every configuration outside it",
+         configuration at least as fast as the best, within a margin of {:.1}%, in at least \
+         {:.0}% of rounds; confidence: share of rounds in which every configuration of the \
+         tie set is faster than every configuration outside it",
+        100.0 * margin,
         100.0 * TIE_LEVEL
     )
 }
@@ -275,10 +286,13 @@ impl Bootstrap {
     }
 
     /// Per configuration, the share of rounds in which it was at least as fast as `best`
-    /// (the tie test: tied when at least [`TIE_LEVEL`]).
-    pub fn as_fast_as(&self, best: usize) -> Vec<f64> {
+    /// within `margin` (at most `1 + margin` times its median; the tie test: tied when at
+    /// least [`TIE_LEVEL`]).
+    pub fn as_fast_as(&self, best: usize, margin: f64) -> Vec<f64> {
         let n = self.medians.first().map_or(0, Vec::len);
-        (0..n).map(|c| self.share(|m| m[c] <= m[best])).collect()
+        (0..n)
+            .map(|c| self.share(|m| m[c] <= (1.0 + margin) * m[best]))
+            .collect()
     }
 
     /// The winner (fastest configuration) of each round.
@@ -311,7 +325,7 @@ impl Bootstrap {
 }
 
 /// The answer for one workload; `None` when nothing was measured there.
-fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<Answer> {
+fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize, margin: f64) -> Option<Answer> {
     // summarise sorts fastest first: index 0 is the best.
     let sums: Vec<&Summary> = all
         .iter()
@@ -321,7 +335,7 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize) -> Option<An
     let samples: Vec<Vec<f64>> = sums.iter().map(|s| samples(rows, s)).collect();
     let boot = Bootstrap::run(&samples);
     let winners = boot.winners();
-    let as_fast = boot.as_fast_as(0);
+    let as_fast = boot.as_fast_as(0, margin);
     let share = |n: usize| n as f64 / winners.len() as f64;
     let choices: Vec<Choice> = sums
         .iter()
@@ -464,7 +478,7 @@ mod tests {
             rows("faer", "threads-2", &noisy(0.36, 0.02, 3, 4)),
         ]
         .concat();
-        let rec = recommend(&all);
+        let rec = recommend(&all, 0.0);
         assert_eq!(rec.workloads.len(), 1);
         let a = &rec.workloads[0];
         assert_eq!(names(&a.tie_set), ["blis threads-2"]);
@@ -501,7 +515,7 @@ mod tests {
             rows("blis", "sequential", &noisy(0.60, 0.02, 3, 5)),
         ]
         .concat();
-        let a = &recommend(&all).workloads[0];
+        let a = &recommend(&all, 0.0).workloads[0];
         assert_eq!(names(&a.tie_set), ["mkl-iomp threads-2", "blis procs-2"]);
         assert!(a.confidence >= 0.95, "{}", a.confidence);
         // Kind first, then the library: two kinds, each with its library.
@@ -534,10 +548,33 @@ mod tests {
             rows("blis", "procs-2", &noisy(1.03, 0.003, 5, 7)),
         ]
         .concat();
-        assert_eq!(recommend(&loud).workloads[0].tie_set.len(), 2);
-        let q = &recommend(&quiet).workloads[0];
+        assert_eq!(recommend(&loud, 0.0).workloads[0].tie_set.len(), 2);
+        let q = &recommend(&quiet, 0.0).workloads[0];
         assert_eq!(names(&q.tie_set), ["blis threads-2"]);
         assert!(q.confidence > 0.99);
+    }
+
+    #[test]
+    fn the_margin_ties_what_is_measurably_but_not_materially_slower() {
+        // 1% behind in 0.3% noise: apart with no margin, tied within 2%; 3% behind stays
+        // apart either way.
+        let all = [
+            rows("blis", "threads-2", &noisy(1.00, 0.003, 5, 6)),
+            rows("blis", "procs-2", &noisy(1.01, 0.003, 5, 7)),
+            rows("blis", "blas-2", &noisy(1.03, 0.003, 5, 8)),
+        ]
+        .concat();
+        assert_eq!(
+            names(&recommend(&all, 0.0).workloads[0].tie_set),
+            ["blis threads-2"]
+        );
+        let r = recommend(&all, 0.02);
+        assert_eq!(
+            names(&r.workloads[0].tie_set),
+            ["blis threads-2", "blis procs-2"]
+        );
+        assert_eq!(r.margin, 0.02);
+        assert!(r.method.contains("margin of 2.0%"), "{}", r.method);
     }
 
     #[test]
@@ -551,7 +588,7 @@ mod tests {
             rows("blis", "blas-2", &[1.05, 1.07, 1.03]),
         ]
         .concat();
-        let a = &recommend(&all).workloads[0];
+        let a = &recommend(&all, 0.0).workloads[0];
         assert_eq!(names(&a.tie_set), ["blis threads-2", "blis procs-2"]);
         assert!(a.confidence < 0.8, "{}", a.confidence);
         assert!(a.winner_in_set > 0.99, "{}", a.winner_in_set);
@@ -565,7 +602,7 @@ mod tests {
             rows("blis", "sequential", &[2.0]),
         ]
         .concat();
-        let a = &recommend(&all).workloads[0];
+        let a = &recommend(&all, 0.0).workloads[0];
         assert_eq!(names(&a.tie_set), ["blis threads-2", "blis procs-2"]);
         assert_eq!(a.min_runs, 1);
         assert!(a.avoid.iter().any(|x| x.name == "sequential"));
@@ -583,10 +620,10 @@ mod tests {
             refused: Some("not supported".into()),
             ..rows("blis", "batched-2", &[1.0]).remove(0)
         });
-        let a = recommend(&all);
-        assert_eq!(a, recommend(&all));
+        let a = recommend(&all, 0.0);
+        assert_eq!(a, recommend(&all, 0.0));
         assert_eq!(a.workloads[0].configurations, 2);
-        assert!(recommend(&[]).workloads.is_empty());
+        assert!(recommend(&[], 0.0).workloads.is_empty());
         let json = serde_json::to_string(&a).unwrap();
         let back: Recommendation = serde_json::from_str(&json).unwrap();
         let w = (&back.workloads[0], &a.workloads[0]);

@@ -8,7 +8,8 @@
 //!    least two), so that the workload has a noise of its own to go by.
 //! 3. **After every round from 2 on**, each workload is tested with the answer's bootstrap
 //!    ([`Bootstrap`], the statistics of the tie set): a contender that was at least as fast
-//!    as the best contender in fewer than [`DROP_LEVEL`] = 1% of the rounds is **dropped**,
+//!    as the best contender (within the equivalence margin) in fewer than [`DROP_LEVEL`] =
+//!    1% of the rounds is **dropped**,
 //!    and never measured again. That is stricter than the tie set's 5%: a drop is final, so
 //!    it waits for stronger evidence. The noise is the workload's, pooled from every
 //!    configuration measured at least twice (as in the answer).
@@ -76,6 +77,8 @@ pub struct Race {
     /// Whether decisions drop configurations (not when every configuration is measured
     /// alike, `sweep --no-race`).
     drops: bool,
+    /// The equivalence margin of the tie and drop tests (see [`crate::answer`]).
+    margin: f64,
 }
 
 /// A configuration's name in messages: `blis threads-2 (16x1000)`.
@@ -102,9 +105,11 @@ fn samples(rows: &[Row], c: &Config, round: usize) -> Vec<f64> {
 }
 
 impl Race {
-    pub fn new(configs: &[Config]) -> Race {
+    /// A race with the equivalence margin `margin` ([`crate::answer::MARGIN`] by default).
+    pub fn new(configs: &[Config], margin: f64) -> Race {
         let mut race = Race {
             drops: true,
+            margin,
             ..Race::default()
         };
         race.add(configs);
@@ -112,8 +117,11 @@ impl Race {
     }
 
     /// A race that never drops: every configuration measured alike (`--no-race`).
-    pub fn without_drops(configs: &[Config]) -> Race {
-        let mut race = Race::default();
+    pub fn without_drops(configs: &[Config], margin: f64) -> Race {
+        let mut race = Race {
+            margin,
+            ..Race::default()
+        };
         race.add(configs);
         race
     }
@@ -233,7 +241,7 @@ impl Race {
             else {
                 continue;
             };
-            let as_fast = Bootstrap::run(&all).as_fast_as(best);
+            let as_fast = Bootstrap::run(&all).as_fast_as(best, self.margin);
             let best_name = name(&self.entries[index[best]].config);
             let mut tie = Vec::new();
             for k in racing {
@@ -357,7 +365,7 @@ mod tests {
             config("blis", "sequential"),
             config("blis", "blas-2"),
         ];
-        let mut race = Race::new(&configs);
+        let mut race = Race::new(&configs, 0.0);
         let mut rows = Vec::new();
         assert_eq!(race.plan(&rows, 1, 3, 6).len(), 4);
         rows.extend(round_rows(
@@ -410,7 +418,7 @@ mod tests {
     #[test]
     fn a_changing_tie_set_earns_more_rounds_up_to_the_maximum() {
         let configs = [config("blis", "threads-2"), config("faer", "threads-2")];
-        let mut race = Race::new(&configs);
+        let mut race = Race::new(&configs, 0.0);
         let mut rows = round_rows(
             1,
             &[("blis", "threads-2", 0.30), ("faer", "threads-2", 0.33)],
@@ -433,12 +441,27 @@ mod tests {
     }
 
     #[test]
+    fn a_contender_within_the_margin_is_not_dropped() {
+        let configs = [config("blis", "threads-2"), config("blis", "procs-2")];
+        let round = |r, a, b| round_rows(r, &[("blis", "threads-2", a), ("blis", "procs-2", b)]);
+        let rows = [round(1, 0.300, 0.303), round(2, 0.301, 0.304)].concat();
+        // 1% behind in about 0.3% noise: dropped with no margin, kept within 2%.
+        let mut strict = Race::new(&configs, 0.0);
+        strict.decide(&rows, 2);
+        assert!(matches!(strict.entries[1].status, Status::Dropped { .. }));
+        let mut lenient = Race::new(&configs, 0.02);
+        lenient.decide(&rows, 2);
+        assert_eq!(lenient.entries[1].status, Status::Contender);
+        assert_eq!(lenient.tie_set().len(), 2);
+    }
+
+    #[test]
     fn refused_configurations_are_never_planned_again() {
         let configs = [
             config("blis", "threads-2"),
             config("openblas-serial", "threads-2"),
         ];
-        let mut race = Race::new(&configs);
+        let mut race = Race::new(&configs, 0.0);
         let mut rows = round_rows(1, &[("blis", "threads-2", 0.30)]);
         let mut refused = test_rows("openblas-serial", "threads-2", &[1.0]);
         refused[0].record = None;

@@ -83,7 +83,7 @@ pub fn report(
             .workloads
             .iter()
             .find(|a| (a.tasks, a.size) == (tasks, size));
-        workload_report(&mut t, &rows, &sums, peak, answer, rec.resamples);
+        workload_report(&mut t, &rows, &sums, peak, answer, rec);
         if let Some(best) = sums.first() {
             bests.push((tasks, size, best.clone()));
         }
@@ -241,7 +241,7 @@ fn workload_report(
     sums: &[Summary],
     peak: &Peak,
     answer: Option<&Answer>,
-    resamples: usize,
+    rec: &Recommendation,
 ) {
     let mut backends: Vec<&str> = sums.iter().map(|s| s.backend.as_str()).collect();
     backends.sort_unstable();
@@ -251,7 +251,7 @@ fn workload_report(
     }
     generation_section(t, sums);
     if let Some(answer) = answer {
-        recommendation(t, answer, peak, resamples);
+        recommendation(t, answer, peak, rec);
     }
 }
 
@@ -384,11 +384,11 @@ fn generation_section(t: &mut String, sums: &[Summary]) {
 /// The answer: the kinds of parallelism of the tie set with their libraries, the tie set
 /// with its confidence, what to avoid and by how much, and the recipe for the user's own
 /// program on each library of the tie set.
-fn recommendation(t: &mut String, a: &Answer, peak: &Peak, resamples: usize) {
+fn recommendation(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation) {
     use std::fmt::Write as _;
     let _ = writeln!(t, "### Recommendation\n");
-    kinds_sentence(t, a, resamples);
-    tie_set_table(t, a, peak);
+    kinds_sentence(t, a, rec.resamples);
+    tie_set_table(t, a, peak, rec.margin);
     avoid_list(t, a);
     recipes(t, a);
 }
@@ -418,20 +418,22 @@ fn kinds_sentence(t: &mut String, a: &Answer, resamples: usize) {
 
 /// The tie set with its confidence (worded for a best alone or for several), then its
 /// table: one row per configuration, its rate against the peak and the best.
-fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak) {
+fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak, margin: f64) {
     use std::fmt::Write as _;
     let alone = a.tie_set.len() == 1;
     let _ = writeln!(
         t,
-        "{}: {} the measurements cannot tell from the best (confidence {:.0}%: the share of \
-         bootstrap rounds in which {} faster than every configuration outside; the fastest \
-         was {} in {:.0}%; method in `recommendation.json`){}.\n",
+        "{}: {} the measurements cannot tell from the best, or from {:.1}% slower than it \
+         (confidence {:.0}%: the share of bootstrap rounds in which {} faster than every \
+         configuration outside; the fastest was {} in {:.0}%; method in \
+         `recommendation.json`){}.\n",
         if alone { "Best, alone" } else { "Tie set" },
         if alone {
             "no other configuration is within what".to_string()
         } else {
             format!("the {} configurations", a.tie_set.len())
         },
+        100.0 * margin,
         100.0 * a.confidence,
         if alone { "it was" } else { "each of them was" },
         if alone { "it" } else { "one of them" },
@@ -686,7 +688,7 @@ mod tests {
             threads: 2,
             seconds: 0.5,
         };
-        let rec = crate::answer::recommend(&all);
+        let rec = crate::answer::recommend(&all, crate::answer::MARGIN);
         let how = How {
             repeats: 3,
             max_repeats: 6,

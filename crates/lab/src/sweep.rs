@@ -17,7 +17,7 @@ use crate::summary::{Row, summarise};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::args::{
-    backend, generation, positive, positive_seconds, preset, result_mode, strategy,
+    backend, generation, percent, positive, positive_seconds, preset, result_mode, strategy,
 };
 use blaspar_core::machine::Machine;
 use blaspar_core::peak::Peak;
@@ -59,6 +59,12 @@ pub struct SweepArgs {
     /// configuration once, then repeats only for those the noise cannot yet rule out).
     #[arg(long)]
     pub no_race: bool,
+    /// Equivalence margin, in percent: a configuration at most this much slower than the
+    /// best counts as as fast as it (it joins the tie set when the noise allows that, and
+    /// is not dropped from the race). 0 asks only "can the measurements tell it from the
+    /// best?", whose answer shrinks to the best alone as measurements grow.
+    #[arg(long, value_name = "PERCENT", default_value = "2", value_parser = percent)]
+    pub margin: f64,
     /// Stop measuring once the sweep has measured this long (seconds): the answer is
     /// given from what was measured, and says so. The first round (every configuration
     /// once) always completes, so that every configuration is in the answer; a resumed
@@ -146,6 +152,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
             &configs,
             args.repeats,
             refine.then_some(cpus),
+            args.margin / 100.0,
         )?
     } else {
         racing(&mut ctx, &mut rows, &configs, args, refine.then_some(cpus))?
@@ -161,7 +168,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&log)? + "\n",
     )?;
 
-    let rec = recommend(&rows);
+    let rec = recommend(&rows, args.margin / 100.0);
     let how = How {
         repeats: args.repeats,
         max_repeats: args.max_repeats,
@@ -395,8 +402,9 @@ fn every_configuration(
     configs: &[Config],
     repeats: usize,
     refine: Option<usize>,
+    margin: f64,
 ) -> anyhow::Result<Race> {
-    let mut race = Race::without_drops(configs);
+    let mut race = Race::without_drops(configs, margin);
     for round in 1..=repeats {
         if !ctx.measure(configs, rows, round, "grid")? {
             return Ok(race);
@@ -425,7 +433,7 @@ fn racing(
     args: &SweepArgs,
     refine: Option<usize>,
 ) -> anyhow::Result<Race> {
-    let mut race = Race::new(configs);
+    let mut race = Race::new(configs, args.margin / 100.0);
     for round in 1.. {
         let plan = race.plan(rows, round, args.repeats, args.max_repeats);
         if plan.is_empty() && round > 2 {
