@@ -45,7 +45,11 @@ fn main() -> Result<(), String> {
             drop(out);
         }
         let gflops = op.flops(n) / best / 1e9;
-        println!("{op:>9}  {:>9.3} ms  {gflops:>7.2} GFLOP/s", best * 1e3);
+        println!(
+            "{:>9}  {:>9.3} ms  {gflops:>7.2} GFLOP/s",
+            op.name(),
+            best * 1e3
+        );
     }
     Ok(())
 }
