@@ -1,25 +1,32 @@
-//! Pure-Rust backend: faer's `matmul`, no C library.
+//! Pure-Rust backend: faer's `matmul` and faer's own decompositions ([`ops`]), no C library.
+//!
+//! **Operations.** Every [`Operation`]: products through `matmul`, the others (solve,
+//! cholesky, qr, eigh, svd) through faer's in-place decompositions that take the
+//! parallelism as a value, with this thread's count, in this thread's pool (below).
 //!
 //! **Threads.** faer takes parallelism as a value on every call (`Par::Seq`,
 //! `Par::rayon(n)`), so there is no library-wide count to set: this backend keeps the count
-//! per calling thread ([`Faer::set_threads`], one place) and passes it with every product.
+//! per calling thread ([`Faer::set_threads`], one place) and passes it with every call.
 //! `Par::rayon(n)` splits work over the rayon pool the call runs in; a rayon worker of the
 //! runner's own P-thread pool would share that pool, so every calling thread gets its own
-//! pool of exactly T threads and multiplies inside it. T x P hybrids are therefore real.
+//! pool of exactly T threads and computes inside it. T x P hybrids are therefore real.
 //! The default is faer's global parallelism (`get_global_parallelism`).
 //!
 //! **Kernel.** faer dispatches at run time (pulp / private-gemm-x86) to AVX-512 or AVX2+FMA
 //! microkernels; there is no API to read the choice, so we report the instruction set its
 //! dispatch takes on this CPU.
 
+pub mod ops;
+
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, ThreadScope};
+use blaspar_core::operation::{Input, Operation, Output};
 use blaspar_core::{Gemm, GemmError};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::cell::{Cell, RefCell};
 
-/// faer's matmul.
+/// faer's matmul and decompositions.
 pub struct Faer {
     kernel: KernelChoice,
     default_threads: usize,
@@ -81,7 +88,7 @@ impl Faer {
                     .build()
                 {
                     Ok(pool) => *slot = Some((t, pool)),
-                    // No pool, no parallel product: say so and run on this thread only.
+                    // No pool, no parallel call: say so and run on this thread only.
                     Err(e) => {
                         eprintln!("warning: faer: cannot start {t} threads ({e}); running one");
                         *slot = None;
@@ -180,5 +187,88 @@ impl Backend for Faer {
             )
         };
         self.with_par(move |par| matmul(cm, Accum::Replace, a, b, 1.0, par));
+    }
+
+    fn operation_unsupported(&self, _op: Operation) -> Option<String> {
+        None
+    }
+
+    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
+        if let (Operation::Gemm, Input::Pair(a, b)) = (op, input) {
+            if a.ncols() != b.nrows() {
+                return Err(format!(
+                    "gemm: inner dimensions differ: A is {}x{}, B is {}x{}",
+                    a.nrows(),
+                    a.ncols(),
+                    b.nrows(),
+                    b.ncols()
+                ));
+            }
+            return Ok(Output::Product(self.multiply(a, b)));
+        }
+        self.with_par(|par| ops::decompose(op, input, par))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a call sees: its pool's size, its thread's name and the `Par` it got.
+    fn seen(b: &Faer) -> (usize, Option<String>, Par) {
+        b.with_par(|par| {
+            let name = std::thread::current().name().map(str::to_string);
+            (rayon::current_num_threads(), name, par)
+        })
+    }
+
+    #[test]
+    fn two_threads_run_in_the_calling_threads_own_pool() {
+        let b = Faer::new();
+        // Inside a runner's pool of 3 (a P = 3 strategy), each worker's T = 2 call runs in a
+        // pool of exactly 2 threads of this backend, not in the runner's pool.
+        let outer = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let (threads, name, par) = outer.install(|| {
+            b.set_threads(2);
+            seen(&b)
+        });
+        assert_eq!(threads, 2);
+        assert!(name.is_some_and(|n| n.starts_with("blaspar-faer-")));
+        assert_eq!(par, Par::rayon(2));
+        // At one thread the call stays on the calling thread, sequential.
+        b.set_threads(1);
+        let here = std::thread::current().name().map(str::to_string);
+        let (_, name, par) = seen(&b);
+        assert_eq!((name, par), (here, Par::Seq));
+    }
+
+    #[test]
+    fn decompositions_keep_the_thread_count_and_refuse_bad_products() {
+        let b = Faer::new();
+        for op in Operation::ALL {
+            assert_eq!(b.operation_unsupported(op), None);
+        }
+        b.set_threads(2);
+        let s = ndarray::Array2::from_shape_fn((64, 64), |(i, j)| {
+            if i == j {
+                64.0
+            } else {
+                1.0 / (1 + i + j) as f64
+            }
+        });
+        let out = b
+            .compute(Operation::Eigh, &Input::Single(s.clone()))
+            .unwrap();
+        blaspar_core::operation::verify(Operation::Eigh, &Input::Single(s), &out).unwrap();
+        assert_eq!(b.threads(), 2);
+        let bad = Input::Pair(
+            ndarray::Array2::zeros((2, 3)),
+            ndarray::Array2::zeros((2, 3)),
+        );
+        let e = b.compute(Operation::Gemm, &bad).unwrap_err();
+        assert!(e.contains("inner dimensions differ"), "{e}");
     }
 }
