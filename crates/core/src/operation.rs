@@ -185,7 +185,8 @@ impl Operation {
 
 impl std::fmt::Display for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        // pad, not write_str: tables align operations with `{op:>9}`.
+        f.pad(self.name())
     }
 }
 
