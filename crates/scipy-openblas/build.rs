@@ -2,8 +2,8 @@
 //! `$SCIPY_OPENBLAS_PREFIX`, by default `.deps/scipy-openblas` through .cargo/config.toml),
 //! links `libscipy_openblas.so` with a run path to its folder (so binaries and test
 //! executables run without LD_LIBRARY_PATH), and fails with the setup command when it is
-//! missing, instead of a wall of undefined symbols at link time. Engine binaries count their
-//! dgemm and dgemm_batch calls (`-Wl,--wrap`, see blaspar_cblas::count_dgemm_calls).
+//! missing, instead of a wall of undefined symbols at link time. (No `-Wl,--wrap` here: the
+//! crate's forwarders count the calls; see src/lib.rs.)
 use std::path::{Path, PathBuf};
 
 /// `<prefix>/lib/python3.*/site-packages/scipy_openblas32/lib` holding the library (the
@@ -38,11 +38,15 @@ fn main() {
         std::process::exit(1);
     };
     let dir = dir.canonicalize().unwrap_or(dir);
-    println!("cargo:rerun-if-changed={}", dir.join("libscipy_openblas.so").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("libscipy_openblas.so").display()
+    );
     println!("cargo:rustc-link-search=native={}", dir.display());
     println!("cargo:rustc-link-lib=dylib=scipy_openblas");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
-    println!("cargo:rustc-env=BLASPAR_SCIPY_OPENBLAS_LIBDIR={}", dir.display());
-    println!("cargo:rustc-link-arg-bins=-Wl,--wrap=cblas_dgemm");
-    println!("cargo:rustc-link-arg-bins=-Wl,--wrap=cblas_dgemm_batch");
+    println!(
+        "cargo:rustc-env=BLASPAR_SCIPY_OPENBLAS_LIBDIR={}",
+        dir.display()
+    );
 }

@@ -166,9 +166,10 @@ pub fn expect_forwarded(symbol: &CStr, file_prefix: &str) -> Result<PathBuf, Pro
             });
         }
     };
-    match loaded_blas_objects().into_iter().find(|o| {
-        o.canonicalize().unwrap_or_else(|_| o.clone()) != path
-    }) {
+    match loaded_blas_objects()
+        .into_iter()
+        .find(|o| o.canonicalize().unwrap_or_else(|_| o.clone()) != path)
+    {
         Some(other) => Err(ProvenanceError::Wrong {
             expected,
             found: format!("possibly {} (also loaded)", other.display()),

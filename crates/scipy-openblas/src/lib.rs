@@ -6,7 +6,12 @@
 //! (`scipy_cblas_dgemm`, `scipy_openblas_set_num_threads`), so it cannot clash with another
 //! OpenBLAS. ndarray's `blas` feature (through cblas-sys) and [`blaspar_cblas`] call the
 //! plain names; this crate defines `cblas_dgemm` and `cblas_dgemm_batch`, the only CBLAS
-//! names they reference, as forwarders to the prefixed ones. At start-up the engine checks
+//! names they reference, as forwarders to the prefixed ones, and the forwarders count the
+//! calls ([`blaspar_cblas::calls`]): every path from ndarray or this crate to the library
+//! passes through them. (`-Wl,--wrap=cblas_dgemm`, which the other CBLAS engines count
+//! with, cannot work here: the linker wraps only references to a symbol defined in another
+//! object file, and rustc inlines the forwarder into ndarray's product code, which it
+//! compiles in this crate.) At start-up the engine checks
 //! that no shared object exports `cblas_dgemm` (the forwarder answers), that
 //! `scipy_cblas_dgemm` comes from `libscipy_openblas.so`, and that no other BLAS is mapped
 //! ([`blaspar_cblas::provenance::expect_forwarded`]).
@@ -103,6 +108,7 @@ pub unsafe extern "C" fn cblas_dgemm(
     c: *mut f64,
     ldc: c_int,
 ) {
+    blaspar_cblas::calls::count();
     // SAFETY: the same function under its prefixed name; the caller keeps the contract.
     unsafe {
         ffi::scipy_cblas_dgemm(
@@ -135,6 +141,7 @@ pub unsafe extern "C" fn cblas_dgemm_batch(
     group_count: c_int,
     group_size: *const c_int,
 ) {
+    blaspar_cblas::calls::count();
     // SAFETY: the same function under its prefixed name; the caller keeps the contract.
     unsafe {
         ffi::scipy_cblas_dgemm_batch(
@@ -219,7 +226,6 @@ pub struct ScipyOpenBlas {
     version: String,
     kernel: KernelChoice,
     default_threads: usize,
-    counter: Option<fn() -> u64>,
 }
 
 impl ScipyOpenBlas {
@@ -237,21 +243,13 @@ impl ScipyOpenBlas {
         Ok(ScipyOpenBlas {
             version: format!("{release} (scipy-openblas32 wheel, {})", path.display()),
             kernel: KernelChoice {
-                library_default: (method == ChoiceMethod::LibraryDefault)
-                    .then(|| running.clone()),
+                library_default: (method == ChoiceMethod::LibraryDefault).then(|| running.clone()),
                 kernel: running,
                 method,
                 probes: vec![],
             },
             default_threads,
-            counter: None,
         })
-    }
-
-    /// Lets [`Backend::gemm_calls_in_this_thread`] report the binary's dgemm call counter.
-    pub fn with_call_counter(mut self, counter: fn() -> u64) -> Self {
-        self.counter = Some(counter);
-        self
     }
 }
 
@@ -289,7 +287,7 @@ impl Backend for ScipyOpenBlas {
 
     fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
         // ndarray hands standard-layout f64 products with any dimension > 7 to cblas_dgemm
-        // (the forwarder above); the engine binary counts those calls for every task.
+        // (the forwarder above), which counts the calls.
         a.dot(b)
     }
 
@@ -305,7 +303,7 @@ impl Backend for ScipyOpenBlas {
     }
 
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {
-        self.counter.map(|f| f())
+        Some(blaspar_cblas::calls::in_this_thread())
     }
 
     fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError> {
@@ -332,8 +330,13 @@ mod tests {
         // Unit tests run without OPENBLAS_CORETYPE unless the caller sets it: read it.
         let forced = std::env::var(CORETYPE).ok();
         assert!(kernel_method("auto", "Haswell").is_ok());
-        assert_eq!(kernel_method("default", "Haswell").is_ok(), forced.is_none());
-        let e = kernel_method("NoSuchCore", "Haswell").unwrap_err().to_string();
+        assert_eq!(
+            kernel_method("default", "Haswell").is_ok(),
+            forced.is_none()
+        );
+        let e = kernel_method("NoSuchCore", "Haswell")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("OPENBLAS_CORETYPE=NoSuchCore") && e.contains("--kernel auto"),
             "{e}"
@@ -341,11 +344,28 @@ mod tests {
     }
 
     #[test]
+    fn the_forwarders_count_every_call() {
+        let b = ScipyOpenBlas::init("auto").unwrap_or_else(|e| panic!("{e}"));
+        let a = Array2::from_shape_fn((9, 9), |(i, j)| (i + j) as f64);
+        let before = b.gemm_calls_in_this_thread().expect("counted");
+        let _ = b.multiply(&a, &a); // ndarray -> cblas_dgemm
+        let mut c = vec![0.0; 81];
+        let g = Gemm::packed(blaspar_core::Layout::RowMajor, 9, 9, 9);
+        b.dgemm(&g, a.as_slice().unwrap(), a.as_slice().unwrap(), &mut c)
+            .expect("valid call");
+        let _ = b.multiply_batch(&[(&a, &a), (&a, &a)]).expect("batched");
+        assert_eq!(b.gemm_calls_in_this_thread(), Some(before + 3));
+    }
+
+    #[test]
     fn the_library_is_the_wheel_and_answers_through_the_forwarder() {
         // This test binary links the wheel's library and the forwarders, nothing else.
         let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(path.starts_with(env!("BLASPAR_SCIPY_OPENBLAS_LIBDIR")), "{path:?}");
+        assert!(
+            path.starts_with(env!("BLASPAR_SCIPY_OPENBLAS_LIBDIR")),
+            "{path:?}"
+        );
         assert!(config().starts_with("OpenBLAS 0."), "{}", config());
         assert!(!corename().is_empty());
     }
