@@ -10,11 +10,14 @@
 //! - [`multiply_batch`]: every product in one `cblas_dgemm_batch` call (MKL, BLIS), through
 //!   the function the backend crate declares (OpenBLAS 0.3.21 has none, so this crate must
 //!   not reference the symbol itself).
+//! - [`coretype`]: OpenBLAS's kernel choice (`OPENBLAS_CORETYPE`, probes, `--kernel`), for
+//!   every OpenBLAS build whatever its symbol prefix.
 //! - [`calls`]: the per-thread count of calls into the library's dgemm, which proves that
 //!   every product reached the library; [`count_dgemm_calls!`] moves it from an engine
 //!   binary (with `-Wl,--wrap=cblas_dgemm`), a crate that forwards `cblas_dgemm` to a
 //!   prefixed library (scipy-openblas) moves it in its forwarder.
 
+pub mod coretype;
 pub mod provenance;
 
 /// The per-thread count of calls into the library's dgemm (and dgemm_batch).

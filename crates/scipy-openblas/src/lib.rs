@@ -22,16 +22,16 @@
 //! refused. The library reads OPENBLAS_NUM_THREADS (then GOTO_NUM_THREADS, OMP_NUM_THREADS)
 //! when it loads.
 //!
-//! **Kernel.** OpenBLAS picks its core by CPU detection when the library loads;
-//! `OPENBLAS_CORETYPE` overrides it. The engine reports the running core
-//! (`scipy_openblas_get_corename`) and whether the variable chose it; `--kernel` accepts
-//! `auto`, and `default` or a core name only when the environment already gives that
-//! (the library reads the variable before `main`).
+//! **Kernel.** As for Debian's builds ([`blaspar_cblas::coretype`]): the library picks its
+//! core when it loads, `OPENBLAS_CORETYPE` overrides it (probed against the library's own
+//! choice in child processes), `--kernel default` / `NAME` re-execute the engine with the
+//! variable changed.
 //!
 //! **Batched.** 0.3.28 and later have `cblas_dgemm_batch`: batched runs are one library call.
 
+use blaspar_cblas::coretype::{self, CoreError};
 use blaspar_cblas::cstr;
-use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice};
+use blaspar_core::backend::{Backend, KernelChoice};
 use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::os::raw::c_int;
@@ -39,8 +39,12 @@ use std::os::raw::c_int;
 /// The backend's name everywhere (CLI, records, bench ids).
 pub const BACKEND_NAME: &str = "openblas-scipy";
 /// The file name the library is checked against at start-up.
-const LIBRARY: &str = "libscipy_openblas";
-const CORETYPE: &str = "OPENBLAS_CORETYPE";
+const LIBRARY_FILE: &str = "libscipy_openblas";
+/// What the kernel choice calls in this build.
+const LIBRARY: coretype::Library = coretype::Library {
+    get_corename: ffi::scipy_openblas_get_corename,
+    set_num_threads: ffi::scipy_openblas_set_num_threads,
+};
 
 mod ffi {
     use std::os::raw::{c_char, c_int};
@@ -170,22 +174,19 @@ pub unsafe extern "C" fn cblas_dgemm_batch(
 pub enum ScipyOpenBlasError {
     #[error(transparent)]
     Provenance(#[from] blaspar_cblas::provenance::ProvenanceError),
-    #[error(
-        "openblas-scipy runs core '{running}' ({how}); --kernel {asked} needs the library to \
-         load with that choice: run with {CORETYPE}={asked} in the environment (or without \
-         {CORETYPE} for --kernel default), or with --kernel auto"
-    )]
-    Kernel {
-        asked: String,
-        running: String,
-        how: String,
-    },
+    #[error(transparent)]
+    Kernel(#[from] CoreError),
 }
 
 /// The core (kernel set) the library runs, as it names it (`Haswell`, `SkylakeX`, ...).
 pub fn corename() -> String {
-    // SAFETY: plain getter of a static NUL-terminated string.
-    unsafe { cstr(ffi::scipy_openblas_get_corename()) }
+    LIBRARY.corename()
+}
+
+/// Call first in `main` of every binary that links this crate: a kernel-probe child prints
+/// its core and speed and exits ([`coretype::child_hook`]).
+pub fn child_hook() {
+    coretype::child_hook(&LIBRARY);
 }
 
 /// The library's configuration string: `OpenBLAS 0.3.34.481.3 DYNAMIC_ARCH NO_AFFINITY
@@ -193,32 +194,6 @@ pub fn corename() -> String {
 pub fn config() -> String {
     // SAFETY: plain getter of a static NUL-terminated string.
     unsafe { cstr(ffi::scipy_openblas_get_config()) }
-}
-
-/// How the running core came to be, checked against the `--kernel` request.
-fn kernel_method(kernel: &str, running: &str) -> Result<ChoiceMethod, ScipyOpenBlasError> {
-    let forced = std::env::var(CORETYPE).ok();
-    let method = if forced.is_some() {
-        ChoiceMethod::UserOverride
-    } else {
-        ChoiceMethod::LibraryDefault
-    };
-    let honoured = match kernel {
-        "auto" => true,
-        "default" => forced.is_none(),
-        name => forced.as_deref() == Some(name) && running.eq_ignore_ascii_case(name),
-    };
-    if honoured {
-        return Ok(method);
-    }
-    Err(ScipyOpenBlasError::Kernel {
-        asked: kernel.to_string(),
-        running: running.to_string(),
-        how: forced.map_or_else(
-            || "the library's own choice".to_string(),
-            |v| format!("{CORETYPE}={v}"),
-        ),
-    })
 }
 
 /// The scipy-openblas32 library, loaded and checked.
@@ -230,24 +205,19 @@ pub struct ScipyOpenBlas {
 
 impl ScipyOpenBlas {
     /// Checks that `cblas_dgemm` forwards to the wheel's library (and no other BLAS is
-    /// loaded), reads version, core and default thread count, and checks the kernel request
-    /// (`auto`; `default` or a core name when the environment already gives it).
+    /// loaded), reads version and default thread count, and applies the kernel request
+    /// ([`coretype::choose`]: `auto`, `default` or a core name; the last two may re-execute
+    /// the process). Call during start-up, after [`child_hook`], before other threads exist.
     pub fn init(kernel: &str) -> Result<ScipyOpenBlas, ScipyOpenBlasError> {
-        let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY)?;
-        let running = corename();
-        let method = kernel_method(kernel, &running)?;
+        let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY_FILE)?;
+        let kernel = coretype::choose(&LIBRARY, kernel)?;
         // SAFETY: plain getter, read before anything changed the count.
         let default_threads = unsafe { ffi::scipy_openblas_get_num_threads() }.max(1) as usize;
         let config = config();
         let release = config.split_whitespace().nth(1).unwrap_or("?");
         Ok(ScipyOpenBlas {
             version: format!("{release} (scipy-openblas32 wheel, {})", path.display()),
-            kernel: KernelChoice {
-                library_default: (method == ChoiceMethod::LibraryDefault).then(|| running.clone()),
-                kernel: running,
-                method,
-                probes: vec![],
-            },
+            kernel,
             default_threads,
         })
     }
@@ -326,24 +296,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_kernel_request_must_match_how_the_library_loaded() {
-        // Unit tests run without OPENBLAS_CORETYPE unless the caller sets it: read it.
-        let forced = std::env::var(CORETYPE).ok();
-        assert!(kernel_method("auto", "Haswell").is_ok());
-        assert_eq!(
-            kernel_method("default", "Haswell").is_ok(),
-            forced.is_none()
-        );
-        let e = kernel_method("NoSuchCore", "Haswell")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("OPENBLAS_CORETYPE=NoSuchCore") && e.contains("--kernel auto"),
-            "{e}"
-        );
-    }
-
-    #[test]
     fn the_forwarders_count_every_call() {
         let b = ScipyOpenBlas::init("auto").unwrap_or_else(|e| panic!("{e}"));
         let a = Array2::from_shape_fn((9, 9), |(i, j)| (i + j) as f64);
@@ -360,7 +312,7 @@ mod tests {
     #[test]
     fn the_library_is_the_wheel_and_answers_through_the_forwarder() {
         // This test binary links the wheel's library and the forwarders, nothing else.
-        let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY)
+        let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY_FILE)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             path.starts_with(env!("BLASPAR_SCIPY_OPENBLAS_LIBDIR")),

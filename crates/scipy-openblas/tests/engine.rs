@@ -204,31 +204,95 @@ fn the_engine_refuses_to_run_beside_another_openblas() {
     assert!(rec.is_none());
 }
 
-/// `--kernel NAME` runs only when OPENBLAS_CORETYPE already gives that core (the library
-/// reads the variable when it loads); the record says the user chose it. Nehalem (SSE4.2)
-/// runs on every x86-64 CPU OpenBLAS supports today.
+/// As for Debian's builds (blaspar_cblas::coretype): a forced core is reported, probed
+/// against the library's own choice, and dropped by `--kernel default`; `--kernel NAME`
+/// re-executes with OPENBLAS_CORETYPE=NAME. Nehalem (SSE4.2) runs on every x86-64 CPU
+/// OpenBLAS supports today.
 #[test]
-fn a_kernel_is_the_environments_choice_or_refused() {
-    let args: Vec<&str> = small("sequential")
-        .into_iter()
-        .chain(["--kernel", "Nehalem"])
-        .collect();
-    let (out, rec) = run(Path::new(EXE), &args, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let msg = String::from_utf8_lossy(&out.stderr);
-    assert!(msg.contains("OPENBLAS_CORETYPE=Nehalem"), "{msg}");
-    assert!(rec.is_none());
-
-    let (out, rec) = run(Path::new(EXE), &args, &[("OPENBLAS_CORETYPE", "Nehalem")]);
+fn a_forced_core_is_reported_and_can_be_dropped() {
+    let args = small("sequential");
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        args.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let (out, own) = run(Path::new(EXE), &with(&["--kernel", "default"]), &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let rec = rec.expect("record");
-    assert_eq!(rec.kernel, "Nehalem");
+    let own = own.expect("record").kernel;
+
+    let (out, forced) = run(Path::new(EXE), &args, &[("OPENBLAS_CORETYPE", "Nehalem")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let forced = forced.expect("record");
+    assert_eq!(forced.kernel, "Nehalem");
     assert_eq!(
-        rec.kernel_choice.method,
+        forced.kernel_choice.method,
         blaspar_core::backend::ChoiceMethod::UserOverride
     );
     assert_eq!(
-        rec.blas_env.get("OPENBLAS_CORETYPE").map(String::as_str),
+        forced.kernel_choice.library_default.as_deref(),
+        Some(own.as_str())
+    );
+    assert_eq!(
+        forced.kernel_choice.probes.len(),
+        2,
+        "{:?}",
+        forced.kernel_choice
+    );
+    let rates: Vec<f64> = forced
+        .kernel_choice
+        .probes
+        .iter()
+        .map(|p| match p.outcome {
+            blaspar_core::ProbeOutcome::Correct { gflops } => gflops,
+            ref other => panic!("probe failed: {other:?}"),
+        })
+        .collect();
+    let warned = String::from_utf8_lossy(&out.stderr).contains("--kernel default");
+    assert_eq!(
+        warned,
+        own != "Nehalem" && rates[1] > rates[0],
+        "{}",
+        text(&out)
+    );
+
+    let (out, dropped) = run(
+        Path::new(EXE),
+        &with(&["--kernel", "default"]),
+        &[("OPENBLAS_CORETYPE", "Nehalem")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let dropped = dropped.expect("record");
+    assert_eq!(dropped.kernel, own);
+    assert!(!dropped.blas_env.contains_key("OPENBLAS_CORETYPE"));
+
+    let (out, named) = run(Path::new(EXE), &with(&["--kernel", "Nehalem"]), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let named = named.expect("record");
+    assert_eq!(named.kernel, "Nehalem");
+    assert_eq!(
+        named.blas_env.get("OPENBLAS_CORETYPE").map(String::as_str),
         Some("Nehalem")
     );
+}
+
+/// A forced core whose kernels this CPU cannot execute (AVX-512 ones on a CPU without
+/// AVX-512) is refused with the reason, instead of the engine dying of SIGILL at its first
+/// product.
+#[test]
+fn a_forced_core_this_cpu_cannot_run_is_refused() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if cpuinfo.contains(" avx512f") {
+        eprintln!("skipped: this CPU runs AVX-512 kernels");
+        return;
+    }
+    let (out, rec) = run(
+        Path::new(EXE),
+        &small("sequential"),
+        &[("OPENBLAS_CORETYPE", "SkylakeX")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("cannot execute") && msg.contains("OPENBLAS_CORETYPE=SkylakeX"),
+        "{msg}"
+    );
+    assert!(rec.is_none());
 }

@@ -2,6 +2,7 @@
 //! cblas_dgemm_batch forwarders count the calls.
 
 fn main() -> std::process::ExitCode {
+    blaspar_scipy_openblas::child_hook();
     blaspar_engine::engine_main("openblas-scipy", |init| {
         Ok(blaspar_scipy_openblas::ScipyOpenBlas::init(&init.kernel)?)
     })
