@@ -52,8 +52,9 @@ if [ -z "$(scipy_openblas_lib)" ]; then
     echo "setup: installing scipy-openblas32 (~8 MB from PyPI) into $SCIPY_OPENBLAS_PREFIX"
     if ! command -v python3 >/dev/null; then
         failed+=("scipy-openblas32: python3 is missing")
-    elif ! { [ -x "$SCIPY_OPENBLAS_PREFIX/bin/pip" ] || python3 -m venv "$SCIPY_OPENBLAS_PREFIX"; } \
-        || ! "$SCIPY_OPENBLAS_PREFIX/bin/pip" install -q --disable-pip-version-check --no-deps scipy-openblas32; then
+    elif ! { [ -x "$SCIPY_OPENBLAS_PREFIX/bin/pip" ] || python3 -m venv "$SCIPY_OPENBLAS_PREFIX"; }; then
+        failed+=("scipy-openblas32: python3 -m venv could not create $SCIPY_OPENBLAS_PREFIX (not writable, or python3-venv missing?)")
+    elif ! "$SCIPY_OPENBLAS_PREFIX/bin/pip" install -q --disable-pip-version-check --no-deps scipy-openblas32; then
         failed+=("scipy-openblas32: pip could not install it into $SCIPY_OPENBLAS_PREFIX (no network?)")
     elif [ -z "$(scipy_openblas_lib)" ]; then
         failed+=("scipy-openblas32: the wheel installed but no libscipy_openblas.so is under $SCIPY_OPENBLAS_PREFIX")
