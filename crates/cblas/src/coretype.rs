@@ -43,7 +43,9 @@ impl Library {
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error(
-        "OpenBLAS runs core '{running}' although {CORETYPE}={asked}: OpenBLAS does not know that core name"
+        "OpenBLAS runs core '{running}' although {CORETYPE}={asked}: OpenBLAS does not know that \
+         core name, or this build runs another core's kernels for it (the scipy-openblas32 \
+         wheel runs Haswell's for Zen); ask for '{running}'"
     )]
     Ignored { asked: String, running: String },
     #[error(
