@@ -11,9 +11,9 @@
 //! passes through them. (`-Wl,--wrap=cblas_dgemm`, which the other CBLAS engines count
 //! with, cannot work here: the linker wraps only references to a symbol defined in another
 //! object file, and rustc inlines the forwarder into ndarray's product code, which it
-//! compiles in this crate.) At start-up the engine checks
-//! that no shared object exports `cblas_dgemm` (the forwarder answers), that
-//! `scipy_cblas_dgemm` comes from `libscipy_openblas.so`, and that no other BLAS is mapped
+//! compiles in this crate.) At start-up the engine checks that no shared object exports
+//! `cblas_dgemm` (the forwarder answers), that `scipy_cblas_dgemm` comes from
+//! `libscipy_openblas.so`, and that no other BLAS is mapped
 //! ([`blaspar_cblas::provenance::expect_forwarded`]).
 //!
 //! **Threads** (one place: [`ScipyOpenBlas::set_threads`] / [`ScipyOpenBlas::threads`]):
