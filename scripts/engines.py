@@ -12,8 +12,10 @@ build.rs turns into `blaspar_core::registry::ENGINES`).
 Requirements (`requires`, checked by `missing`) are tables with one check and a `missing`
 message: `pkg-config = "lib"` (the library is known to pkg-config), `pkg-config-file =
 ["lib", "relative/path"]` (a file relative to the library's pkg-config libdir), `file =
-"path"` (`$MKLROOT` expands to the environment's, else the workspace's .deps/mkl).
+"path"` (a glob pattern: some file matches; `$MKLROOT` and `$SCIPY_OPENBLAS_PREFIX` expand
+to the environment's, else the workspace's .deps/mkl and .deps/scipy-openblas).
 """
+import glob
 import os
 import subprocess
 import sys
@@ -48,9 +50,14 @@ def pkg_config(*args):
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+# The prefixes a `file` requirement may start from, and their defaults (.cargo/config.toml).
+PREFIXES = {"MKLROOT": ".deps/mkl", "SCIPY_OPENBLAS_PREFIX": ".deps/scipy-openblas"}
+
+
 def expand(path):
-    mklroot = os.environ.get("MKLROOT") or str(ROOT / ".deps/mkl")
-    return path.replace("$MKLROOT", mklroot)
+    for var, default in PREFIXES.items():
+        path = path.replace(f"${var}", os.environ.get(var) or str(ROOT / default))
+    return path
 
 
 def unmet(requirement):
@@ -62,7 +69,7 @@ def unmet(requirement):
         libdir = pkg_config("--variable=libdir", lib)
         ok = bool(libdir) and (Path(libdir) / rel).exists()
     elif "file" in requirement:
-        ok = Path(expand(requirement["file"])).exists()
+        ok = bool(glob.glob(expand(requirement["file"])))
     else:
         sys.exit(f"engines.py: unknown requirement {requirement}")
     return None if ok else expand(requirement["missing"])

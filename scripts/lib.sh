@@ -18,11 +18,17 @@ if [ ${#BUILDS[@]} -eq 0 ] || [ ${#CHECKS[@]} -eq 0 ]; then
 fi
 # Where scripts/setup.sh installs MKL (.cargo/config.toml points MKLROOT here by default).
 MKL_PREFIX="${MKLROOT:-$PWD/.deps/mkl}"
+# Where scripts/setup.sh installs the scipy-openblas32 wheel (a venv; .cargo/config.toml
+# points SCIPY_OPENBLAS_PREFIX here by default).
+SCIPY_OPENBLAS_PREFIX="${SCIPY_OPENBLAS_PREFIX:-$PWD/.deps/scipy-openblas}"
+scipy_openblas_lib() { # the wheel's library under the prefix, or nothing
+    { compgen -G "$SCIPY_OPENBLAS_PREFIX/lib/python3*/site-packages/scipy_openblas32/lib/libscipy_openblas.so" || true; } | head -n 1
+}
 
 # Why a backend cannot be built or run here (empty when it can): its registry entry's
 # `requires` (scripts/engines.py missing).
 backend_missing() {
-    MKLROOT="$MKL_PREFIX" python3 scripts/engines.py missing | sed -n "s/^$1|//p"
+    MKLROOT="$MKL_PREFIX" SCIPY_OPENBLAS_PREFIX="$SCIPY_OPENBLAS_PREFIX" python3 scripts/engines.py missing | sed -n "s/^$1|//p"
 }
 openblas_dir() { # the folder of one Debian OpenBLAS build
     echo "$(dirname "$(pkg-config --variable=libdir openblas)")/openblas-$1"

@@ -6,6 +6,9 @@
 #   - Intel MKL from PyPI (mkl-static, mkl-include, mkl-devel, mkl, intel-openmp) into a
 #     virtual-environment prefix, $MKLROOT or .deps/mkl (ignored by git). Never
 #     `pip install --target`: it drops lib/.
+#   - the current OpenBLAS that NumPy and SciPy ship (PyPI wheel scipy-openblas32: LP64, every
+#     symbol prefixed scipy_) into a virtual-environment prefix, $SCIPY_OPENBLAS_PREFIX or
+#     .deps/scipy-openblas (ignored by git).
 # Exits non-zero, saying what is missing, when something cannot be installed (not root, no
 # registry); the backends that are installed still build and run.
 source "$(dirname "$0")/lib.sh"
@@ -46,6 +49,19 @@ if [ ! -f "$MKL_PREFIX/lib/libmkl_core.a" ] || [ ! -f "$MKL_PREFIX/lib/libiomp5.
         # intel-mkl-src's build script does not re-run when MKL appears after a build that
         # did not find it; its stale output would end in undefined symbols.
         cargo clean --release -p intel-mkl-src >/dev/null 2>&1 || true
+    fi
+fi
+
+if [ -z "$(scipy_openblas_lib)" ]; then
+    echo "setup: installing scipy-openblas32 (~8 MB from PyPI) into $SCIPY_OPENBLAS_PREFIX"
+    if ! command -v python3 >/dev/null; then
+        failed+=("scipy-openblas32: python3 is missing")
+    elif ! { [ -x "$SCIPY_OPENBLAS_PREFIX/bin/pip" ] || python3 -m venv "$SCIPY_OPENBLAS_PREFIX"; }; then
+        failed+=("scipy-openblas32: python3 -m venv could not create $SCIPY_OPENBLAS_PREFIX (not writable, or python3-venv missing?)")
+    elif ! "$SCIPY_OPENBLAS_PREFIX/bin/pip" install -q --disable-pip-version-check --no-deps scipy-openblas32; then
+        failed+=("scipy-openblas32: pip could not install it into $SCIPY_OPENBLAS_PREFIX (no network?)")
+    elif [ -z "$(scipy_openblas_lib)" ]; then
+        failed+=("scipy-openblas32: the wheel installed but no libscipy_openblas.so is under $SCIPY_OPENBLAS_PREFIX")
     fi
 fi
 

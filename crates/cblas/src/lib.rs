@@ -11,11 +11,51 @@
 //!   the function the backend crate declares (OpenBLAS 0.3.21 has none, so this crate must
 //!   not reference the symbol itself).
 //! - [`lapack`]: solve, Cholesky, QR, eigh and SVD through the library's LAPACK.
-//! - [`count_dgemm_calls!`]: the per-thread call counter an engine binary defines (with
-//!   `-Wl,--wrap=cblas_dgemm`) to prove that every product reached the library.
+//! - [`coretype`]: OpenBLAS's kernel choice (`OPENBLAS_CORETYPE`, probes, `--kernel`), for
+//!   every OpenBLAS build whatever its symbol prefix.
+//! - [`calls`]: the per-thread count of calls into the library's dgemm, which proves that
+//!   every product reached the library; [`count_dgemm_calls!`] moves it from an engine
+//!   binary (with `-Wl,--wrap=cblas_dgemm`), a crate that forwards `cblas_dgemm` to a
+//!   prefixed library (scipy-openblas) moves it in its forwarder.
 
+pub mod coretype;
 pub mod lapack;
 pub mod provenance;
+
+/// The per-thread count of calls into the library's dgemm (and dgemm_batch).
+pub mod calls {
+    use std::cell::Cell;
+
+    thread_local!(static DGEMM_CALLS: Cell<u64> = const { Cell::new(0) });
+
+    /// One more call into the library from the calling thread.
+    #[inline]
+    pub fn count() {
+        DGEMM_CALLS.with(|x| x.set(x.get() + 1));
+    }
+
+    /// Calls into the library made by the calling thread so far.
+    pub fn in_this_thread() -> u64 {
+        DGEMM_CALLS.with(|x| x.get())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn each_thread_counts_its_own_calls() {
+            let before = super::in_this_thread();
+            super::count();
+            super::count();
+            assert_eq!(super::in_this_thread(), before + 2);
+            let other = std::thread::spawn(|| {
+                super::count();
+                super::in_this_thread()
+            });
+            assert_eq!(other.join().unwrap(), 1);
+            assert_eq!(super::in_this_thread(), before + 2);
+        }
+    }
+}
 
 use blaspar_core::{Gemm, GemmError, Layout};
 use ndarray::Array2;
@@ -226,7 +266,7 @@ pub fn multiply_batch(
     Ok(out)
 }
 
-/// Defines, in an engine binary, the per-thread counter of calls into the library's dgemm:
+/// Defines, in an engine binary, the counting of calls into the library's dgemm ([`calls`]):
 /// `__wrap_cblas_dgemm` (and with `batch`, `__wrap_cblas_dgemm_batch`) count and forward to
 /// the real symbol, and `fn dgemm_calls() -> u64` reads the calling thread's count. The
 /// binary must be linked with `-Wl,--wrap=cblas_dgemm` (and `--wrap=cblas_dgemm_batch`): the
@@ -234,8 +274,6 @@ pub fn multiply_batch(
 #[macro_export]
 macro_rules! count_dgemm_calls {
     () => {
-        thread_local!(static DGEMM_CALLS: ::std::cell::Cell<u64> = const { ::std::cell::Cell::new(0) });
-
         unsafe extern "C" {
             fn __real_cblas_dgemm(
                 layout: ::std::os::raw::c_int,
@@ -274,7 +312,7 @@ macro_rules! count_dgemm_calls {
             c: *mut f64,
             ldc: ::std::os::raw::c_int,
         ) {
-            DGEMM_CALLS.with(|x| x.set(x.get() + 1));
+            $crate::calls::count();
             unsafe {
                 __real_cblas_dgemm(layout, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             }
@@ -282,7 +320,7 @@ macro_rules! count_dgemm_calls {
 
         /// Calls into the library's dgemm made by the calling thread so far.
         fn dgemm_calls() -> u64 {
-            DGEMM_CALLS.with(|x| x.get())
+            $crate::calls::in_this_thread()
         }
     };
     (batch) => {
@@ -330,11 +368,25 @@ macro_rules! count_dgemm_calls {
             group_count: ::std::os::raw::c_int,
             group_size: *const ::std::os::raw::c_int,
         ) {
-            DGEMM_CALLS.with(|x| x.set(x.get() + 1));
+            $crate::calls::count();
             unsafe {
                 __real_cblas_dgemm_batch(
-                    layout, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                    group_count, group_size,
+                    layout,
+                    transa,
+                    transb,
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    a,
+                    lda,
+                    b,
+                    ldb,
+                    beta,
+                    c,
+                    ldc,
+                    group_count,
+                    group_size,
                 )
             }
         }

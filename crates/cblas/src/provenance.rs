@@ -10,7 +10,11 @@
 //!   `dladdr` name the file, which must be the intended one;
 //! - a static library (vendored BLIS, static MKL): the symbol is not exported, so the lookup
 //!   finds nothing; then no other BLAS shared object may be mapped in the process
-//!   (`/proc/self/maps`), since it could be the one answering.
+//!   (`/proc/self/maps`), since it could be the one answering;
+//! - a library whose symbols carry a prefix (scipy-openblas: `scipy_cblas_dgemm`): the
+//!   backend crate defines `cblas_dgemm` as a forwarder, so that name must not come from any
+//!   shared object, the prefixed one must come from the intended library, and no other BLAS
+//!   may be mapped.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
@@ -125,6 +129,7 @@ pub fn is_blas_object(path: &Path) -> bool {
         .unwrap_or_default();
     [
         "libopenblas",
+        "libscipy_openblas",
         "libblis",
         "libmkl_",
         "libblas.",
@@ -160,6 +165,57 @@ pub fn expect_shared(file_prefix: &str) -> Result<PathBuf, ProvenanceError> {
     }
 }
 
+/// Checks that `cblas_dgemm` is this executable's own forwarder (no shared object exports
+/// it), that `symbol`, which the forwarder calls, comes from a shared object whose file name
+/// starts with `file_prefix`, and that no other BLAS object is mapped; returns that object's
+/// path.
+pub fn expect_forwarded(symbol: &CStr, file_prefix: &str) -> Result<PathBuf, ProvenanceError> {
+    let expected = format!("{file_prefix}*.so (through this executable's forwarder)");
+    if let Provider::Shared(p) = cblas_dgemm_provider() {
+        return Err(ProvenanceError::Wrong {
+            symbol: "cblas_dgemm".into(),
+            expected,
+            found: p.display().to_string(),
+        });
+    }
+    let path = match provider(symbol) {
+        Provider::Shared(p)
+            if p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(file_prefix)) =>
+        {
+            p
+        }
+        Provider::Shared(p) => {
+            return Err(ProvenanceError::Wrong {
+                symbol: symbol.to_string_lossy().into_owned(),
+                expected,
+                found: p.display().to_string(),
+            });
+        }
+        Provider::Static => {
+            return Err(ProvenanceError::Wrong {
+                symbol: symbol.to_string_lossy().into_owned(),
+                expected,
+                found: format!(
+                    "a library without {} (no loaded shared object exports it)",
+                    symbol.to_string_lossy()
+                ),
+            });
+        }
+    };
+    match loaded_blas_objects()
+        .into_iter()
+        .find(|o| o.canonicalize().unwrap_or_else(|_| o.clone()) != path)
+    {
+        Some(other) => Err(ProvenanceError::Wrong {
+            symbol: symbol.to_string_lossy().into_owned(),
+            expected,
+            found: format!("possibly {} (also loaded)", other.display()),
+        }),
+        None => Ok(path),
+    }
+}
+
 /// Checks that `cblas_dgemm` is linked statically (`library` names it in messages) and that
 /// no BLAS shared object is mapped that could answer instead.
 pub fn expect_static(library: &str) -> Result<(), ProvenanceError> {
@@ -191,6 +247,7 @@ mod tests {
             "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
             "/x/libblis.so.4",
             "/p/lib/libmkl_core.so.2",
+            "/v/site-packages/scipy_openblas32/lib/libscipy_openblas.so",
             "/usr/lib/x86_64-linux-gnu/libblas.so.3",
             "/usr/lib/x86_64-linux-gnu/liblapack.so.3",
         ] {
@@ -213,5 +270,9 @@ mod tests {
         assert!(expect_static("nothing").is_ok());
         let e = expect_shared("libopenblas").unwrap_err().to_string();
         assert!(e.contains("statically"), "{e}");
+        let e = expect_forwarded(c"scipy_cblas_dgemm", "libscipy_openblas")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without scipy_cblas_dgemm"), "{e}");
     }
 }

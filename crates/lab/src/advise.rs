@@ -208,6 +208,9 @@ fn extern_decl(call: &str) -> Option<&'static str> {
         "openblas_set_num_threads" => {
             Some("fn openblas_set_num_threads(num_threads: std::ffi::c_int);")
         }
+        "scipy_openblas_set_num_threads" => {
+            Some("fn scipy_openblas_set_num_threads(num_threads: std::ffi::c_int);")
+        }
         "mkl_set_num_threads_local" => {
             Some("fn mkl_set_num_threads_local(nt: std::ffi::c_int) -> std::ffi::c_int;")
         }

@@ -286,12 +286,11 @@ fn build_revision(
     let tree = work.join("worktree");
     check_out(repo, &tree, commit)?;
     std::fs::create_dir_all(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
-    // The worktree has no .deps of its own (ignored by git): point MKL at the checkout's.
-    let mklroot = std::env::var_os("MKLROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join(".deps/mkl"));
+    // The worktree has no .deps of its own (ignored by git): point the libraries that
+    // scripts/setup.sh installs there at the checkout's.
+    let deps = Deps::of(repo);
     for build in &builds {
-        cargo_build(&tree, target_dir, commit, &mklroot, build)?;
+        cargo_build(&tree, target_dir, commit, &deps, build)?;
         for name in &build.binaries {
             copy_binary(&target_dir.join("release"), &bin, name, short)?;
         }
@@ -338,12 +337,33 @@ fn check_out(repo: &Path, tree: &Path, commit: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where scripts/setup.sh installed the libraries of the checkout `repo` (its .deps), or
+/// where the environment says they are.
+struct Deps {
+    mklroot: PathBuf,
+    scipy_openblas: PathBuf,
+}
+
+impl Deps {
+    fn of(repo: &Path) -> Deps {
+        let var = |name: &str, default: &str| {
+            std::env::var_os(name)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo.join(default))
+        };
+        Deps {
+            mklroot: var("MKLROOT", ".deps/mkl"),
+            scipy_openblas: var("SCIPY_OPENBLAS_PREFIX", ".deps/scipy-openblas"),
+        }
+    }
+}
+
 /// Runs one cargo invocation of `build` in the checkout `tree` of `commit`.
 fn cargo_build(
     tree: &Path,
     target_dir: &Path,
     commit: &str,
-    mklroot: &Path,
+    deps: &Deps,
     build: &Build,
 ) -> anyhow::Result<()> {
     let short = &commit[..10.min(commit.len())];
@@ -357,7 +377,8 @@ fn cargo_build(
         .args(["build", "--release", "--locked", "-p", package])
         .env("CARGO_TARGET_DIR", target_dir)
         .env("BLASPAR_COMMIT", commit)
-        .env("MKLROOT", mklroot)
+        .env("MKLROOT", &deps.mklroot)
+        .env("SCIPY_OPENBLAS_PREFIX", &deps.scipy_openblas)
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());

@@ -17,24 +17,21 @@
 //! product, which keeps it consistent. The serial build always runs one thread.
 //!
 //! **Kernel.** OpenBLAS picks its kernel ("core") by CPU detection when the library loads;
-//! `OPENBLAS_CORETYPE` overrides it (even set to the empty string: 0.3.21 then runs
-//! Cooperlake kernels, whatever the CPU). When that variable is set, a child process without it
-//! tells which core OpenBLAS would pick and how fast each is on one thread, and a warning
-//! says so when the variable forces a slower kernel. `--kernel default` runs without the
-//! variable, `--kernel NAME` with `OPENBLAS_CORETYPE=NAME` (the engine re-executes itself,
-//! since the library reads the variable when it loads).
+//! `OPENBLAS_CORETYPE` overrides it. [`blaspar_cblas::coretype`] reports the choice, probes a
+//! forced core against the library's own in child processes, and applies `--kernel default`
+//! / `--kernel NAME` (re-executing the engine with the variable changed).
 
 // Links libopenblas (and its cblas symbols, which ndarray's `blas` feature calls).
 extern crate openblas_src;
 
+use blaspar_cblas::coretype::{self, CoreError};
 use blaspar_cblas::cstr;
-use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome};
+use blaspar_core::backend::{Backend, KernelChoice};
 use blaspar_core::operation::{Input, Operation, Output};
-use blaspar_core::{Gemm, GemmError, Layout, ThreadScope};
+use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::os::raw::c_int;
 use std::path::PathBuf;
-use std::time::Instant;
 
 mod ffi {
     use std::os::raw::{c_char, c_int};
@@ -47,11 +44,11 @@ mod ffi {
     }
 }
 
-const CORETYPE: &str = "OPENBLAS_CORETYPE";
-const PROBE_VAR: &str = "BLASPAR_OPENBLAS_PROBE";
-const REEXEC_VAR: &str = "BLASPAR_OPENBLAS_REEXEC";
-/// Size of the timed product that compares kernels.
-const PROBE_N: usize = 512;
+/// What the kernel choice calls in this build.
+const LIBRARY: coretype::Library = coretype::Library {
+    get_corename: ffi::openblas_get_corename,
+    set_num_threads: ffi::openblas_set_num_threads,
+};
 
 /// One of Debian's OpenBLAS builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,12 +135,8 @@ pub enum OpenBlasError {
         path: String,
         package: &'static str,
     },
-    #[error(
-        "OpenBLAS runs core '{running}' although {CORETYPE}={asked}: OpenBLAS does not know that core name"
-    )]
-    KernelIgnored { asked: String, running: String },
-    #[error("cannot re-execute {exe} to change {CORETYPE}: {detail}")]
-    Reexec { exe: PathBuf, detail: String },
+    #[error(transparent)]
+    Kernel(#[from] CoreError),
 }
 
 /// OpenBLAS, loaded and checked.
@@ -158,87 +151,13 @@ pub struct OpenBlas {
 
 /// The core (kernel set) OpenBLAS runs, as it names it (`SkylakeX`, `Haswell`, ...).
 pub fn corename() -> String {
-    // SAFETY: plain getter of a static NUL-terminated string.
-    unsafe { cstr(ffi::openblas_get_corename()) }
+    LIBRARY.corename()
 }
 
-/// One-thread GFLOP/s of a 512^3 product, best of three.
-fn gflops_one_thread() -> f64 {
-    let n = PROBE_N;
-    let a: Vec<f64> = (0..n * n).map(|i| (i % 17) as f64 / 17.0).collect();
-    let b: Vec<f64> = (0..n * n).map(|i| (i % 13) as f64 / 13.0).collect();
-    let mut c = vec![0.0; n * n];
-    let g = Gemm::packed(Layout::RowMajor, n, n, n);
-    let flops = 2.0 * (n as f64).powi(3);
-    // SAFETY: plain setter (the caller restores the count).
-    unsafe { ffi::openblas_set_num_threads(1) };
-    (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            let ok = blaspar_cblas::dgemm(&g, &a, &b, &mut c).is_ok();
-            if ok {
-                flops / t.elapsed().as_secs_f64() / 1e9
-            } else {
-                0.0
-            }
-        })
-        .fold(0.0, f64::max)
-}
-
-/// Call first in `main` of every binary that links this crate: a kernel-probe child (this
-/// executable started with `BLASPAR_OPENBLAS_PROBE`) prints its core and speed and exits.
+/// Call first in `main` of every binary that links this crate: a kernel-probe child prints
+/// its core and speed and exits ([`coretype::child_hook`]).
 pub fn child_hook() {
-    if std::env::var_os(PROBE_VAR).is_some() {
-        println!("{}\t{:.3}", corename(), gflops_one_thread());
-        std::process::exit(0);
-    }
-}
-
-/// The core OpenBLAS picks by itself (no OPENBLAS_CORETYPE) and its speed, from a child.
-fn library_default_probe() -> Result<(String, f64), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = std::process::Command::new(&exe)
-        .env_remove(CORETYPE)
-        .env(PROBE_VAR, "1")
-        .output()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().next().unwrap_or_default();
-    match (out.status.success(), line.split_once('\t')) {
-        (true, Some((core, g))) => Ok((core.to_string(), g.parse().unwrap_or(0.0))),
-        _ => Err(format!(
-            "probe child {} failed ({}): {}",
-            exe.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-    }
-}
-
-/// Re-executes this process with `OPENBLAS_CORETYPE` removed (`None`) or set; never returns
-/// on success.
-fn reexec_with_coretype(value: Option<&str>) -> OpenBlasError {
-    use std::os::unix::process::CommandExt;
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            return OpenBlasError::Reexec {
-                exe: PathBuf::from("(current executable)"),
-                detail: e.to_string(),
-            };
-        }
-    };
-    let mut cmd = std::process::Command::new(&exe);
-    cmd.args(std::env::args_os().skip(1)).env(REEXEC_VAR, "1");
-    match value {
-        Some(v) => cmd.env(CORETYPE, v),
-        None => cmd.env_remove(CORETYPE),
-    };
-    let err = cmd.exec();
-    OpenBlasError::Reexec {
-        exe,
-        detail: err.to_string(),
-    }
+    coretype::child_hook(&LIBRARY);
 }
 
 /// The OpenBLAS that answers `cblas_dgemm` (its path and configuration string), checked to
@@ -271,78 +190,6 @@ fn loaded_build(variant: Variant) -> Result<(std::path::PathBuf, String), OpenBl
     Ok((path, config))
 }
 
-/// How the running core came to be, for the kernel request; `default` and a core name may
-/// re-execute the process with OPENBLAS_CORETYPE changed (returned as the error that
-/// carries the re-execution's outcome).
-fn kernel_method(kernel: &str, running: &str) -> Result<ChoiceMethod, OpenBlasError> {
-    // Set but empty still forces a core (0.3.21 then runs its first match, Cooperlake).
-    let env_core = std::env::var(CORETYPE).ok();
-    let reexeced = std::env::var_os(REEXEC_VAR).is_some();
-    Ok(match kernel {
-        "auto" if env_core.is_some() => ChoiceMethod::UserOverride,
-        "auto" => ChoiceMethod::LibraryDefault,
-        "default" => {
-            if env_core.is_some() && !reexeced {
-                return Err(reexec_with_coretype(None));
-            }
-            ChoiceMethod::LibraryDefault
-        }
-        name => {
-            if env_core.as_deref() != Some(name) && !reexeced {
-                return Err(reexec_with_coretype(Some(name)));
-            }
-            if !running.eq_ignore_ascii_case(name) {
-                return Err(OpenBlasError::KernelIgnored {
-                    asked: name.to_string(),
-                    running: running.to_string(),
-                });
-            }
-            ChoiceMethod::UserOverride
-        }
-    })
-}
-
-/// With OPENBLAS_CORETYPE=`forced`: the forced core's rate on one thread against the core
-/// OpenBLAS picks without the variable (asked of a child process), with a warning when the
-/// forced one is slower. Returns the library's own choice and the probe table.
-fn coretype_probes(
-    forced: &str,
-    running: &str,
-    default_threads: usize,
-) -> (Option<String>, Vec<KernelProbe>) {
-    let here = gflops_one_thread();
-    // SAFETY: restores the count gflops_one_thread changed.
-    unsafe { ffi::openblas_set_num_threads(default_threads as c_int) };
-    let mut probes = vec![KernelProbe {
-        kernel: format!("{running} ({CORETYPE}={forced})"),
-        outcome: ProbeOutcome::Correct { gflops: here },
-    }];
-    match library_default_probe() {
-        Ok((core, gflops)) => {
-            if core != running && gflops > here {
-                eprintln!(
-                    "warning: {CORETYPE}={forced} forces OpenBLAS's {running} kernels \
-                     ({here:.1} GFLOP/s on one thread here); without it OpenBLAS picks \
-                     {core} ({gflops:.1} GFLOP/s). Run with --kernel default to drop the \
-                     variable, or unset it"
-                );
-            }
-            probes.push(KernelProbe {
-                kernel: format!("{core} (library's choice)"),
-                outcome: ProbeOutcome::Correct { gflops },
-            });
-            (Some(core), probes)
-        }
-        Err(detail) => {
-            probes.push(KernelProbe {
-                kernel: "library's choice".to_string(),
-                outcome: ProbeOutcome::Failed { detail },
-            });
-            (None, probes)
-        }
-    }
-}
-
 /// The library's `cblas_dgemm_batch`, when it has one (0.3.28 and later).
 fn batch_symbol() -> Option<blaspar_cblas::DgemmBatchFn> {
     // SAFETY: dlsym with a NUL-terminated name; a non-null result is the library's
@@ -362,24 +209,14 @@ impl OpenBlas {
     /// [`child_hook`], before other threads exist.
     pub fn init(variant: Variant, kernel: &str) -> Result<OpenBlas, OpenBlasError> {
         let (path, config) = loaded_build(variant)?;
-        let running = corename();
-        let method = kernel_method(kernel, &running)?;
+        let kernel = coretype::choose(&LIBRARY, kernel)?;
         // SAFETY: plain getter, read before anything changed the count.
         let default_threads = unsafe { ffi::openblas_get_num_threads() }.max(1) as usize;
-        let (library_default, probes) = match std::env::var(CORETYPE).ok() {
-            None => (Some(running.clone()), vec![]),
-            Some(forced) => coretype_probes(&forced, &running, default_threads),
-        };
         let release = config.split_whitespace().nth(1).unwrap_or("?").to_string();
         Ok(OpenBlas {
             variant,
             version: format!("{release} ({} build, {})", variant.name(), path.display()),
-            kernel: KernelChoice {
-                kernel: running,
-                method,
-                library_default,
-                probes,
-            },
+            kernel,
             default_threads: if variant == Variant::Serial {
                 1
             } else {

@@ -1,0 +1,9 @@
+//! Engine binary for scipy-openblas32 (run path: build.rs). The crate's cblas_dgemm and
+//! cblas_dgemm_batch forwarders count the calls.
+
+fn main() -> std::process::ExitCode {
+    blaspar_scipy_openblas::child_hook();
+    blaspar_engine::engine_main("openblas-scipy", |init| {
+        Ok(blaspar_scipy_openblas::ScipyOpenBlas::init(&init.kernel)?)
+    })
+}
