@@ -90,6 +90,163 @@ unsafe extern "C" {
     );
 }
 
+/// Defines the five LAPACK names this module calls (`dgesv_`, ...) in the invoking crate,
+/// each forwarding to the routine of the same signature under another name: for a library
+/// whose symbols carry a prefix (scipy-openblas: `scipy_dgesv_`).
+///
+/// `blaspar_cblas::forward_lapack!(scipy_dgesv_, scipy_dpotrf_, scipy_dgeqrf_, scipy_dsyevd_, scipy_dgesdd_);`
+#[macro_export]
+macro_rules! forward_lapack {
+    ($gesv:ident, $potrf:ident, $geqrf:ident, $syevd:ident, $gesdd:ident) => {
+        mod forwarded_lapack {
+            use std::os::raw::{c_char, c_int};
+            type I = *const c_int;
+            type F = *mut f64;
+            type C = *const c_char;
+            unsafe extern "C" {
+                fn $gesv(
+                    n: I,
+                    nrhs: I,
+                    a: F,
+                    lda: I,
+                    ipiv: *mut c_int,
+                    b: F,
+                    ldb: I,
+                    info: *mut c_int,
+                );
+                fn $potrf(uplo: C, n: I, a: F, lda: I, info: *mut c_int, uplo_len: usize);
+                fn $geqrf(m: I, n: I, a: F, lda: I, tau: F, work: F, lwork: I, info: *mut c_int);
+                fn $syevd(
+                    jobz: C,
+                    uplo: C,
+                    n: I,
+                    a: F,
+                    lda: I,
+                    w: F,
+                    work: F,
+                    lwork: I,
+                    iwork: *mut c_int,
+                    liwork: I,
+                    info: *mut c_int,
+                    jobz_len: usize,
+                    uplo_len: usize,
+                );
+                fn $gesdd(
+                    jobz: C,
+                    m: I,
+                    n: I,
+                    a: F,
+                    lda: I,
+                    s: F,
+                    u: F,
+                    ldu: I,
+                    vt: F,
+                    ldvt: I,
+                    work: F,
+                    lwork: I,
+                    iwork: *mut c_int,
+                    info: *mut c_int,
+                    jobz_len: usize,
+                );
+            }
+            /// Forwards to the prefixed routine (same arguments).
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn dgesv_(
+                n: I,
+                nrhs: I,
+                a: F,
+                lda: I,
+                ipiv: *mut c_int,
+                b: F,
+                ldb: I,
+                info: *mut c_int,
+            ) {
+                // SAFETY: the caller's arguments, unchanged, to the same routine.
+                unsafe { $gesv(n, nrhs, a, lda, ipiv, b, ldb, info) }
+            }
+            /// Forwards to the prefixed routine (same arguments).
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn dpotrf_(
+                uplo: C,
+                n: I,
+                a: F,
+                lda: I,
+                info: *mut c_int,
+                uplo_len: usize,
+            ) {
+                // SAFETY: the caller's arguments, unchanged, to the same routine.
+                unsafe { $potrf(uplo, n, a, lda, info, uplo_len) }
+            }
+            /// Forwards to the prefixed routine (same arguments).
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn dgeqrf_(
+                m: I,
+                n: I,
+                a: F,
+                lda: I,
+                tau: F,
+                work: F,
+                lwork: I,
+                info: *mut c_int,
+            ) {
+                // SAFETY: the caller's arguments, unchanged, to the same routine.
+                unsafe { $geqrf(m, n, a, lda, tau, work, lwork, info) }
+            }
+            /// Forwards to the prefixed routine (same arguments).
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn dsyevd_(
+                jobz: C,
+                uplo: C,
+                n: I,
+                a: F,
+                lda: I,
+                w: F,
+                work: F,
+                lwork: I,
+                iwork: *mut c_int,
+                liwork: I,
+                info: *mut c_int,
+                jobz_len: usize,
+                uplo_len: usize,
+            ) {
+                // SAFETY: the caller's arguments, unchanged, to the same routine.
+                unsafe {
+                    $syevd(
+                        jobz, uplo, n, a, lda, w, work, lwork, iwork, liwork, info, jobz_len,
+                        uplo_len,
+                    )
+                }
+            }
+            /// Forwards to the prefixed routine (same arguments).
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn dgesdd_(
+                jobz: C,
+                m: I,
+                n: I,
+                a: F,
+                lda: I,
+                s: F,
+                u: F,
+                ldu: I,
+                vt: F,
+                ldvt: I,
+                work: F,
+                lwork: I,
+                iwork: *mut c_int,
+                info: *mut c_int,
+                jobz_len: usize,
+            ) {
+                // SAFETY: the caller's arguments, unchanged, to the same routine.
+                unsafe {
+                    $gesdd(
+                        jobz, m, n, a, lda, s, u, ldu, vt, ldvt, work, lwork, iwork, info, jobz_len,
+                    )
+                }
+            }
+        }
+    };
+}
+
 /// The LAPACK symbols the operations call (for [`crate::provenance`]).
 pub const SYMBOLS: [&std::ffi::CStr; 5] =
     [c"dgesv_", c"dpotrf_", c"dgeqrf_", c"dsyevd_", c"dgesdd_"];

@@ -32,6 +32,7 @@
 use blaspar_cblas::coretype::{self, CoreError};
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, KernelChoice};
+use blaspar_core::operation::{Input, Operation, Output};
 use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::os::raw::c_int;
@@ -210,6 +211,7 @@ impl ScipyOpenBlas {
     /// the process). Call during start-up, after [`child_hook`], before other threads exist.
     pub fn init(kernel: &str) -> Result<ScipyOpenBlas, ScipyOpenBlasError> {
         let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY_FILE)?;
+        lapack_is_the_wheels(&path)?;
         let kernel = coretype::choose(&LIBRARY, kernel)?;
         // SAFETY: plain getter, read before anything changed the count.
         let default_threads = unsafe { ffi::scipy_openblas_get_num_threads() }.max(1) as usize;
@@ -221,6 +223,43 @@ impl ScipyOpenBlas {
             default_threads,
         })
     }
+}
+
+// LAPACK's plain names (`dgesv_`, ...) for blaspar_cblas::lapack, forwarding to the wheel.
+blaspar_cblas::forward_lapack!(
+    scipy_dgesv_,
+    scipy_dpotrf_,
+    scipy_dgeqrf_,
+    scipy_dsyevd_,
+    scipy_dgesdd_
+);
+
+/// Checks that LAPACK's plain names are this executable's forwarders (no loaded object
+/// exports them, nor `dgemm_`) and that the routines they call, and the wheel's own
+/// `scipy_dgemm_` underneath, come from the wheel's library at `path`.
+fn lapack_is_the_wheels(path: &std::path::Path) -> Result<(), ScipyOpenBlasError> {
+    use blaspar_cblas::provenance::{ProvenanceError, Provider, expect_lapack, provider};
+    expect_lapack(&Provider::Static, &Provider::Static)?;
+    let wheel = Provider::Shared(path.to_path_buf());
+    for symbol in [
+        c"scipy_dgesv_",
+        c"scipy_dpotrf_",
+        c"scipy_dgeqrf_",
+        c"scipy_dsyevd_",
+        c"scipy_dgesdd_",
+        c"scipy_dgemm_",
+    ] {
+        let got = provider(symbol);
+        if got != wheel {
+            return Err(ProvenanceError::Wrong {
+                symbol: symbol.to_string_lossy().into_owned(),
+                expected: path.display().to_string(),
+                found: format!("{got:?}"),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 impl Backend for ScipyOpenBlas {
@@ -288,6 +327,15 @@ impl Backend for ScipyOpenBlas {
         // Shapes come from ndarray arrays; the only refusal (dimensions beyond i32) would
         // have failed allocation long before.
         blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
+    }
+
+    fn operation_unsupported(&self, _: Operation) -> Option<String> {
+        None
+    }
+
+    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
+        // The wheel's LAPACK through the forwarders above (checked at start-up).
+        blaspar_cblas::lapack::compute(self, op, input)
     }
 }
 
