@@ -10,8 +10,8 @@
 
 use crate::batched::BatchError;
 use crate::execution::{
-    Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, stop_point,
-    stop_requested,
+    Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, process_minor_faults,
+    stop_point, stop_requested,
 };
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
@@ -181,6 +181,7 @@ impl Workers {
             on_task_done,
         };
         let cpu0 = process_cpu_seconds();
+        let faults0 = process_minor_faults();
         let t0 = Instant::now();
         let per_worker: Vec<WorkerResult> = match self {
             Workers::CallingThread => vec![job.worker(0, t0)],
@@ -189,6 +190,7 @@ impl Workers {
         };
         let seconds_total = t0.elapsed().as_secs_f64();
         let cpu_seconds = process_cpu_seconds() - cpu0;
+        let minor_faults = process_minor_faults() - faults0;
         stop_point(|| {
             let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
             format!("during the tasks ({done} of {} done)", workload.tasks)
@@ -196,6 +198,7 @@ impl Workers {
         let mut exec = in_task_order(per_worker, workload.tasks, keep_products);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds = cpu_seconds;
+        exec.minor_faults = minor_faults;
         Ok(exec)
     }
 
@@ -218,11 +221,13 @@ pub fn execute<B: Backend + ?Sized>(
     settings: &WorkerSettings,
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<Execution, ExecError> {
+    let store_seconds = store.as_ref().map_or(0.0, |s| s.ready_seconds());
     let (mut workers, startup) =
         Workers::start(backend, strategy, workload, store.as_deref(), settings)?;
     let mut exec = workers.run(backend, strategy, workload, store, on_task_done)?;
     workers.shutdown()?;
     exec.startup_seconds = startup;
+    exec.store_seconds = store_seconds;
     Ok(exec)
 }
 
@@ -276,8 +281,10 @@ fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: boo
         workers,
         checks,
         startup_seconds: 0.0,
+        store_seconds: 0.0,
         seconds_total: 0.0,
         cpu_seconds: 0.0,
+        minor_faults: 0,
     }
 }
 
@@ -313,6 +320,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
                 worker: index,
                 pid: None,
                 startup_seconds: 0.0,
+                store_seconds: 0.0,
                 tasks: done.len(),
                 cpu_seconds: thread_cpu_seconds() - cpu0,
                 wall_seconds: start.elapsed().as_secs_f64(),

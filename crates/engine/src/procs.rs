@@ -10,8 +10,9 @@
 //!   child asks the kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), ignores
 //!   Ctrl-C (the parent stops the run and names what was running) and keeps the channel,
 //!   the result store and the task queue open. The worker initialises its backend, sets its
-//!   BLAS threads, maps the store and answers `ready`; spawn-to-ready is the start-up,
-//!   measured apart from the work.
+//!   BLAS threads, maps the store with every page populated (so that writing products
+//!   takes no page fault in the timed run) and answers `ready`; spawn-to-ready is the
+//!   start-up, measured apart from the work.
 //! - **Run**: the parent resets a task counter in a shared page ([`SharedQueue`]) and sends
 //!   `run` to every worker. Each worker takes tasks from that counter itself, as thread
 //!   workers do, so it never waits for the parent: it says `took N`, generates A and B,
@@ -30,7 +31,8 @@
 //! from a thread that outlives them (the engine's main thread).
 
 use crate::execution::{
-    EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, stop_requested,
+    EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, process_minor_faults,
+    stop_requested,
 };
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
@@ -197,6 +199,10 @@ pub enum Reply {
         kernel: String,
         blas_threads: usize,
         cpu_seconds: f64,
+        /// Seconds it took to populate this worker's mapping of the result store.
+        store_seconds: f64,
+        /// Minor page faults of the worker so far.
+        minor_faults: u64,
     },
     /// The worker took this task from the shared queue.
     Took {
@@ -207,6 +213,8 @@ pub enum Reply {
     Drained {
         /// Process CPU seconds of the worker so far.
         cpu_seconds: f64,
+        /// Minor page faults of the worker so far.
+        minor_faults: u64,
     },
     Failed {
         message: String,
@@ -278,10 +286,16 @@ struct WorkerProc {
     channel: Channel,
     stderr: StderrTail,
     startup_seconds: f64,
+    /// Populating its mapping of the result store (in its start-up).
+    store_seconds: f64,
     /// Worker CPU seconds at the end of the previous run (or at ready).
     cpu_mark: f64,
     /// Worker CPU seconds when it last said `drained`.
     cpu_drained: f64,
+    /// Worker minor page faults at the end of the previous run (or at ready).
+    faults_mark: u64,
+    /// Worker minor page faults when it last said `drained`.
+    faults_drained: u64,
     /// The task it is working on, for messages.
     current: Option<usize>,
 }
@@ -380,15 +394,18 @@ impl ProcessPool {
         );
         self.queue.reset();
         let cpu0 = process_cpu_seconds();
+        let faults0 = process_minor_faults();
         let t0_ns = monotonic_ns();
         let t0 = Instant::now();
         let delivered = self.drive_all(on_task_done);
         let seconds_total = t0.elapsed().as_secs_f64();
         let delivered = delivered.inspect_err(|_| self.kill_all())?;
         let parent_cpu = process_cpu_seconds() - cpu0;
+        let parent_faults = process_minor_faults() - faults0;
         let mut exec = self.collect(delivered, t0_ns);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds += parent_cpu;
+        exec.minor_faults += parent_faults;
         Ok(exec)
     }
 
@@ -442,14 +459,18 @@ impl ProcessPool {
         let mut checks: Vec<Option<Result<Checked, Mismatch>>> = vec![None; tasks];
         let mut workers = Vec::new();
         let mut worker_cpu = 0.0;
+        let mut worker_faults = 0;
         for (w, done) in self.procs.iter_mut().zip(delivered) {
             let cpu = w.cpu_drained - w.cpu_mark;
             w.cpu_mark = w.cpu_drained;
             worker_cpu += cpu;
+            worker_faults += w.faults_drained - w.faults_mark;
+            w.faults_mark = w.faults_drained;
             workers.push(WorkerStats {
                 worker: w.index,
                 pid: Some(w.pid),
                 startup_seconds: w.startup_seconds,
+                store_seconds: w.store_seconds,
                 tasks: done.len(),
                 cpu_seconds: cpu,
                 wall_seconds: done.last().map_or(0.0, |d| since(d.delivered_ns)),
@@ -474,8 +495,10 @@ impl ProcessPool {
             workers,
             checks,
             startup_seconds: 0.0,
+            store_seconds: 0.0,
             seconds_total: 0.0,
             cpu_seconds: worker_cpu,
+            minor_faults: worker_faults,
         }
     }
 
@@ -627,8 +650,12 @@ fn drive(
                 w.current = None;
                 on_task_done();
             }
-            Reply::Drained { cpu_seconds } => {
+            Reply::Drained {
+                cpu_seconds,
+                minor_faults,
+            } => {
                 w.cpu_drained = cpu_seconds;
+                w.faults_drained = minor_faults;
                 return Ok(());
             }
             Reply::Failed { message } => return Err(w.failed(when, message)),
@@ -724,11 +751,15 @@ impl WorkerProc {
                 kernel,
                 blas_threads,
                 cpu_seconds,
+                store_seconds,
+                minor_faults,
                 ..
             } => {
                 self.check_ready(expected, &backend, &kernel, blas_threads)
                     .map_err(NotReady::Failed)?;
                 self.cpu_mark = cpu_seconds;
+                self.store_seconds = store_seconds;
+                self.faults_mark = minor_faults;
                 Ok(())
             }
             Reply::Failed { message } => Err(NotReady::Failed(self.failed(when.into(), message))),
@@ -859,8 +890,11 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
         channel: Channel::new(parent_end),
         stderr,
         startup_seconds: 0.0,
+        store_seconds: 0.0,
         cpu_mark: 0.0,
         cpu_drained: 0.0,
+        faults_mark: 0,
+        faults_drained: 0,
         current: None,
     })
 }
@@ -1117,6 +1151,11 @@ fn serve<B: Backend>(
             kernel: backend.kernel().kernel.clone(),
             blas_threads: backend.threads(),
             cpu_seconds: process_cpu_seconds(),
+            store_seconds: match &products {
+                Products::Store(store) => store.ready_seconds(),
+                Products::Checked(_) => 0.0,
+            },
+            minor_faults: process_minor_faults(),
         },
     )?;
     let mut requests = BufReader::new(channel.try_clone()?);
@@ -1189,6 +1228,7 @@ fn run_tasks<B: Backend>(
         channel,
         &Reply::Drained {
             cpu_seconds: process_cpu_seconds(),
+            minor_faults: process_minor_faults(),
         },
     )?;
     Ok(())
