@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// - 4: the result store is made ready (every page allocated and mapped) before the timed
 ///   run: `time.wall.store` and per-worker `store_seconds` say what that took, and
 ///   `minor_faults` counts the page faults of the timed run. Older records read with zero
-///   and `null`.
+///   and `null`. `generation` may be `overlapped`.
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// A smallest and a largest value seen over all tasks.
@@ -186,8 +186,10 @@ pub struct RunRecord {
     pub seed: u64,
     /// The data generator.
     pub generator: String,
-    /// Who generated each task's matrices: `serial` (the worker's thread) or `parallel`
-    /// (as many threads as the worker's BLAS threads).
+    /// Who generated each task's matrices: `serial` (the worker's thread), `parallel` (as
+    /// many threads as the worker's BLAS threads) or `overlapped` (a generator thread per
+    /// worker, one task ahead, while the worker multiplies: its generate intervals overlap
+    /// the multiply intervals, so `task_seconds.idle` may be zero).
     #[serde(default)]
     pub generation: crate::workload::Generation,
     /// How products come back: `matrices` (every product kept in the result store, which

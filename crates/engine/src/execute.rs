@@ -13,6 +13,7 @@ use crate::execution::{
     Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, process_minor_faults,
     stop_point, stop_requested,
 };
+use crate::feed::{Inputs, feed};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
@@ -22,6 +23,7 @@ use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use ndarray::ArrayViewMut2;
+use std::convert::Infallible;
 use std::time::Instant;
 
 /// Why a strategy did not run.
@@ -309,12 +311,22 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         backend.set_threads(self.threads.count_or(backend.default_threads()));
         let mut done = Vec::new();
         // A stop signal ends the run at the next task; the owner reports it.
-        while stop_requested().is_none()
-            && let Some((task, product)) = self.tasks.next()
-        {
-            done.push(self.do_task(index, task, product, t0));
-            (self.on_task_done)();
-        }
+        let next = || match stop_requested() {
+            Some(_) => None,
+            None => self.tasks.next(),
+        };
+        let fed = feed(
+            self.workload,
+            backend.threads(),
+            next,
+            Instant::now,
+            |inputs| {
+                done.push(self.do_task(index, inputs, t0));
+                (self.on_task_done)();
+                Ok::<(), Infallible>(())
+            },
+        );
+        let Ok(()) = fed;
         WorkerResult {
             stats: WorkerStats {
                 worker: index,
@@ -329,20 +341,24 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         }
     }
 
-    /// Generates task `task`'s A and B and multiplies them into `product`; times from `t0`.
+    /// Multiplies a task's A and B into its product; times from `t0`.
     fn do_task(
         &self,
         worker: usize,
-        task: usize,
-        product: Product<'_>,
+        inputs: Inputs<Product<'_>, Instant>,
         t0: Instant,
     ) -> (TaskTiming, TaskCheck) {
         let backend = self.backend;
         let since = |t: Instant| t.duration_since(t0).as_secs_f64();
-        let g0 = Instant::now();
-        let generators = self.workload.generation.threads(backend.threads());
-        let (a, b) = self.workload.generate_on(task, generators);
-        let g1 = Instant::now();
+        let Inputs {
+            task,
+            with: product,
+            a,
+            b,
+            generated: (g0, g1),
+        } = inputs;
+        // After g1; later with overlapped generation when the data waited for the worker.
+        let m0 = Instant::now();
         let blas_threads = backend.threads();
         let calls0 = backend.gemm_calls_in_this_thread();
         let (check, verify) = match product {
@@ -365,7 +381,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             task,
             worker,
             generate: (since(g0), since(g1)),
-            multiply: (since(g1), m1),
+            multiply: (since(m0), m1),
             verify,
             delivered: 0.0,
             blas_threads,

@@ -34,6 +34,7 @@ use crate::execution::{
     EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, process_minor_faults,
     stop_requested,
 };
+use crate::feed::{Inputs, feed};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
 use blaspar_core::verify::{Checked, Mismatch, Verifier};
@@ -1200,28 +1201,37 @@ fn run_tasks<B: Backend>(
     queue: &SharedQueue,
     channel: &mut UnixStream,
 ) -> anyhow::Result<()> {
+    // Read in this thread: a generator thread may see another count (BLIS's is per thread).
+    let threads = backend.threads();
     match products {
         // Every run writes its slots afresh (criterion reuses workers across runs).
         Products::Store(store) => {
             let claims = store.claims(queue);
-            while let Some((task, slot)) = claims.next() {
-                send(channel, &Reply::Took { task })?;
-                let done = do_task(backend, w, task, |a, b| {
-                    backend.multiply_into(a.view(), b.view(), slot);
-                    None
-                });
-                send(channel, &Reply::Done(done))?;
-            }
+            feed(
+                w,
+                threads,
+                || claims.next(),
+                monotonic_ns,
+                |inputs| {
+                    send(channel, &Reply::Took { task: inputs.task })?;
+                    let done = do_task(backend, w, inputs, |slot, a, b| {
+                        backend.multiply_into(a.view(), b.view(), slot);
+                        None
+                    });
+                    send(channel, &Reply::Done(done))
+                },
+            )?;
         }
         Products::Checked(verifier) => {
             let verifier: &Verifier = verifier;
-            while let Some(task) = queue.next() {
-                send(channel, &Reply::Took { task })?;
-                let done = do_task(backend, w, task, |a, b| {
+            let next = || queue.next().map(|task| (task, ()));
+            feed(w, threads, next, monotonic_ns, |inputs| {
+                send(channel, &Reply::Took { task: inputs.task })?;
+                let done = do_task(backend, w, inputs, |(), a, b| {
                     Some((backend.multiply(a, b), verifier))
                 });
-                send(channel, &Reply::Done(done))?;
-            }
+                send(channel, &Reply::Done(done))
+            })?;
         }
     }
     send(
@@ -1234,20 +1244,26 @@ fn run_tasks<B: Backend>(
     Ok(())
 }
 
-/// Generates task `task`'s A and B and multiplies them with `multiply`, which returns the
-/// product when this worker must check it (and the verifier to check it with).
-fn do_task<'v, B: Backend>(
+/// Multiplies a task's A and B with `multiply` (given where the product goes), which
+/// returns the product when this worker must check it (and the verifier to check it with).
+fn do_task<'v, B: Backend, T>(
     backend: &B,
     w: &Workload,
-    task: usize,
-    multiply: impl FnOnce(&Array2<f64>, &Array2<f64>) -> Option<(Array2<f64>, &'v Verifier)>,
+    inputs: Inputs<T, u64>,
+    multiply: impl FnOnce(T, &Array2<f64>, &Array2<f64>) -> Option<(Array2<f64>, &'v Verifier)>,
 ) -> TaskDone {
-    let g0 = monotonic_ns();
-    let (a, b) = w.generate_on(task, w.generation.threads(backend.threads()));
-    let g1 = monotonic_ns();
+    let Inputs {
+        task,
+        with,
+        a,
+        b,
+        generated: (g0, g1),
+    } = inputs;
+    // After g1; later with overlapped generation when the data waited for the worker.
+    let m0 = monotonic_ns();
     let blas_threads = backend.threads();
     let calls0 = backend.gemm_calls_in_this_thread();
-    let to_check = multiply(&a, &b);
+    let to_check = multiply(with, &a, &b);
     let m1 = monotonic_ns();
     let gemm_calls = calls0
         .zip(backend.gemm_calls_in_this_thread())
@@ -1256,7 +1272,7 @@ fn do_task<'v, B: Backend>(
     TaskDone {
         task,
         generate: (g0, g1),
-        multiply: (g1, m1),
+        multiply: (m0, m1),
         verify: check.map(|_| (m1, monotonic_ns())),
         blas_threads,
         gemm_calls,
