@@ -34,6 +34,8 @@ fn every_strategy_agrees_with_sequential() {
             "hybrid-procs-2x2",
             "hybrid-procs-2x2+pgen",
             "blas-2+pgen",
+            "hybrid-procs-2x2+ogen",
+            "threads-2+ogen",
             "hybrid-procs-3x1",
         ],
         &[("BLASPAR_CACHE_DIR", dir)],

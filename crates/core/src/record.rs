@@ -15,7 +15,11 @@ use std::collections::BTreeMap;
 ///   added. Version-1 records still read (the added fields default to zero or empty).
 /// - 3: `generation` added (serial or parallel data generation; serial when absent); the
 ///   generator draws from one stream per block (see `generator`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// - 4: the result store is made ready (every page allocated and mapped) before the timed
+///   run: `time.wall.store` and per-worker `store_seconds` say what that took, and
+///   `minor_faults` counts the page faults of the timed run. Older records read with zero
+///   and `null`. `generation` may be `overlapped`.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +48,13 @@ pub struct WallPhases {
     /// BLAS initialised and threads set): before the timed run, not in `seconds_total`.
     #[serde(default)]
     pub startup: f64,
+    /// Making the result store ready before the timed run, not in `seconds_total`: creating
+    /// it and allocating and mapping every page (`MAP_POPULATE`), so that writing products
+    /// takes no page fault in the timed run. Zero with `--results fingerprints` (no store).
+    /// Each worker process also populates its own mapping, in its start-up (see
+    /// `workers_cpu[].store_seconds`).
+    #[serde(default)]
+    pub store: f64,
     /// From the start of the timed run to the first task's start (setting BLAS threads,
     /// handing out the first tasks).
     pub setup: f64,
@@ -94,6 +105,10 @@ pub struct WorkerUsage {
     /// Start-up of this worker: spawn to ready (processes) or pool start (threads).
     #[serde(default)]
     pub startup_seconds: f64,
+    /// Populating this worker process's mapping of the result store, part of its
+    /// start-up (zero for threads, which share the run's mapping).
+    #[serde(default)]
+    pub store_seconds: f64,
     /// Tasks this worker ran.
     pub tasks: usize,
     /// CPU seconds of the worker over the timed run: its thread (getrusage RUSAGE_THREAD)
@@ -171,8 +186,10 @@ pub struct RunRecord {
     pub seed: u64,
     /// The data generator.
     pub generator: String,
-    /// Who generated each task's matrices: `serial` (the worker's thread) or `parallel`
-    /// (as many threads as the worker's BLAS threads).
+    /// Who generated each task's matrices: `serial` (the worker's thread), `parallel` (as
+    /// many threads as the worker's BLAS threads) or `overlapped` (a generator thread per
+    /// worker, one task ahead, while the worker multiplies: its generate intervals overlap
+    /// the multiply intervals, so `task_seconds.idle` may be zero).
     #[serde(default)]
     pub generation: crate::workload::Generation,
     /// How products come back: `matrices` (every product kept in the result store, which
@@ -190,6 +207,12 @@ pub struct RunRecord {
     /// CPU seconds of every thread of the run (and of every worker process) over
     /// seconds_total: average CPUs busy (getrusage).
     pub cpu_utilisation: f64,
+    /// Minor page faults during the timed run, of this process and every worker process
+    /// (getrusage `ru_minflt`): kept products add none (the store is ready before the run);
+    /// what remains is the library's and the generator's memory. `null` in records before
+    /// schema 4.
+    #[serde(default)]
+    pub minor_faults: Option<u64>,
     /// Per-worker CPU over wall.
     pub workers_cpu: Vec<WorkerUsage>,
     /// True only when every task's product passed verification.

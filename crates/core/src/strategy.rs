@@ -462,11 +462,25 @@ impl FromStr for Strategy {
 }
 
 /// A configuration's name in tables, plots and history ids: the strategy's text form,
-/// marked `+pgen` with parallel data generation (a run option, not part of the strategy).
+/// marked `+pgen` with parallel data generation and `+ogen` with overlapped (a run option,
+/// not part of the strategy).
 pub fn label(strategy: &str, generation: Generation) -> String {
     match generation {
         Generation::Serial => strategy.to_string(),
         Generation::Parallel => format!("{strategy}+pgen"),
+        Generation::Overlapped => format!("{strategy}+ogen"),
+    }
+}
+
+/// Why `generation` makes no sense for `strategy`, if it does not (the run refuses it; the
+/// sweep does not measure it).
+pub fn generation_refused(strategy: Strategy, generation: Generation) -> Option<String> {
+    match (strategy.placement(), generation) {
+        (Placement::Batched, Generation::Overlapped) => Some(format!(
+            "does not apply to {strategy}: a batched strategy makes every task's data before its \
+             one library call, so no multiply runs while data are made (use serial or parallel)"
+        )),
+        _ => None,
     }
 }
 

@@ -42,16 +42,31 @@ pub enum Generation {
     /// The worker's thread and as many more as it has BLAS threads (which would otherwise
     /// wait while the data are made): each takes a share of the generator's blocks.
     Parallel,
+    /// A generator thread per worker makes the next task's data (on its own, as serial
+    /// does) while the worker multiplies the current one: one task ahead, so the worker
+    /// waits for data only when generating is slower than multiplying. Not for batched
+    /// strategies, which make every task's data before their one call.
+    Overlapped,
 }
 
 impl Generation {
-    pub const NAMES: &'static str = "serial, parallel";
+    pub const NAMES: &'static str = "serial, parallel, overlapped";
 
-    /// Threads that generate for a worker running `blas_threads` BLAS threads.
+    /// Threads that generate one task's data for a worker running `blas_threads` BLAS
+    /// threads (overlapped: the worker's generator thread alone).
     pub fn threads(self, blas_threads: usize) -> usize {
         match self {
-            Generation::Serial => 1,
+            Generation::Serial | Generation::Overlapped => 1,
             Generation::Parallel => blas_threads.max(1),
+        }
+    }
+
+    /// Tasks whose A and B one worker holds at once: overlapped generation holds the next
+    /// task's while the current one multiplies.
+    pub fn tasks_held(self) -> usize {
+        match self {
+            Generation::Serial | Generation::Parallel => 1,
+            Generation::Overlapped => 2,
         }
     }
 }
@@ -61,6 +76,7 @@ impl std::fmt::Display for Generation {
         f.write_str(match self {
             Generation::Serial => "serial",
             Generation::Parallel => "parallel",
+            Generation::Overlapped => "overlapped",
         })
     }
 }
@@ -109,6 +125,7 @@ impl std::str::FromStr for Generation {
         match s {
             "serial" => Ok(Generation::Serial),
             "parallel" => Ok(Generation::Parallel),
+            "overlapped" => Ok(Generation::Overlapped),
             _ => Err(format!(
                 "unknown generation {s:?} (expected one of: {})",
                 Generation::NAMES

@@ -13,7 +13,9 @@
 //! run they are copied into the result store (or checked, with fingerprints only) so that
 //! verification reads every strategy's products the same way; that copy is not timed.
 
-use crate::execution::{Execution, Interrupted, TaskTiming, Unsupported, WorkerStats, stop_point};
+use crate::execution::{
+    Execution, Interrupted, TaskTiming, Unsupported, WorkerStats, process_minor_faults, stop_point,
+};
 use crate::store::ResultStore;
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
@@ -59,6 +61,7 @@ pub fn execute<B: Backend + ?Sized>(
     let threads = strategy.blas_threads().count_or(backend.default_threads());
     let cpu0 = process_cpu_seconds();
     let thread_cpu0 = thread_cpu_seconds();
+    let faults0 = process_minor_faults();
     let t0 = Instant::now();
     let since = |t: Instant| t.duration_since(t0).as_secs_f64();
     backend.set_threads(threads);
@@ -82,6 +85,7 @@ pub fn execute<B: Backend + ?Sized>(
     let seconds_total = t0.elapsed().as_secs_f64();
     let cpu_seconds = process_cpu_seconds() - cpu0;
     let worker_cpu = thread_cpu_seconds() - thread_cpu0;
+    let minor_faults = process_minor_faults() - faults0;
     let timings: Vec<TaskTiming> = shared_call(&generate, (since(m0), since(m1)))
         .map(|(task, generate, multiply)| TaskTiming {
             task,
@@ -115,14 +119,17 @@ pub fn execute<B: Backend + ?Sized>(
             worker: 0,
             pid: None,
             startup_seconds: 0.0,
+            store_seconds: 0.0,
             tasks: workload.tasks,
             cpu_seconds: worker_cpu,
             wall_seconds: seconds_total,
         }],
         checks,
         startup_seconds: 0.0,
+        store_seconds: 0.0,
         seconds_total,
         cpu_seconds,
+        minor_faults,
     })
 }
 

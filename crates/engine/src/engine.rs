@@ -136,12 +136,19 @@ pub fn run_and_report<B: Backend>(
     ctx: report::RunContext,
 ) -> anyhow::Result<ExitCode> {
     let w = &opts.workload;
+    let progress = Progress::new(backend.name(), opts);
     let mut store = match opts.results {
-        ResultMode::Matrices => Some(ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?),
+        ResultMode::Matrices => {
+            progress.announce(format!(
+                "preparing the result store ({:.0} MB, every page mapped before the run) ...",
+                (w.tasks * w.size * w.size * 8) as f64 / 1e6
+            ));
+            Some(ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?)
+        }
         ResultMode::Fingerprints => None,
     };
-    let progress = Progress::new(backend.name(), opts);
-    let exec = execute_run(backend, opts, store.as_mut(), &progress)?;
+    let mut exec = execute_run(backend, opts, store.as_mut(), &progress)?;
+    exec.store_seconds = store.as_ref().map_or(0.0, ResultStore::ready_seconds);
     if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
         store.slot_mut(task)[[0, 0]] += 1.0;
     }

@@ -10,9 +10,10 @@
 
 use crate::batched::BatchError;
 use crate::execution::{
-    Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, stop_point,
-    stop_requested,
+    Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, process_minor_faults,
+    stop_point, stop_requested,
 };
+use crate::feed::{Inputs, feed};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
@@ -22,6 +23,7 @@ use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use ndarray::ArrayViewMut2;
+use std::convert::Infallible;
 use std::time::Instant;
 
 /// Why a strategy did not run.
@@ -181,6 +183,7 @@ impl Workers {
             on_task_done,
         };
         let cpu0 = process_cpu_seconds();
+        let faults0 = process_minor_faults();
         let t0 = Instant::now();
         let per_worker: Vec<WorkerResult> = match self {
             Workers::CallingThread => vec![job.worker(0, t0)],
@@ -189,6 +192,7 @@ impl Workers {
         };
         let seconds_total = t0.elapsed().as_secs_f64();
         let cpu_seconds = process_cpu_seconds() - cpu0;
+        let minor_faults = process_minor_faults() - faults0;
         stop_point(|| {
             let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
             format!("during the tasks ({done} of {} done)", workload.tasks)
@@ -196,6 +200,7 @@ impl Workers {
         let mut exec = in_task_order(per_worker, workload.tasks, keep_products);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds = cpu_seconds;
+        exec.minor_faults = minor_faults;
         Ok(exec)
     }
 
@@ -218,11 +223,13 @@ pub fn execute<B: Backend + ?Sized>(
     settings: &WorkerSettings,
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<Execution, ExecError> {
+    let store_seconds = store.as_ref().map_or(0.0, |s| s.ready_seconds());
     let (mut workers, startup) =
         Workers::start(backend, strategy, workload, store.as_deref(), settings)?;
     let mut exec = workers.run(backend, strategy, workload, store, on_task_done)?;
     workers.shutdown()?;
     exec.startup_seconds = startup;
+    exec.store_seconds = store_seconds;
     Ok(exec)
 }
 
@@ -276,8 +283,10 @@ fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: boo
         workers,
         checks,
         startup_seconds: 0.0,
+        store_seconds: 0.0,
         seconds_total: 0.0,
         cpu_seconds: 0.0,
+        minor_faults: 0,
     }
 }
 
@@ -302,17 +311,28 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         backend.set_threads(self.threads.count_or(backend.default_threads()));
         let mut done = Vec::new();
         // A stop signal ends the run at the next task; the owner reports it.
-        while stop_requested().is_none()
-            && let Some((task, product)) = self.tasks.next()
-        {
-            done.push(self.do_task(index, task, product, t0));
-            (self.on_task_done)();
-        }
+        let next = || match stop_requested() {
+            Some(_) => None,
+            None => self.tasks.next(),
+        };
+        let fed = feed(
+            self.workload,
+            backend.threads(),
+            next,
+            Instant::now,
+            |inputs| {
+                done.push(self.do_task(index, inputs, t0));
+                (self.on_task_done)();
+                Ok::<(), Infallible>(())
+            },
+        );
+        let Ok(()) = fed;
         WorkerResult {
             stats: WorkerStats {
                 worker: index,
                 pid: None,
                 startup_seconds: 0.0,
+                store_seconds: 0.0,
                 tasks: done.len(),
                 cpu_seconds: thread_cpu_seconds() - cpu0,
                 wall_seconds: start.elapsed().as_secs_f64(),
@@ -321,20 +341,24 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         }
     }
 
-    /// Generates task `task`'s A and B and multiplies them into `product`; times from `t0`.
+    /// Multiplies a task's A and B into its product; times from `t0`.
     fn do_task(
         &self,
         worker: usize,
-        task: usize,
-        product: Product<'_>,
+        inputs: Inputs<Product<'_>, Instant>,
         t0: Instant,
     ) -> (TaskTiming, TaskCheck) {
         let backend = self.backend;
         let since = |t: Instant| t.duration_since(t0).as_secs_f64();
-        let g0 = Instant::now();
-        let generators = self.workload.generation.threads(backend.threads());
-        let (a, b) = self.workload.generate_on(task, generators);
-        let g1 = Instant::now();
+        let Inputs {
+            task,
+            with: product,
+            a,
+            b,
+            generated: (g0, g1),
+        } = inputs;
+        // After g1; later with overlapped generation when the data waited for the worker.
+        let m0 = Instant::now();
         let blas_threads = backend.threads();
         let calls0 = backend.gemm_calls_in_this_thread();
         let (check, verify) = match product {
@@ -357,7 +381,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             task,
             worker,
             generate: (since(g0), since(g1)),
-            multiply: (since(g1), m1),
+            multiply: (since(m0), m1),
             verify,
             delivered: 0.0,
             blas_threads,

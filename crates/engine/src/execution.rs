@@ -44,6 +44,9 @@ pub struct WorkerStats {
     /// Process id of a worker process.
     pub pid: Option<u32>,
     pub startup_seconds: f64,
+    /// Populating this worker process's mapping of the result store (part of its
+    /// start-up; zero for threads, which share the run owner's mapping).
+    pub store_seconds: f64,
     pub tasks: usize,
     pub cpu_seconds: f64,
     pub wall_seconds: f64,
@@ -58,10 +61,34 @@ pub struct Execution {
     pub checks: Option<Vec<Result<Checked, Mismatch>>>,
     /// Starting the workers (before the timed run).
     pub startup_seconds: f64,
+    /// Making the result store ready, every page allocated and mapped (before the timed
+    /// run; zero without a store).
+    pub store_seconds: f64,
     /// From the start of the timed run to the last task delivered, seconds.
     pub seconds_total: f64,
     /// CPU seconds of the run: this process, plus every worker process.
     pub cpu_seconds: f64,
+    /// Minor page faults during the run: this process, plus every worker process.
+    pub minor_faults: u64,
+}
+
+/// Minor page faults (getrusage `ru_minflt`: a page mapped without reading a disk, as on
+/// the first write to a fresh page) of this whole process so far.
+pub fn process_minor_faults() -> u64 {
+    minor_faults(libc::RUSAGE_SELF)
+}
+
+/// Minor page faults of the calling thread so far.
+pub fn thread_minor_faults() -> u64 {
+    minor_faults(libc::RUSAGE_THREAD)
+}
+
+fn minor_faults(who: libc::c_int) -> u64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(who, &mut ru) };
+    assert_eq!(rc, 0, "getrusage of this process or thread cannot fail");
+    ru.ru_minflt as u64
 }
 
 /// The strategy cannot run honestly on this backend, and why.

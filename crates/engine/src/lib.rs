@@ -19,6 +19,7 @@ pub mod batched;
 pub mod engine;
 pub mod execute;
 pub mod execution;
+pub mod feed;
 pub mod options;
 pub mod procs;
 pub mod report;

@@ -6,7 +6,7 @@ use blaspar_core::args::{
     backend, generation, positive, positive_seconds, preset, result_mode, strategy,
 };
 use blaspar_core::machine::{Machine, available_memory};
-use blaspar_core::strategy::Placement;
+use blaspar_core::strategy::{Placement, generation_refused};
 use blaspar_core::workload::Generation;
 use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
 use clap::{Args, Parser};
@@ -36,8 +36,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Who generates each task's A and B: serial (the worker's own thread, as the tutorial
-    /// does) or parallel (the worker's thread and one more per extra BLAS thread it runs,
-    /// which would otherwise wait while the data are made). The values are the same.
+    /// does), parallel (the worker's thread and one more per extra BLAS thread it runs,
+    /// which would otherwise wait while the data are made) or overlapped (a generator thread
+    /// per worker makes the next task's data while the worker multiplies; not for batched-T,
+    /// which makes every task's data before its one call). The values are the same.
     #[arg(long, default_value = "serial", value_parser = generation)]
     pub generation: Generation,
     /// Backend to run (the registry's names; `blaspar backends` lists what is built).
@@ -111,9 +113,13 @@ impl RunArgs {
             in_flight: match self.strategy.placement() {
                 // A batch holds every task's A, B and C at once.
                 Placement::Batched => workload.tasks,
-                _ => self.strategy.workers().max(machine.cpus_allowed.len()),
+                _ => (self.strategy.workers() * self.generation.tasks_held())
+                    .max(machine.cpus_allowed.len()),
             },
         };
+        if let Some(reason) = generation_refused(self.strategy, self.generation) {
+            anyhow::bail!("--generation {} {reason}", self.generation);
+        }
         workload.check(plan, available, &source)?;
         if let Some(task) = self.inject_corruption
             && task >= workload.tasks
@@ -198,5 +204,30 @@ mod tests {
         let opts = cli.run.validate().unwrap();
         assert_eq!(opts.workload.tasks, 3);
         assert_eq!(opts.workload.size, 2000);
+    }
+
+    fn parsed(args: &[&str]) -> anyhow::Result<RunOptions> {
+        let mut line = vec!["run", "--tasks", "4", "--size", "8"];
+        line.extend_from_slice(args);
+        Cli::try_parse_from(line).unwrap().run.validate()
+    }
+
+    #[test]
+    fn overlapped_generation_is_recorded_in_the_workload() {
+        let opts = parsed(&["-s", "procs-2", "--generation", "overlapped"]).unwrap();
+        assert_eq!(opts.workload.generation, Generation::Overlapped);
+    }
+
+    #[test]
+    fn overlapped_generation_is_refused_for_a_batch_with_the_reason() {
+        let err = parsed(&["-s", "batched-2", "--generation", "overlapped"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--generation overlapped does not apply to batched-2")
+                && err.contains("every task's data before its one library call"),
+            "{err}"
+        );
+        assert!(parsed(&["-s", "batched-2", "--generation", "parallel"]).is_ok());
     }
 }

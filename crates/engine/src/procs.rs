@@ -10,8 +10,9 @@
 //!   child asks the kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`), ignores
 //!   Ctrl-C (the parent stops the run and names what was running) and keeps the channel,
 //!   the result store and the task queue open. The worker initialises its backend, sets its
-//!   BLAS threads, maps the store and answers `ready`; spawn-to-ready is the start-up,
-//!   measured apart from the work.
+//!   BLAS threads, maps the store with every page populated (so that writing products
+//!   takes no page fault in the timed run) and answers `ready`; spawn-to-ready is the
+//!   start-up, measured apart from the work.
 //! - **Run**: the parent resets a task counter in a shared page ([`SharedQueue`]) and sends
 //!   `run` to every worker. Each worker takes tasks from that counter itself, as thread
 //!   workers do, so it never waits for the parent: it says `took N`, generates A and B,
@@ -30,8 +31,10 @@
 //! from a thread that outlives them (the engine's main thread).
 
 use crate::execution::{
-    EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, stop_requested,
+    EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, process_minor_faults,
+    stop_requested,
 };
+use crate::feed::{Inputs, feed};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
 use blaspar_core::verify::{Checked, Mismatch, Verifier};
@@ -197,6 +200,10 @@ pub enum Reply {
         kernel: String,
         blas_threads: usize,
         cpu_seconds: f64,
+        /// Seconds it took to populate this worker's mapping of the result store.
+        store_seconds: f64,
+        /// Minor page faults of the worker so far.
+        minor_faults: u64,
     },
     /// The worker took this task from the shared queue.
     Took {
@@ -207,6 +214,8 @@ pub enum Reply {
     Drained {
         /// Process CPU seconds of the worker so far.
         cpu_seconds: f64,
+        /// Minor page faults of the worker so far.
+        minor_faults: u64,
     },
     Failed {
         message: String,
@@ -278,10 +287,16 @@ struct WorkerProc {
     channel: Channel,
     stderr: StderrTail,
     startup_seconds: f64,
+    /// Populating its mapping of the result store (in its start-up).
+    store_seconds: f64,
     /// Worker CPU seconds at the end of the previous run (or at ready).
     cpu_mark: f64,
     /// Worker CPU seconds when it last said `drained`.
     cpu_drained: f64,
+    /// Worker minor page faults at the end of the previous run (or at ready).
+    faults_mark: u64,
+    /// Worker minor page faults when it last said `drained`.
+    faults_drained: u64,
     /// The task it is working on, for messages.
     current: Option<usize>,
 }
@@ -380,15 +395,18 @@ impl ProcessPool {
         );
         self.queue.reset();
         let cpu0 = process_cpu_seconds();
+        let faults0 = process_minor_faults();
         let t0_ns = monotonic_ns();
         let t0 = Instant::now();
         let delivered = self.drive_all(on_task_done);
         let seconds_total = t0.elapsed().as_secs_f64();
         let delivered = delivered.inspect_err(|_| self.kill_all())?;
         let parent_cpu = process_cpu_seconds() - cpu0;
+        let parent_faults = process_minor_faults() - faults0;
         let mut exec = self.collect(delivered, t0_ns);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds += parent_cpu;
+        exec.minor_faults += parent_faults;
         Ok(exec)
     }
 
@@ -442,14 +460,18 @@ impl ProcessPool {
         let mut checks: Vec<Option<Result<Checked, Mismatch>>> = vec![None; tasks];
         let mut workers = Vec::new();
         let mut worker_cpu = 0.0;
+        let mut worker_faults = 0;
         for (w, done) in self.procs.iter_mut().zip(delivered) {
             let cpu = w.cpu_drained - w.cpu_mark;
             w.cpu_mark = w.cpu_drained;
             worker_cpu += cpu;
+            worker_faults += w.faults_drained - w.faults_mark;
+            w.faults_mark = w.faults_drained;
             workers.push(WorkerStats {
                 worker: w.index,
                 pid: Some(w.pid),
                 startup_seconds: w.startup_seconds,
+                store_seconds: w.store_seconds,
                 tasks: done.len(),
                 cpu_seconds: cpu,
                 wall_seconds: done.last().map_or(0.0, |d| since(d.delivered_ns)),
@@ -474,8 +496,10 @@ impl ProcessPool {
             workers,
             checks,
             startup_seconds: 0.0,
+            store_seconds: 0.0,
             seconds_total: 0.0,
             cpu_seconds: worker_cpu,
+            minor_faults: worker_faults,
         }
     }
 
@@ -627,8 +651,12 @@ fn drive(
                 w.current = None;
                 on_task_done();
             }
-            Reply::Drained { cpu_seconds } => {
+            Reply::Drained {
+                cpu_seconds,
+                minor_faults,
+            } => {
                 w.cpu_drained = cpu_seconds;
+                w.faults_drained = minor_faults;
                 return Ok(());
             }
             Reply::Failed { message } => return Err(w.failed(when, message)),
@@ -724,11 +752,15 @@ impl WorkerProc {
                 kernel,
                 blas_threads,
                 cpu_seconds,
+                store_seconds,
+                minor_faults,
                 ..
             } => {
                 self.check_ready(expected, &backend, &kernel, blas_threads)
                     .map_err(NotReady::Failed)?;
                 self.cpu_mark = cpu_seconds;
+                self.store_seconds = store_seconds;
+                self.faults_mark = minor_faults;
                 Ok(())
             }
             Reply::Failed { message } => Err(NotReady::Failed(self.failed(when.into(), message))),
@@ -859,8 +891,11 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
         channel: Channel::new(parent_end),
         stderr,
         startup_seconds: 0.0,
+        store_seconds: 0.0,
         cpu_mark: 0.0,
         cpu_drained: 0.0,
+        faults_mark: 0,
+        faults_drained: 0,
         current: None,
     })
 }
@@ -1117,6 +1152,11 @@ fn serve<B: Backend>(
             kernel: backend.kernel().kernel.clone(),
             blas_threads: backend.threads(),
             cpu_seconds: process_cpu_seconds(),
+            store_seconds: match &products {
+                Products::Store(store) => store.ready_seconds(),
+                Products::Checked(_) => 0.0,
+            },
+            minor_faults: process_minor_faults(),
         },
     )?;
     let mut requests = BufReader::new(channel.try_clone()?);
@@ -1161,53 +1201,69 @@ fn run_tasks<B: Backend>(
     queue: &SharedQueue,
     channel: &mut UnixStream,
 ) -> anyhow::Result<()> {
+    // Read in this thread: a generator thread may see another count (BLIS's is per thread).
+    let threads = backend.threads();
     match products {
         // Every run writes its slots afresh (criterion reuses workers across runs).
         Products::Store(store) => {
             let claims = store.claims(queue);
-            while let Some((task, slot)) = claims.next() {
-                send(channel, &Reply::Took { task })?;
-                let done = do_task(backend, w, task, |a, b| {
-                    backend.multiply_into(a.view(), b.view(), slot);
-                    None
-                });
-                send(channel, &Reply::Done(done))?;
-            }
+            feed(
+                w,
+                threads,
+                || claims.next(),
+                monotonic_ns,
+                |inputs| {
+                    send(channel, &Reply::Took { task: inputs.task })?;
+                    let done = do_task(backend, w, inputs, |slot, a, b| {
+                        backend.multiply_into(a.view(), b.view(), slot);
+                        None
+                    });
+                    send(channel, &Reply::Done(done))
+                },
+            )?;
         }
         Products::Checked(verifier) => {
             let verifier: &Verifier = verifier;
-            while let Some(task) = queue.next() {
-                send(channel, &Reply::Took { task })?;
-                let done = do_task(backend, w, task, |a, b| {
+            let next = || queue.next().map(|task| (task, ()));
+            feed(w, threads, next, monotonic_ns, |inputs| {
+                send(channel, &Reply::Took { task: inputs.task })?;
+                let done = do_task(backend, w, inputs, |(), a, b| {
                     Some((backend.multiply(a, b), verifier))
                 });
-                send(channel, &Reply::Done(done))?;
-            }
+                send(channel, &Reply::Done(done))
+            })?;
         }
     }
     send(
         channel,
         &Reply::Drained {
             cpu_seconds: process_cpu_seconds(),
+            minor_faults: process_minor_faults(),
         },
     )?;
     Ok(())
 }
 
-/// Generates task `task`'s A and B and multiplies them with `multiply`, which returns the
-/// product when this worker must check it (and the verifier to check it with).
-fn do_task<'v, B: Backend>(
+/// Multiplies a task's A and B with `multiply` (given where the product goes), which
+/// returns the product when this worker must check it (and the verifier to check it with).
+fn do_task<'v, B: Backend, T>(
     backend: &B,
     w: &Workload,
-    task: usize,
-    multiply: impl FnOnce(&Array2<f64>, &Array2<f64>) -> Option<(Array2<f64>, &'v Verifier)>,
+    inputs: Inputs<T, u64>,
+    multiply: impl FnOnce(T, &Array2<f64>, &Array2<f64>) -> Option<(Array2<f64>, &'v Verifier)>,
 ) -> TaskDone {
-    let g0 = monotonic_ns();
-    let (a, b) = w.generate_on(task, w.generation.threads(backend.threads()));
-    let g1 = monotonic_ns();
+    let Inputs {
+        task,
+        with,
+        a,
+        b,
+        generated: (g0, g1),
+    } = inputs;
+    // After g1; later with overlapped generation when the data waited for the worker.
+    let m0 = monotonic_ns();
     let blas_threads = backend.threads();
     let calls0 = backend.gemm_calls_in_this_thread();
-    let to_check = multiply(&a, &b);
+    let to_check = multiply(with, &a, &b);
     let m1 = monotonic_ns();
     let gemm_calls = calls0
         .zip(backend.gemm_calls_in_this_thread())
@@ -1216,7 +1272,7 @@ fn do_task<'v, B: Backend>(
     TaskDone {
         task,
         generate: (g0, g1),
-        multiply: (g1, m1),
+        multiply: (m0, m1),
         verify: check.map(|_| (m1, monotonic_ns())),
         blas_threads,
         gemm_calls,

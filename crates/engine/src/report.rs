@@ -161,6 +161,7 @@ pub fn record<B: Backend + ?Sized>(
         time: time_split(exec, workers, verify_seconds),
         gflops: workload.flops() / total / 1e9,
         cpu_utilisation: exec.cpu_seconds / total,
+        minor_faults: Some(exec.minor_faults),
         workers_cpu: worker_usage(exec),
         results_verified: verification.failed_tasks.is_empty(),
         verification,
@@ -196,6 +197,7 @@ fn time_split(exec: &Execution, workers: usize, verify_seconds: f64) -> TimeSpli
     TimeSplit {
         wall: WallPhases {
             startup: exec.startup_seconds,
+            store: exec.store_seconds,
             setup: first_start.min(total),
             tasks: (last_end - first_start).max(0.0),
             generate: union_length(&mut gen_iv),
@@ -221,6 +223,7 @@ fn worker_usage(exec: &Execution) -> Vec<WorkerUsage> {
             worker: w.worker,
             pid: w.pid,
             startup_seconds: w.startup_seconds,
+            store_seconds: w.store_seconds,
             tasks: w.tasks,
             cpu_seconds: w.cpu_seconds,
             wall_seconds: w.wall_seconds,
@@ -284,10 +287,15 @@ pub fn time_line(r: &RunRecord) -> String {
     } else {
         String::new()
     };
+    let store = if w.store > 0.0 {
+        format!(", result store {:.3} s", w.store)
+    } else {
+        String::new()
+    };
     format!(
-        "time: start-up {:.3} s (not timed); wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, \
+        "time: start-up {:.3} s{store} (not timed); wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, \
          multiplying {:.3} s); task-seconds generate {:.3}, multiply {:.3}{in_worker}, transfer {:.4}, \
-         idle {:.3}; verify {:.3} s (not timed)",
+         idle {:.3}; verify {:.3} s (not timed); minor page faults in the run {}",
         w.startup,
         w.setup,
         w.tasks,
@@ -297,7 +305,8 @@ pub fn time_line(r: &RunRecord) -> String {
         t.multiply,
         t.transfer,
         t.idle,
-        w.verify
+        w.verify,
+        r.minor_faults.map_or("?".to_string(), |f| f.to_string())
     )
 }
 

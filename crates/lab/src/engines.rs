@@ -42,7 +42,9 @@ pub fn run_args(
     .map(|s| s.to_string())
     .chain(match generation {
         Generation::Serial => vec![],
-        Generation::Parallel => vec!["--generation".to_string(), generation.to_string()],
+        Generation::Parallel | Generation::Overlapped => {
+            vec!["--generation".to_string(), generation.to_string()]
+        }
     })
     .chain(["--json".to_string(), json.display().to_string()])
     .collect()

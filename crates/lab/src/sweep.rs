@@ -21,7 +21,7 @@ use blaspar_core::args::{
 };
 use blaspar_core::machine::Machine;
 use blaspar_core::peak::Peak;
-use blaspar_core::strategy::label;
+use blaspar_core::strategy::{generation_refused, label};
 use blaspar_core::workload::Generation;
 use blaspar_core::{Preset, Strategy};
 use blaspar_plot::Measured;
@@ -89,9 +89,10 @@ pub struct SweepArgs {
     /// Skip the search around each backend's best configuration.
     #[arg(long)]
     pub no_refine: bool,
-    /// Data generation to measure, comma-separated: serial, parallel (see `run --help`).
-    /// With both, every configuration whose workers run more than one BLAS thread is
-    /// measured both ways (with one thread per worker the two are the same run).
+    /// Data generation to measure, comma-separated: serial, parallel, overlapped (see `run
+    /// --help`). Parallel is measured where workers run more than one BLAS thread (with one
+    /// it is the serial run), overlapped everywhere but batched strategies (which make every
+    /// task's data before their one call); serial stands in where one does not apply.
     #[arg(long, value_delimiter = ',', default_value = "serial", value_parser = generation)]
     pub generation: Vec<Generation>,
 }
@@ -376,15 +377,21 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
 }
 
 /// The generations of `wanted` that differ for `strategy`: parallel generation only where
-/// a worker runs more than one BLAS thread (or the library default); serial otherwise.
+/// a worker runs more than one BLAS thread (or the library default), overlapped where the
+/// strategy takes it ([`generation_refused`]); serial in their place otherwise.
 fn generations(strategy: &Strategy, wanted: &[Generation]) -> Vec<Generation> {
     let many = match strategy.blas_threads().requested() {
         Some(t) => t > 1,
         None => true,
     };
+    let differs = |g: Generation| match g {
+        Generation::Serial => true,
+        Generation::Parallel => many,
+        Generation::Overlapped => generation_refused(*strategy, g).is_none(),
+    };
     let mut out: Vec<Generation> = wanted
         .iter()
-        .map(|&g| if many { g } else { Generation::Serial })
+        .map(|&g| if differs(g) { g } else { Generation::Serial })
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -667,6 +674,27 @@ mod tests {
         );
         assert_eq!(label("blas-2", Generation::Parallel), "blas-2+pgen");
         assert_eq!(label("blas-2", Generation::Serial), "blas-2");
+    }
+
+    #[test]
+    fn overlapped_generation_everywhere_but_batches() {
+        let on_off = [Generation::Serial, Generation::Overlapped];
+        let g = |s: &str| generations(&s.parse().unwrap(), &on_off);
+        for s in [
+            "sequential",
+            "threads-2",
+            "procs-2",
+            "blas-2",
+            "hybrid-procs-2x2",
+        ] {
+            assert_eq!(g(s), on_off, "{s}");
+        }
+        assert_eq!(g("batched-2"), [Generation::Serial]);
+        assert_eq!(
+            generations(&"batched-2".parse().unwrap(), &[Generation::Overlapped]),
+            [Generation::Serial]
+        );
+        assert_eq!(label("procs-2", Generation::Overlapped), "procs-2+ogen");
     }
 
     #[test]

@@ -19,6 +19,9 @@ fn every_supported_strategy_agrees_with_sequential() {
             "procs-2",
             "procs-3",
             "hybrid-procs-2x1",
+            "sequential+ogen",
+            "threads-2+ogen",
+            "procs-2+ogen",
         ],
         &[],
     );

@@ -72,7 +72,8 @@ pub fn alive(pid: u32) -> bool {
 /// same fingerprints (to 1e-12 relative), BLAS threads read back as requested in every
 /// task, one worker record per worker. Process strategies run twice: products returned
 /// through shared memory, and fingerprints only. A strategy written `S+pgen` runs S with
-/// parallel data generation (264 x 264 matrices: two generator blocks each).
+/// parallel data generation (264 x 264 matrices: two generator blocks each), `S+ogen` with
+/// overlapped data generation.
 pub fn assert_strategies_agree(
     exe: &Path,
     backend: &str,
@@ -97,9 +98,10 @@ pub fn assert_strategies_agree(
         modes.iter().map(move |m| (*s, *m))
     });
     for (s, mode) in runs {
-        let (strategy, generation) = match s.strip_suffix("+pgen") {
-            Some(strategy) => (strategy, "parallel"),
-            None => (s, "serial"),
+        let (strategy, generation) = match (s.strip_suffix("+pgen"), s.strip_suffix("+ogen")) {
+            (Some(strategy), _) => (strategy, "parallel"),
+            (_, Some(strategy)) => (strategy, "overlapped"),
+            (None, None) => (s, "serial"),
         };
         let (out, rec) = run(
             exe,

@@ -1,0 +1,164 @@
+//! Who makes each task's A and B for a worker (`--generation`): the worker's own thread
+//! just before it multiplies (`serial`; `parallel` with as many helper threads as it has
+//! BLAS threads), or a generator thread of the worker's own that makes the next task's
+//! data while the worker multiplies the current one (`overlapped`). The data come from the
+//! pinned generator ([`Workload::generate_on`]) either way, so verification regenerates
+//! them. Thread workers and worker processes feed their tasks through [`feed`].
+
+use blaspar_core::workload::{Generation, Workload};
+use ndarray::Array2;
+use std::sync::mpsc::sync_channel;
+
+/// One task's inputs, ready to multiply.
+pub struct Inputs<T, C> {
+    pub task: usize,
+    /// What came with the task from the queue (where its product goes).
+    pub with: T,
+    pub a: Array2<f64>,
+    pub b: Array2<f64>,
+    /// When its generation started and ended, on the caller's clock.
+    pub generated: (C, C),
+}
+
+/// Takes tasks from `next` until it has none (or `work` fails) and hands each, with its A
+/// and B, to `work` on the calling thread, in the order taken. `blas_threads` is the
+/// worker's, read in its own thread (parallel generation uses as many threads); `clock`
+/// stamps the generation.
+///
+/// With overlapped generation, `next` and the generation run on a scoped thread that hands
+/// each task over through a rendezvous channel: it makes the next task's data while `work`
+/// runs and waits until `work` asks for them, so it takes at most one task ahead of its
+/// worker (which keeps the queue's dynamic balance and two tasks' inputs in memory).
+pub fn feed<T: Send, C: Send, E>(
+    workload: &Workload,
+    blas_threads: usize,
+    mut next: impl FnMut() -> Option<(usize, T)> + Send,
+    clock: impl Fn() -> C + Sync,
+    mut work: impl FnMut(Inputs<T, C>) -> Result<(), E>,
+) -> Result<(), E> {
+    let generators = workload.generation.threads(blas_threads);
+    let generate = |(task, with): (usize, T)| {
+        let start = clock();
+        let (a, b) = workload.generate_on(task, generators);
+        Inputs {
+            task,
+            with,
+            a,
+            b,
+            generated: (start, clock()),
+        }
+    };
+    match workload.generation {
+        Generation::Serial | Generation::Parallel => {
+            while let Some(taken) = next() {
+                work(generate(taken))?;
+            }
+            Ok(())
+        }
+        Generation::Overlapped => std::thread::scope(|s| {
+            let (handover, ready) = sync_channel(0);
+            s.spawn(move || {
+                while let Some(taken) = next() {
+                    // The worker stopped (its `work` failed): take nothing more.
+                    if handover.send(generate(taken)).is_err() {
+                        break;
+                    }
+                }
+            });
+            // On an error `ready` is dropped here, which ends the generator.
+            ready.into_iter().try_for_each(work)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn workload(tasks: usize, generation: Generation) -> Workload {
+        Workload {
+            tasks,
+            size: 9,
+            seed: 3,
+            generation,
+        }
+    }
+
+    /// Every task in order with the generator's own data, whoever generates.
+    #[test]
+    fn every_generation_feeds_the_pinned_data_in_order() {
+        for generation in [
+            Generation::Serial,
+            Generation::Parallel,
+            Generation::Overlapped,
+        ] {
+            let w = workload(5, generation);
+            let mut queue = 0..w.tasks;
+            let mut seen = Vec::new();
+            feed(
+                &w,
+                2,
+                || queue.next().map(|t| (t, t * 10)),
+                std::time::Instant::now,
+                |i| -> Result<(), ()> {
+                    assert_eq!(i.with, i.task * 10);
+                    assert_eq!((i.a.clone(), i.b.clone()), w.generate(i.task));
+                    assert!(i.generated.0 <= i.generated.1);
+                    seen.push(i.task);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(seen, vec![0, 1, 2, 3, 4], "{generation}");
+        }
+    }
+
+    /// The generator takes at most one task ahead of its worker, and makes it on a thread
+    /// other than the worker's.
+    #[test]
+    fn overlapped_generation_runs_one_task_ahead_on_its_own_thread() {
+        let w = workload(6, Generation::Overlapped);
+        let taken = AtomicUsize::new(0);
+        let worker = std::thread::current().id();
+        let mut ahead = Vec::new();
+        feed(
+            &w,
+            1,
+            || {
+                assert_ne!(std::thread::current().id(), worker);
+                let t = taken.fetch_add(1, Ordering::SeqCst);
+                (t < w.tasks).then_some((t, ()))
+            },
+            std::time::Instant::now,
+            |i| -> Result<(), ()> {
+                // Give the generator time to run ahead as far as it can.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                ahead.push(taken.load(Ordering::SeqCst).min(w.tasks) - (i.task + 1));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(ahead.iter().all(|&a| a <= 1), "{ahead:?}");
+        assert!(ahead[..4].iter().all(|&a| a == 1), "{ahead:?}");
+    }
+
+    /// A failing worker stops the feed: nothing more is taken than the one task ahead.
+    #[test]
+    fn a_failure_ends_the_feed_with_the_error() {
+        let w = workload(100, Generation::Overlapped);
+        let taken = AtomicUsize::new(0);
+        let result = feed(
+            &w,
+            1,
+            || {
+                let t = taken.fetch_add(1, Ordering::SeqCst);
+                (t < w.tasks).then_some((t, ()))
+            },
+            std::time::Instant::now,
+            |i| if i.task == 2 { Err(i.task) } else { Ok(()) },
+        );
+        assert_eq!(result, Err(2));
+        assert!(taken.load(Ordering::SeqCst) <= 5, "{taken:?}");
+    }
+}
