@@ -40,6 +40,7 @@ pub fn bench_workload(spec: Option<&str>, cpus: usize) -> anyhow::Result<(Worklo
                 size,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             };
             Ok((w, w.label()))
         }

@@ -456,6 +456,7 @@ fn probe_in_child(mode: &str) -> ProbeOutcome {
         size: PROBE_N,
         seed: 1,
         generation: Default::default(),
+        operation: Default::default(),
     };
     let (a, b) = w.generate(0);
     let mut c = vec![0.0; PROBE_N * PROBE_N];
@@ -485,6 +486,7 @@ fn check_shape(m: usize, k: usize, n: usize) -> Result<(), String> {
         size: 1,
         seed: 9,
         generation: Default::default(),
+        operation: Default::default(),
     }
     .rng(m * 7 + k * 3 + n, 0, 0);
     let a = Array2::from_shape_simple_fn((m, k), || blaspar_core::workload::unit_f64(&mut rng));

@@ -26,6 +26,11 @@ pub fn positive_seconds(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// An operation's text form (`gemm`, `svd`, ...).
+pub fn operation(s: &str) -> Result<crate::operation::Operation, String> {
+    s.parse()
+}
+
 /// A percentage from 0 up to 100 (`2` or `2%`).
 pub fn percent(s: &str) -> Result<f64, String> {
     match s.trim().trim_end_matches('%').parse::<f64>() {

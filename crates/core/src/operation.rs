@@ -254,22 +254,39 @@ pub enum Output {
 
 /// A task whose result failed a check.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{check}: {ratio:.3e} exceeds the limit {limit:.3e}")]
+#[error("{check}{}: {value:.3e} exceeds the limit {limit:.3e}", row.map_or(String::new(), |r| format!(" (row {r})")))]
 pub struct Failed {
-    /// Which check failed, in words.
-    pub check: &'static str,
-    /// Its value (infinite for a NaN or a wrong shape): `residual / (norm n eps)`, or
-    /// Freivalds' relative error for gemm.
-    pub ratio: f64,
+    /// Which check failed, in words (or why the library gave no result).
+    pub check: String,
+    /// Its value (infinite for a NaN, a wrong shape or no result): `residual / (norm n
+    /// eps)`, or Freivalds' relative error for gemm.
+    pub value: f64,
     /// The largest value it may take: [`THRESHOLD`], or Freivalds' tolerance for gemm.
     pub limit: f64,
+    /// The row of C where Freivalds' check failed (gemm only).
+    pub row: Option<usize>,
+}
+
+impl Failed {
+    /// A task whose library call gave no result (`why`: its error).
+    pub fn no_result(why: String) -> Failed {
+        Failed {
+            check: why,
+            value: f64::INFINITY,
+            limit: THRESHOLD,
+            row: None,
+        }
+    }
 }
 
 /// A task that passed every check.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Passed {
-    /// The worst check as a share of its limit (at most 1).
-    pub share_of_limit: f64,
+    /// The worst check's value (at most `limit`): `residual / (norm n eps)`, or Freivalds'
+    /// relative error for gemm.
+    pub value: f64,
+    /// The largest value a check may take: [`THRESHOLD`], or Freivalds' tolerance for gemm.
+    pub limit: f64,
     /// A value every correct result has (whatever the library's sign conventions), to
     /// compare runs: gemm the sum of C x; solve sum x; cholesky sum L u; qr sum |R_ii|;
     /// eigh and svd the sum of the values.
@@ -333,9 +350,10 @@ impl Checks {
         self.worst = self.worst.max(r);
         if r > THRESHOLD && self.failed.is_none() {
             self.failed = Some(Failed {
-                check,
-                ratio: r,
+                check: check.to_string(),
+                value: r,
                 limit: THRESHOLD,
+                row: None,
             });
         }
     }
@@ -353,7 +371,8 @@ impl Checks {
         match self.failed {
             Some(f) => Err(f),
             None => Ok(Passed {
-                share_of_limit: self.worst / THRESHOLD,
+                value: self.worst,
+                limit: THRESHOLD,
                 fingerprint,
             }),
         }
@@ -363,7 +382,7 @@ impl Checks {
 /// Checks `output` against `input` for `op` (see the module's "Verification").
 pub fn verify(op: Operation, input: &Input, output: &Output) -> Result<Passed, Failed> {
     if let (Operation::Gemm, Input::Pair(a, b), Output::Product(p)) = (op, input, output) {
-        return verify_product(a, b, p);
+        return verify_product(a.view(), b.view(), p.view());
     }
     let a = input.a();
     let n = a.nrows();
@@ -467,22 +486,29 @@ pub fn verify(op: Operation, input: &Input, output: &Output) -> Result<Passed, F
     c.done(fingerprint)
 }
 
-/// gemm: Freivalds' check of `verify` (its own tolerance, see [`crate::verify`]).
-fn verify_product(a: &Array2<f64>, b: &Array2<f64>, p: &Array2<f64>) -> Result<Passed, Failed> {
+/// gemm's check, Freivalds' (its own tolerance, see [`crate::verify`]): of [`verify`], and
+/// of products kept in a store, read as views.
+pub fn verify_product(
+    a: ArrayView2<'_, f64>,
+    b: ArrayView2<'_, f64>,
+    p: ArrayView2<'_, f64>,
+) -> Result<Passed, Failed> {
     if p.dim() != (a.nrows(), b.ncols()) || a.ncols() != b.nrows() {
         let mut c = Checks::new(a.nrows());
         c.fail("gemm: C has the shape of A B");
         return c.done(0.0);
     }
-    match Verifier::new(b.ncols()).check(a, b, p) {
+    match Verifier::new(b.ncols()).check(&a, &b, &p) {
         Ok(ok) => Ok(Passed {
-            share_of_limit: ok.rel_error / crate::verify::tolerance(a.ncols()),
+            value: ok.rel_error,
+            limit: crate::verify::tolerance(a.ncols()),
             fingerprint: ok.fingerprint,
         }),
         Err(e) => Err(Failed {
-            check: "gemm: Freivalds' check of C = A B",
-            ratio: e.rel_error,
+            check: "gemm: Freivalds' check of C = A B".to_string(),
+            value: e.rel_error,
             limit: e.tolerance,
+            row: Some(e.row),
         }),
     }
 }
@@ -499,6 +525,7 @@ mod tests {
             size: n,
             seed: 7,
             generation: Default::default(),
+            operation: Default::default(),
         }
     }
 
@@ -658,12 +685,12 @@ mod tests {
             let input = op.input(&w, 0, 1);
             let mut out = reference(op, &input);
             let ok = verify(op, &input, &out).unwrap_or_else(|e| panic!("{op}: {e}"));
-            assert!(ok.share_of_limit < 0.1, "{op}: {ok:?}");
+            assert!(ok.value < 0.1 * ok.limit, "{op}: {ok:?}");
             assert!(ok.fingerprint.is_finite() && ok.fingerprint != 0.0, "{op}");
             corrupt(&mut out, 1e-8);
             let bad = verify(op, &input, &out).expect_err(op.name());
             assert!(bad.check.starts_with(op.name()), "{op}: {bad}");
-            assert!(bad.ratio > bad.limit, "{op}: {bad}");
+            assert!(bad.value > bad.limit, "{op}: {bad}");
         }
     }
 
@@ -686,7 +713,7 @@ mod tests {
             &Output::Solution(Array1::zeros(3)),
         )
         .unwrap_err();
-        assert!(e.ratio.is_infinite(), "{e}");
+        assert!(e.value.is_infinite(), "{e}");
         let e = verify(
             Operation::Gemm,
             &Operation::Gemm.input(&w, 0, 1),

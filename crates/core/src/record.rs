@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 ///   run: `time.wall.store` and per-worker `store_seconds` say what that took, and
 ///   `minor_faults` counts the page faults of the timed run. Older records read with zero
 ///   and `null`. `generation` may be `overlapped`.
-pub const SCHEMA_VERSION: u32 = 4;
+/// - 5: `operation` added (gemm when absent); a failed task's `row` may be `null` and it
+///   may name its `check` (the operations beyond gemm).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,24 +126,51 @@ pub struct WorkerUsage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailedTask {
     pub task: usize,
-    pub row: usize,
+    /// The row of C where Freivalds' check failed (gemm; `null` for the other operations).
+    pub row: Option<usize>,
+    /// The check's value: Freivalds' relative error, or `residual / (norm n eps)`.
     pub rel_error: f64,
+    /// Which check failed, in words (the operations beyond gemm; absent for gemm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
 }
 
 /// How the products were checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
-    /// Method: Freivalds' check `C x = A (B x)` with plain-loop matrix-vector products.
+    /// Method: Freivalds' check `C x = A (B x)` with plain-loop matrix-vector products, or
+    /// the operation's own checks (`blaspar_core::operation`).
     pub method: String,
-    /// Relative tolerance per row, `4 (n + 2) eps`.
+    /// The largest accepted value: Freivalds' relative tolerance per row, `4 (n + 2) eps`,
+    /// or the operations' ratio threshold (30).
     pub tolerance: f64,
-    /// Worst relative error over all tasks and rows.
+    /// Worst value over all tasks (and rows, for gemm).
     pub worst_rel_error: f64,
     /// Tasks that failed (empty when all passed).
     pub failed_tasks: Vec<FailedTask>,
     /// Per task, the sum of `C x` (`null` for a failed task): products of two runs agree
     /// when their fingerprints agree to about n eps.
     pub fingerprints: Vec<Option<f64>>,
+}
+
+impl Verification {
+    /// Why the run failed verification, naming the first failed task (`None`: every task
+    /// passed); `tasks` is the run's count.
+    pub fn failure(&self, tasks: usize) -> Option<String> {
+        let first = self.failed_tasks.first()?;
+        let what = match (&first.check, first.row) {
+            (Some(check), _) => format!("{check} gave {:.3e}", first.rel_error),
+            (None, Some(row)) => format!("row {row} has relative error {:.3e}", first.rel_error),
+            (None, None) => format!("its check gave {:.3e}", first.rel_error),
+        };
+        Some(format!(
+            "task {} of {tasks} failed verification: {what} > tolerance {:.3e} ({} task(s) \
+             failed in all)",
+            first.task,
+            self.tolerance,
+            self.failed_tasks.len()
+        ))
+    }
 }
 
 /// One run of one strategy on one workload on one backend.
@@ -178,9 +207,13 @@ pub struct RunRecord {
     /// Library dgemm calls per task, counted in the multiplying thread (`null` when this
     /// binary does not count): proves that the product reached the library.
     pub gemm_calls_per_task: Option<MinMax>,
+    /// What each task computed (`gemm`, `solve`, `cholesky`, `qr`, `eigh`, `svd`); records
+    /// before schema 5 read as gemm.
+    #[serde(default)]
+    pub operation: crate::operation::Operation,
     /// Number of tasks.
     pub tasks: usize,
-    /// Matrix size n (each task multiplies two n x n matrices).
+    /// Matrix size n (each task's operands are n x n).
     pub size: usize,
     /// Workload seed.
     pub seed: u64,

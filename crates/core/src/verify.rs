@@ -135,6 +135,7 @@ mod tests {
             size: 64,
             seed: 3,
             generation: Default::default(),
+            operation: Default::default(),
         };
         let (a, b) = w.generate(0);
         let mut c = naive(&a, &b);
@@ -153,6 +154,7 @@ mod tests {
             size: 9,
             seed: 1,
             generation: Default::default(),
+            operation: Default::default(),
         };
         let (a, b) = w.generate(0);
         let c = naive(&a, &b);

@@ -10,6 +10,7 @@
 //! the same whatever the number ([`Generation`]). Neither `SmallRng` nor rand's `Uniform`
 //! is used: both may change between rand versions.
 
+use crate::operation::Operation;
 use ndarray::Array2;
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -170,12 +171,14 @@ impl Preset {
                 size: 2000,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             },
             Preset::Quick => Workload {
                 tasks: (2 * cpus).max(16),
                 size: 1000,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             },
         }
     }
@@ -190,6 +193,9 @@ pub struct Workload {
     /// Who generates each task's matrices (the values are the same either way).
     #[serde(default)]
     pub generation: Generation,
+    /// What each task computes ([`Operation`]; records before it existed read as gemm).
+    #[serde(default)]
+    pub operation: Operation,
 }
 
 /// Why a workload cannot run.
@@ -260,9 +266,10 @@ impl std::fmt::Display for Bytes {
 }
 
 impl Workload {
-    /// Floating-point operations of all products (2 n^3 per task, the usual GEMM count).
+    /// Floating-point operations of all tasks (2 n^3 per product; the other operations'
+    /// counts are in [`Operation::flops`]).
     pub fn flops(&self) -> f64 {
-        2.0 * (self.size as f64).powi(3) * self.tasks as f64
+        self.operation.flops(self.size) * self.tasks as f64
     }
 
     /// Bytes a run holds at its peak under `plan`, plus the verifier's vectors. `None`
@@ -394,6 +401,7 @@ mod tests {
             size,
             seed,
             generation: Generation::Serial,
+            operation: Default::default(),
         }
     }
 
@@ -448,6 +456,7 @@ mod tests {
             size: 2000,
             seed: 0,
             generation: Default::default(),
+            operation: Default::default(),
         };
         let m = 2000 * 2000 * 8;
         assert_eq!(
@@ -465,6 +474,7 @@ mod tests {
                 size: usize::MAX,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             }
             .memory_bytes(KEEP_2),
             None
@@ -480,6 +490,7 @@ mod tests {
                 size: 10,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             }
             .check(KEEP_2, gib, "test"),
             Err(WorkloadError::NoTasks)
@@ -490,6 +501,7 @@ mod tests {
                 size: 0,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             }
             .check(KEEP_2, gib, "test"),
             Err(WorkloadError::NoSize)
@@ -499,6 +511,7 @@ mod tests {
             size: 2000,
             seed: 0,
             generation: Default::default(),
+            operation: Default::default(),
         };
         let err = big.check(KEEP_2, 2 * gib, "MemAvailable").unwrap_err();
         let text = err.to_string();
@@ -522,6 +535,7 @@ mod tests {
                 size: 2000,
                 seed: 0,
                 generation: Default::default(),
+                operation: Default::default(),
             }
         );
         assert_eq!(Preset::Quick.workload(2).tasks, 16);

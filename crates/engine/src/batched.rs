@@ -17,9 +17,9 @@ use crate::execution::{
     Execution, Interrupted, TaskTiming, Unsupported, WorkerStats, process_minor_faults, stop_point,
 };
 use crate::store::ResultStore;
+use blaspar_core::operation::{Operation, verify_product};
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
-use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, Strategy, Workload};
 use ndarray::Array2;
 use std::time::Instant;
@@ -34,8 +34,17 @@ pub enum BatchError {
 }
 
 /// Why `strategy` (a batched one) cannot run on `backend`.
-pub fn unsupported<B: Backend + ?Sized>(backend: &B, strategy: Strategy) -> Option<String> {
+pub fn unsupported<B: Backend + ?Sized>(
+    backend: &B,
+    strategy: Strategy,
+    op: Operation,
+) -> Option<String> {
     match strategy.placement() {
+        Placement::Batched if op != Operation::Gemm => Some(format!(
+            "batched-T is one batched dgemm call for every product; {op} ({}) has no \
+             batched call here",
+            op.routine()
+        )),
         Placement::Batched => backend.batch_unsupported(),
         _ => None,
     }
@@ -55,7 +64,7 @@ pub fn execute<B: Backend + ?Sized>(
         backend: backend.name().to_string(),
         reason,
     };
-    if let Some(reason) = unsupported(backend, strategy) {
+    if let Some(reason) = unsupported(backend, strategy, workload.operation) {
         return Err(refuse(reason).into());
     }
     let threads = strategy.blas_threads().count_or(backend.default_threads());
@@ -108,9 +117,12 @@ pub fn execute<B: Backend + ?Sized>(
             None
         }
         None => {
-            let verifier = Verifier::new(workload.size);
             let checked = inputs.iter().zip(&products);
-            Some(checked.map(|((a, b), c)| verifier.check(a, b, c)).collect())
+            Some(
+                checked
+                    .map(|((a, b), c)| verify_product(a.view(), b.view(), c.view()))
+                    .collect(),
+            )
         }
     };
     Ok(Execution {

@@ -257,17 +257,8 @@ fn refuse_unproven<B: Backend>(
             backend.name()
         );
     }
-    if let Some(first) = record.verification.failed_tasks.first() {
-        anyhow::bail!(
-            "task {} of {} failed verification: row {} has relative error {:.3e} > tolerance {:.3e} \
-             ({} task(s) failed in all)",
-            first.task,
-            record.tasks,
-            first.row,
-            first.rel_error,
-            record.verification.tolerance,
-            record.verification.failed_tasks.len()
-        );
+    if let Some(why) = record.verification.failure(record.tasks) {
+        anyhow::bail!("{why}");
     }
     Ok(())
 }

@@ -13,16 +13,15 @@ use crate::execution::{
     Execution, Interrupted, TaskCheck, TaskTiming, Unsupported, WorkerStats, process_minor_faults,
     stop_point, stop_requested,
 };
-use crate::feed::{Inputs, feed};
+use crate::feed::{self, Inputs, Sink, compute, feed};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
+use blaspar_core::operation::Operation;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
-use blaspar_core::verify::Verifier;
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
-use ndarray::ArrayViewMut2;
 use std::convert::Infallible;
 use std::time::Instant;
 
@@ -66,9 +65,13 @@ impl ExecError {
 pub fn check_supported<B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
+    op: Operation,
 ) -> Result<(), ExecError> {
     let threads = strategy.blas_threads().requested();
-    if let Some(reason) = crate::batched::unsupported(backend, strategy) {
+    if let Some(reason) = backend
+        .operation_unsupported(op)
+        .or_else(|| crate::batched::unsupported(backend, strategy, op))
+    {
         return Err(ExecError::Unsupported(Unsupported {
             strategy,
             backend: backend.name().to_string(),
@@ -124,7 +127,7 @@ impl Workers {
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
     ) -> Result<(Workers, f64), ExecError> {
-        check_supported(backend, strategy)?;
+        check_supported(backend, strategy, workload.operation)?;
         let t0 = Instant::now();
         let workers = match strategy.placement() {
             // A batch is one call from the calling thread.
@@ -166,13 +169,12 @@ impl Workers {
                 .map_err(ExecError::from);
         }
         let queue = TaskQueue::new(workload.tasks);
-        let verifier = Verifier::new(workload.size);
         let tasks = match store {
             Some(s) => {
                 assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
                 Tasks::IntoStore(s.claims(&queue))
             }
-            None => Tasks::Checked(&queue, &verifier),
+            None => Tasks::Checked(&queue),
         };
         let keep_products = matches!(tasks, Tasks::IntoStore(_));
         let job = InProcessJob {
@@ -238,25 +240,15 @@ enum Tasks<'a> {
     /// Each task with its slot of the store, which the product is written into.
     IntoStore(SlotClaims<'a, TaskQueue>),
     /// Each product checked by its worker, then dropped (`--results fingerprints`).
-    Checked(&'a TaskQueue, &'a Verifier),
-}
-
-/// Where one task's product goes.
-enum Product<'a> {
-    Into(ArrayViewMut2<'a, f64>),
-    CheckedBy(&'a Verifier),
+    Checked(&'a TaskQueue),
 }
 
 impl<'a> Tasks<'a> {
     /// The next task and where its product goes.
-    fn next(&self) -> Option<(usize, Product<'a>)> {
+    fn next(&self) -> Option<(usize, Sink<'a>)> {
         match self {
-            Tasks::IntoStore(claims) => claims
-                .next()
-                .map(|(task, slot)| (task, Product::Into(slot))),
-            Tasks::Checked(queue, verifier) => queue
-                .next()
-                .map(|task| (task, Product::CheckedBy(verifier))),
+            Tasks::IntoStore(claims) => claims.next().map(|(task, slot)| (task, Sink::Slot(slot))),
+            Tasks::Checked(queue) => queue.next().map(|task| (task, Sink::Check)),
         }
     }
 }
@@ -345,38 +337,36 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
     fn do_task(
         &self,
         worker: usize,
-        inputs: Inputs<Product<'_>, Instant>,
+        inputs: Inputs<Sink<'_>, Instant>,
         t0: Instant,
     ) -> (TaskTiming, TaskCheck) {
         let backend = self.backend;
         let since = |t: Instant| t.duration_since(t0).as_secs_f64();
         let Inputs {
             task,
-            with: product,
-            a,
-            b,
+            with: sink,
+            input,
             generated: (g0, g1),
         } = inputs;
         // After g1; later with overlapped generation when the data waited for the worker.
         let m0 = Instant::now();
         let blas_threads = backend.threads();
         let calls0 = backend.gemm_calls_in_this_thread();
-        let (check, verify) = match product {
-            Product::Into(slot) => {
-                backend.multiply_into(a.view(), b.view(), slot);
-                (None, None)
-            }
-            Product::CheckedBy(verifier) => {
-                let c = backend.multiply(&a, &b);
-                let v0 = Instant::now();
-                let check = verifier.check(&a, &b, &c);
-                (Some(check), Some((since(v0), since(Instant::now()))))
-            }
-        };
-        let m1 = verify.map_or_else(|| since(Instant::now()), |v| v.0);
+        let result = compute(backend, self.workload, &input, sink);
+        let m1 = since(Instant::now());
+        // LAPACK reaches the library's dgemm through the Fortran dgemm_, which no binary
+        // counts: the count proves products only.
         let gemm_calls = calls0
             .zip(backend.gemm_calls_in_this_thread())
+            .filter(|_| self.workload.operation == Operation::Gemm)
             .map(|(before, after)| after - before);
+        let (check, verify) = match result {
+            None => (None, None),
+            Some(r) => {
+                let check = feed::check(self.workload, &input, r);
+                (Some(check), Some((m1, since(Instant::now()))))
+            }
+        };
         let timing = TaskTiming {
             task,
             worker,

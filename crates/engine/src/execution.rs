@@ -4,13 +4,13 @@
 //! stopped by a signal, which every executor and phase checks.
 
 use blaspar_core::Strategy;
-use blaspar_core::verify::{Checked, Mismatch};
+use blaspar_core::operation::{Failed, Passed};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// A worker's own check of a task's product (`--results fingerprints` only).
-pub type TaskCheck = Option<Result<Checked, Mismatch>>;
+/// A worker's own check of a task's result (`--results fingerprints` only).
+pub type TaskCheck = Option<Result<Passed, Failed>>;
 
 /// One task's timings (seconds from the start of the timed run) and thread read-back.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ pub struct Execution {
     pub timings: Vec<TaskTiming>,
     pub workers: Vec<WorkerStats>,
     /// With `--results fingerprints`: each task's check, done by its worker.
-    pub checks: Option<Vec<Result<Checked, Mismatch>>>,
+    pub checks: Option<Vec<Result<Passed, Failed>>>,
     /// Starting the workers (before the timed run).
     pub startup_seconds: f64,
     /// Making the result store ready, every page allocated and mapped (before the timed

@@ -5,17 +5,19 @@
 //! pinned generator ([`Workload::generate_on`]) either way, so verification regenerates
 //! them. Thread workers and worker processes feed their tasks through [`feed`].
 
+use blaspar_core::Backend;
+use blaspar_core::operation::{Failed, Input, Output, Passed, verify};
 use blaspar_core::workload::{Generation, Workload};
-use ndarray::Array2;
+use ndarray::ArrayViewMut2;
 use std::sync::mpsc::sync_channel;
 
-/// One task's inputs, ready to multiply.
+/// One task's inputs, ready to compute.
 pub struct Inputs<T, C> {
     pub task: usize,
     /// What came with the task from the queue (where its product goes).
     pub with: T,
-    pub a: Array2<f64>,
-    pub b: Array2<f64>,
+    /// The operation's operands (A and B for gemm).
+    pub input: Input,
     /// When its generation started and ended, on the caller's clock.
     pub generated: (C, C),
 }
@@ -39,12 +41,11 @@ pub fn feed<T: Send, C: Send, E>(
     let generators = workload.generation.threads(blas_threads);
     let generate = |(task, with): (usize, T)| {
         let start = clock();
-        let (a, b) = workload.generate_on(task, generators);
+        let input = workload.operation.input(workload, task, generators);
         Inputs {
             task,
             with,
-            a,
-            b,
+            input,
             generated: (start, clock()),
         }
     };
@@ -71,6 +72,46 @@ pub fn feed<T: Send, C: Send, E>(
     }
 }
 
+/// What one task's result becomes: a product written into its slot of the result store
+/// (gemm with kept products), or a result the worker checks ([`check`]) and drops.
+pub enum Sink<'s> {
+    Slot(ArrayViewMut2<'s, f64>),
+    Check,
+}
+
+/// One task's operation through `backend` with the calling thread's thread setting, into
+/// `sink`: `None` when the product went into its slot (checked after the run), else the
+/// result or the library's error, for [`check`].
+pub fn compute<B: Backend + ?Sized>(
+    backend: &B,
+    workload: &Workload,
+    input: &Input,
+    sink: Sink<'_>,
+) -> Option<Result<Output, String>> {
+    let op = workload.operation;
+    match (sink, input) {
+        (Sink::Slot(slot), Input::Pair(a, b)) => {
+            backend.multiply_into(a.view(), b.view(), slot);
+            None
+        }
+        (Sink::Slot(_), _) => Some(Err(format!(
+            "{op}: the result store keeps products only (--results fingerprints)"
+        ))),
+        (Sink::Check, _) => Some(backend.compute(op, input)),
+    }
+}
+
+/// The worker's check of a result [`compute`] returned (a library error fails the task).
+pub fn check(
+    workload: &Workload,
+    input: &Input,
+    result: Result<Output, String>,
+) -> Result<Passed, Failed> {
+    result
+        .map_err(Failed::no_result)
+        .and_then(|out| verify(workload.operation, input, &out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +123,7 @@ mod tests {
             size: 9,
             seed: 3,
             generation,
+            operation: Default::default(),
         }
     }
 
@@ -103,7 +145,8 @@ mod tests {
                 std::time::Instant::now,
                 |i| -> Result<(), ()> {
                     assert_eq!(i.with, i.task * 10);
-                    assert_eq!((i.a.clone(), i.b.clone()), w.generate(i.task));
+                    let (a, b) = w.generate(i.task);
+                    assert_eq!(i.input, Input::Pair(a, b));
                     assert!(i.generated.0 <= i.generated.1);
                     seen.push(i.task);
                     Ok(())

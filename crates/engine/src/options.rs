@@ -3,9 +3,10 @@
 //! validated against each other before anything runs.
 
 use blaspar_core::args::{
-    backend, generation, positive, positive_seconds, preset, result_mode, strategy,
+    backend, generation, operation, positive, positive_seconds, preset, result_mode, strategy,
 };
 use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::operation::Operation;
 use blaspar_core::strategy::{Placement, generation_refused};
 use blaspar_core::workload::Generation;
 use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
@@ -22,6 +23,12 @@ pub struct RunArgs {
                products in one batched dgemm call at T BLAS threads",
               blaspar_core::strategy::text_forms()))]
     pub strategy: Strategy,
+    /// What each task computes: gemm (C = A B, dgemm), solve (LU with partial pivoting and
+    /// one right-hand side, dgesv), cholesky (dpotrf, of a symmetric positive definite
+    /// matrix), qr (dgeqrf), eigh (symmetric eigenvalues and vectors, dsyevd) or svd (all
+    /// singular values and vectors, dgesdd). Every result is checked.
+    #[arg(long, default_value = "gemm", value_parser = operation)]
+    pub op: Operation,
     /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
     /// of 1000x1000, a few seconds). --tasks and --size override its numbers.
     #[arg(long, default_value = "quick", value_parser = preset)]
@@ -59,9 +66,11 @@ pub struct RunArgs {
     pub cache_dir: Option<PathBuf>,
     /// How products come back: matrices (every product kept; worker processes write theirs
     /// straight into shared memory that this process maps) or fingerprints (each worker
-    /// checks its product and returns only the check; needs no memory for products).
-    #[arg(long, default_value = "matrices", value_parser = result_mode)]
-    pub results: ResultMode,
+    /// checks its result and returns only the check; needs no memory for results). Default:
+    /// matrices for gemm, fingerprints for the other operations (their results are not
+    /// kept).
+    #[arg(long, value_parser = result_mode)]
+    pub results: Option<ResultMode>,
     /// Longest a task may take in a worker process before the worker is killed and the run
     /// fails, in seconds (also bounds a worker's start-up, at least 30 s). Default: 60 s plus
     /// 2 s per GFLOP of one task.
@@ -106,9 +115,18 @@ impl RunArgs {
         workload.size = self.size.unwrap_or(workload.size);
         workload.seed = self.seed;
         workload.generation = self.generation;
+        workload.operation = self.op;
+        let results = match (self.op, self.results) {
+            (Operation::Gemm, r) => r.unwrap_or(ResultMode::Matrices),
+            (op, Some(ResultMode::Matrices)) => anyhow::bail!(
+                "--results matrices keeps n x n products; {op}'s results are checked by each \
+                 worker and not kept (--results fingerprints, the default for {op})"
+            ),
+            (_, r) => r.unwrap_or(ResultMode::Fingerprints),
+        };
         let (available, source) = available_memory();
         let plan = MemoryPlan {
-            keep_products: self.results == ResultMode::Matrices,
+            keep_products: results == ResultMode::Matrices,
             // Workers in flight, or verification threads afterwards.
             in_flight: match self.strategy.placement() {
                 // A batch holds every task's A, B and C at once.
@@ -129,7 +147,7 @@ impl RunArgs {
                 workload.tasks - 1
             );
         }
-        if self.inject_corruption.is_some() && self.results == ResultMode::Fingerprints {
+        if self.inject_corruption.is_some() && results == ResultMode::Fingerprints {
             anyhow::bail!(
                 "--inject-corruption needs --results matrices (it corrupts a kept product)"
             );
@@ -141,7 +159,7 @@ impl RunArgs {
             kernel: self.kernel.clone(),
             json: self.json.clone(),
             cache_dir: self.cache_dir.clone(),
-            results: self.results,
+            results,
             task_timeout: self.task_timeout,
             worker_exe: self.worker_exe.clone(),
             inject_corruption: self.inject_corruption,

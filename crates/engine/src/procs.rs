@@ -34,12 +34,11 @@ use crate::execution::{
     EngineInit, Execution, Interrupted, TaskTiming, WorkerStats, process_minor_faults,
     stop_requested,
 };
-use crate::feed::{Inputs, feed};
+use crate::feed::{Inputs, Sink, check, compute, feed};
 use crate::store::{ResultStore, SharedQueue};
+use blaspar_core::operation::{Failed, Operation, Passed};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
-use blaspar_core::verify::{Checked, Mismatch, Verifier};
 use blaspar_core::{Backend, Strategy, Workload};
-use ndarray::Array2;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
@@ -143,48 +142,50 @@ pub struct TaskDone {
     pub cpu_seconds: f64,
 }
 
-/// A worker's check of its product.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+/// A worker's check of its result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WireCheck {
-    pub passed: bool,
-    pub rel_error: f64,
+    /// `None` when it passed, else which check failed.
+    pub failed: Option<String>,
+    pub value: f64,
+    pub limit: f64,
     pub fingerprint: f64,
-    pub row: usize,
-    pub tolerance: f64,
+    pub row: Option<usize>,
 }
 
 impl WireCheck {
-    fn of(check: Result<Checked, Mismatch>, size: usize) -> WireCheck {
+    fn of(check: Result<Passed, Failed>) -> WireCheck {
         match check {
             Ok(c) => WireCheck {
-                passed: true,
-                rel_error: c.rel_error,
+                failed: None,
+                value: c.value,
+                limit: c.limit,
                 fingerprint: c.fingerprint,
-                row: 0,
-                tolerance: blaspar_core::verify::tolerance(size),
+                row: None,
             },
-            Err(m) => WireCheck {
-                passed: false,
-                rel_error: m.rel_error,
+            Err(f) => WireCheck {
+                failed: Some(f.check),
+                value: f.value,
+                limit: f.limit,
                 fingerprint: f64::NAN,
-                row: m.row,
-                tolerance: m.tolerance,
+                row: f.row,
             },
         }
     }
 
-    fn result(self) -> Result<Checked, Mismatch> {
-        if self.passed {
-            Ok(Checked {
-                rel_error: self.rel_error,
+    fn result(self) -> Result<Passed, Failed> {
+        match self.failed {
+            None => Ok(Passed {
+                value: self.value,
+                limit: self.limit,
                 fingerprint: self.fingerprint,
-            })
-        } else {
-            Err(Mismatch {
+            }),
+            Some(check) => Err(Failed {
+                check,
+                value: self.value,
+                limit: self.limit,
                 row: self.row,
-                rel_error: self.rel_error,
-                tolerance: self.tolerance,
-            })
+            }),
         }
     }
 }
@@ -457,7 +458,7 @@ impl ProcessPool {
         let tasks = self.workload.tasks;
         let since = |ns: u64| ns.saturating_sub(t0_ns) as f64 * 1e-9;
         let mut timings: Vec<Option<TaskTiming>> = vec![None; tasks];
-        let mut checks: Vec<Option<Result<Checked, Mismatch>>> = vec![None; tasks];
+        let mut checks: Vec<Option<Result<Passed, Failed>>> = vec![None; tasks];
         let mut workers = Vec::new();
         let mut worker_cpu = 0.0;
         let mut worker_faults = 0;
@@ -478,8 +479,8 @@ impl ProcessPool {
             });
             for d in done {
                 let task = d.report.task;
-                checks[task] = d.report.check.map(WireCheck::result);
                 timings[task] = Some(d.timing(w.index, since));
+                checks[task] = d.report.check.map(WireCheck::result);
             }
         }
         let checks = (!self.keep_products).then(|| {
@@ -1124,7 +1125,7 @@ enum Products {
     /// Into the task's slot of the parent's store, mapped here.
     Store(ResultStore),
     /// Checked here, then dropped (`--results fingerprints`).
-    Checked(Verifier),
+    Checked,
 }
 
 fn serve<B: Backend>(
@@ -1139,7 +1140,7 @@ fn serve<B: Backend>(
         Some(fd) => {
             Products::Store(unsafe { ResultStore::from_inherited_fd(fd, w.tasks, w.size) }?)
         }
-        None => Products::Checked(Verifier::new(w.size)),
+        None => Products::Checked,
     };
     // SAFETY: the parent created the queue and kept this descriptor open for us.
     let queue = unsafe { SharedQueue::from_inherited_fd(spec.queue_fd, w.tasks) }?;
@@ -1154,7 +1155,7 @@ fn serve<B: Backend>(
             cpu_seconds: process_cpu_seconds(),
             store_seconds: match &products {
                 Products::Store(store) => store.ready_seconds(),
-                Products::Checked(_) => 0.0,
+                Products::Checked => 0.0,
             },
             minor_faults: process_minor_faults(),
         },
@@ -1214,22 +1215,16 @@ fn run_tasks<B: Backend>(
                 monotonic_ns,
                 |inputs| {
                     send(channel, &Reply::Took { task: inputs.task })?;
-                    let done = do_task(backend, w, inputs, |slot, a, b| {
-                        backend.multiply_into(a.view(), b.view(), slot);
-                        None
-                    });
+                    let done = do_task(backend, w, inputs, Sink::Slot);
                     send(channel, &Reply::Done(done))
                 },
             )?;
         }
-        Products::Checked(verifier) => {
-            let verifier: &Verifier = verifier;
+        Products::Checked => {
             let next = || queue.next().map(|task| (task, ()));
             feed(w, threads, next, monotonic_ns, |inputs| {
                 send(channel, &Reply::Took { task: inputs.task })?;
-                let done = do_task(backend, w, inputs, |(), a, b| {
-                    Some((backend.multiply(a, b), verifier))
-                });
+                let done = do_task(backend, w, inputs, |()| Sink::Check);
                 send(channel, &Reply::Done(done))
             })?;
         }
@@ -1244,36 +1239,37 @@ fn run_tasks<B: Backend>(
     Ok(())
 }
 
-/// Multiplies a task's A and B with `multiply` (given where the product goes), which
-/// returns the product when this worker must check it (and the verifier to check it with).
-fn do_task<'v, B: Backend, T>(
+/// Computes a task into where `sink` says its result goes; the result is checked here
+/// when the sink is [`Sink::Check`].
+fn do_task<'s, B: Backend, T>(
     backend: &B,
     w: &Workload,
     inputs: Inputs<T, u64>,
-    multiply: impl FnOnce(T, &Array2<f64>, &Array2<f64>) -> Option<(Array2<f64>, &'v Verifier)>,
+    sink: impl FnOnce(T) -> Sink<'s>,
 ) -> TaskDone {
     let Inputs {
         task,
         with,
-        a,
-        b,
+        input,
         generated: (g0, g1),
     } = inputs;
     // After g1; later with overlapped generation when the data waited for the worker.
     let m0 = monotonic_ns();
     let blas_threads = backend.threads();
     let calls0 = backend.gemm_calls_in_this_thread();
-    let to_check = multiply(with, &a, &b);
+    let result = compute(backend, w, &input, sink(with));
     let m1 = monotonic_ns();
+    // LAPACK reaches the library's dgemm through the Fortran dgemm_, which no binary counts.
     let gemm_calls = calls0
         .zip(backend.gemm_calls_in_this_thread())
+        .filter(|_| w.operation == Operation::Gemm)
         .map(|(before, after)| after - before);
-    let check = to_check.map(|(c, v)| WireCheck::of(v.check(&a, &b, &c), w.size));
+    let check = result.map(|r| WireCheck::of(check(w, &input, r)));
     TaskDone {
         task,
         generate: (g0, g1),
         multiply: (m0, m1),
-        verify: check.map(|_| (m1, monotonic_ns())),
+        verify: check.as_ref().map(|_| (m1, monotonic_ns())),
         blas_threads,
         gemm_calls,
         check,
@@ -1311,12 +1307,14 @@ mod tests {
             size: 100,
             seed: 0,
             generation: Default::default(),
+            operation: Default::default(),
         };
         let seed = Workload {
             tasks: 1,
             size: 2000,
             seed: 0,
             generation: Default::default(),
+            operation: Default::default(),
         };
         assert!(default_task_timeout(&small) >= Duration::from_secs(60));
         assert_eq!(default_task_timeout(&seed), Duration::from_secs(92));

@@ -4,11 +4,12 @@ use crate::execution::{Execution, Interrupted, stop_point};
 use crate::store::ResultStore;
 use blaspar_core::ResultMode;
 use blaspar_core::machine::{Machine, blas_env};
+use blaspar_core::operation::{Failed, Operation, Passed, THRESHOLD, verify_product};
 use blaspar_core::record::{
     FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
     WallPhases, WorkerUsage, union_length,
 };
-use blaspar_core::verify::{Checked, Mismatch, Verifier, tolerance};
+use blaspar_core::verify::tolerance;
 use blaspar_core::workload::GENERATOR;
 use blaspar_core::{Backend, Strategy, Workload};
 use rayon::prelude::*;
@@ -48,14 +49,14 @@ fn verify_with(
 ) -> Result<(Verification, f64), Interrupted> {
     let start = Instant::now();
     let size = workload.size;
-    let verifier = Verifier::new(size);
-    let results: Vec<Result<Checked, Mismatch>> = match (store, &exec.checks) {
+    let op = workload.operation;
+    let results: Vec<Result<Passed, Failed>> = match (store, &exec.checks) {
         (Some(store), _) => (0..workload.tasks)
             .into_par_iter()
             .map(|task| {
                 go_on()?;
                 let (a, b) = workload.generate(task);
-                Ok(verifier.check(&a, &b, &store.product(task)))
+                Ok(verify_product(a.view(), b.view(), store.product(task)))
             })
             .collect::<Result<_, Interrupted>>()?,
         (None, Some(checks)) => checks.clone(),
@@ -67,13 +68,14 @@ fn verify_with(
     for (task, r) in results.into_iter().enumerate() {
         fingerprints.push(r.as_ref().ok().map(|c| c.fingerprint));
         match r {
-            Ok(c) => worst = worst.max(c.rel_error),
-            Err(m) => {
-                worst = worst.max(m.rel_error);
+            Ok(c) => worst = worst.max(c.value),
+            Err(f) => {
+                worst = worst.max(f.value);
                 failed.push(FailedTask {
                     task,
-                    row: m.row,
-                    rel_error: m.rel_error,
+                    row: f.row,
+                    rel_error: f.value,
+                    check: (op != Operation::Gemm).then_some(f.check),
                 });
             }
         }
@@ -81,13 +83,23 @@ fn verify_with(
     let by = if store.is_some() {
         "after the run, A and B regenerated from the seed"
     } else {
-        "by each worker right after its multiply"
+        "by each worker right after its operation"
     };
     let v = Verification {
-        method: format!(
-            "freivalds: C x = A (B x), plain-loop matrix-vector products, x fixed in [0.5, 1.5), {by}"
-        ),
-        tolerance: tolerance(size),
+        method: match op {
+            Operation::Gemm => format!(
+                "freivalds: C x = A (B x), plain-loop matrix-vector products, x fixed in \
+                 [0.5, 1.5), {by}"
+            ),
+            _ => format!(
+                "{op}: residual and orthogonality ratios through a fixed vector in [0.5, 1.5), \
+                 residual / (norm n eps) <= {THRESHOLD} (blaspar_core::operation), {by}"
+            ),
+        },
+        tolerance: match op {
+            Operation::Gemm => tolerance(size),
+            _ => THRESHOLD,
+        },
         worst_rel_error: worst,
         failed_tasks: failed,
         fingerprints,
@@ -156,6 +168,7 @@ pub fn record<B: Backend + ?Sized>(
         seed: workload.seed,
         generator: GENERATOR.to_string(),
         generation: workload.generation,
+        operation: workload.operation,
         results: results.to_string(),
         seconds_total: total,
         time: time_split(exec, workers, verify_seconds),

@@ -606,11 +606,13 @@ impl<'b, B: Backend> Served<'b, B> {
 
     fn answer(&mut self, request: Request) -> anyhow::Result<ServeReply> {
         match request {
-            Request::Check(strategy) => Ok(match check_supported(self.backend, strategy) {
-                Ok(()) => ServeReply::Supported,
-                Err(ExecError::Unsupported(u)) => ServeReply::Unsupported { reason: u.reason },
-                Err(e) => return Err(e.into()),
-            }),
+            Request::Check(strategy) => Ok(
+                match check_supported(self.backend, strategy, self.spec.workload.operation) {
+                    Ok(()) => ServeReply::Supported,
+                    Err(ExecError::Unsupported(u)) => ServeReply::Unsupported { reason: u.reason },
+                    Err(e) => return Err(e.into()),
+                },
+            ),
             Request::Start(strategy) => self.start(strategy),
             Request::Run => self.run(),
             Request::Verify => self.verify(),
@@ -710,17 +712,8 @@ impl<'b, B: Backend> Served<'b, B> {
             );
         }
         let (v, _) = report::verify(&exec, w, Some(&s.store));
-        if let Some(f) = v.failed_tasks.first() {
-            anyhow::bail!(
-                "task {} of {} failed verification: row {} has relative error {:.3e} > \
-                 tolerance {:.3e} ({} task(s) failed in all)",
-                f.task,
-                w.tasks,
-                f.row,
-                f.rel_error,
-                v.tolerance,
-                v.failed_tasks.len()
-            );
+        if let Some(why) = v.failure(w.tasks) {
+            anyhow::bail!("{why}");
         }
         s.verified = true;
         Ok(ServeReply::Verified {

@@ -26,6 +26,7 @@ fn main() -> Result<(), String> {
         size: n,
         seed: 1,
         generation: Default::default(),
+        operation: Default::default(),
     };
     let b = Faer::new();
     b.set_threads(threads);

@@ -277,6 +277,7 @@ mod tests {
             size: n,
             seed: 5,
             generation: Default::default(),
+            operation: Default::default(),
         }
     }
 

@@ -18,6 +18,7 @@ fn workload(tasks: usize, size: usize) -> Workload {
         size,
         seed: 3,
         generation: Default::default(),
+        operation: Default::default(),
     }
 }
 

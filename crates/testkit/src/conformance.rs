@@ -374,6 +374,7 @@ fn workload(n: usize) -> Workload {
         size: n,
         seed: 11,
         generation: Default::default(),
+        operation: Default::default(),
     }
 }
 
