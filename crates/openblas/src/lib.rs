@@ -311,6 +311,7 @@ fn coretype_probes(
     unsafe { ffi::openblas_set_num_threads(default_threads as c_int) };
     let mut probes = vec![KernelProbe {
         kernel: format!("{running} ({CORETYPE}={forced})"),
+        size: None,
         outcome: ProbeOutcome::Correct { gflops: here },
     }];
     match library_default_probe() {
@@ -325,6 +326,7 @@ fn coretype_probes(
             }
             probes.push(KernelProbe {
                 kernel: format!("{core} (library's choice)"),
+                size: None,
                 outcome: ProbeOutcome::Correct { gflops },
             });
             (Some(core), probes)
@@ -332,6 +334,7 @@ fn coretype_probes(
         Err(detail) => {
             probes.push(KernelProbe {
                 kernel: "library's choice".to_string(),
+                size: None,
                 outcome: ProbeOutcome::Failed { detail },
             });
             (None, probes)
@@ -375,6 +378,7 @@ impl OpenBlas {
                 method,
                 library_default,
                 probes,
+                decided_at: None,
             },
             default_threads: if variant == Variant::Serial {
                 1
