@@ -61,12 +61,17 @@ fn libflame() -> Result<Option<PathBuf>, blaspar_cblas::provenance::ProvenanceEr
 }
 
 impl Blis {
-    /// Chooses the kernel (see [`probe`]), then initialises BLIS. Call during start-up,
-    /// before other threads exist, after [`child_hook`].
-    pub fn init(request: &KernelRequest, cache_dir: &Path) -> Result<Blis, probe::ProbeError> {
+    /// Chooses the kernel (see [`probe`]; `size`: the workload's matrix size, probed near
+    /// it), then initialises BLIS. Call during start-up, before other threads exist, after
+    /// [`child_hook`].
+    pub fn init(
+        request: &KernelRequest,
+        cache_dir: &Path,
+        size: Option<usize>,
+    ) -> Result<Blis, probe::ProbeError> {
         blaspar_cblas::provenance::expect_static("BLIS (vendored by blis-src)")?;
         let libflame = libflame()?;
-        let selection = probe::select(request, cache_dir)?;
+        let selection = probe::select(request, cache_dir, size)?;
         // SAFETY: BLIS reads BLIS_ARCH_TYPE (set by `select`) during this initialisation.
         unsafe { ffi::bli_init() };
         let running = unsafe { ffi::bli_arch_query_id() };
@@ -96,6 +101,7 @@ impl Blis {
                 method: selection.method,
                 library_default: selection.library_default,
                 probes: selection.probes,
+                decided_at: selection.decided_at,
             },
             default_threads,
             counter: None,

@@ -4,8 +4,16 @@
 //! the speed of skx there). So by default we never trust its detection silently: every
 //! sub-configuration compiled into the library is tried **in a child process** (a wrong
 //! one can abort or raise SIGILL), those whose products are correct are timed on one
-//! thread, and the fastest wins. The choice is cached per CPU model, CPU flags and BLIS
-//! version, and is handed to BLIS through `BLIS_ARCH_TYPE` before its initialisation.
+//! thread at 512^3, and the fastest wins. The choice is cached per CPU model, CPU flags and
+//! BLIS version, and is handed to BLIS through `BLIS_ARCH_TYPE` before its initialisation.
+//!
+//! A kernel that wins at 512^3 may lose on the workload's own matrices (edge blocks weigh
+//! more at 200^3), so with a workload the contenders (correct kernels within 20% of the
+//! fastest at 512, at most 4) are also timed at the workload's size class ([`size_class`]:
+//! the power of two nearest its size, 16 to 1024) and the fastest there wins. That choice
+//! is cached per size class in the same file; the record says which size decided
+//! (`kernel_choice.decided_at`). Cost: once per CPU and size class, at most 4 more probe
+//! children of about 0.4 s each.
 //!
 //! The child is the current executable started with `BLASPAR_BLIS_PROBE` set; every binary
 //! that links this crate calls [`child_hook`] first thing in `main`.
@@ -16,6 +24,7 @@ use blaspar_core::machine::Machine;
 use blaspar_core::verify::Verifier;
 use blaspar_core::workload::Workload;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -26,8 +35,15 @@ const PROBE_VAR: &str = "BLASPAR_BLIS_PROBE";
 const ARCH_VAR: &str = "BLIS_ARCH_TYPE";
 /// A probe child that takes longer than this is killed and its kernel discarded.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Size of the timed probe product.
+/// Size of the timed product of the probe of every kernel.
 const PROBE_N: usize = 512;
+/// Size classes span these sizes ([`size_class`]).
+const CLASS_MIN: usize = 16;
+const CLASS_MAX: usize = 1024;
+/// A size probe times the kernels at least this share of the fastest at `PROBE_N` ...
+const CONTENDER_SHARE: f64 = 0.8;
+/// ... at most this many.
+const CONTENDERS: usize = 4;
 
 /// What the user asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +96,8 @@ pub struct Selection {
     pub method: ChoiceMethod,
     pub library_default: Option<String>,
     pub probes: Vec<KernelProbe>,
+    /// n of the probe product whose timings decided, when a probe (or its cache) decided.
+    pub decided_at: Option<usize>,
 }
 
 /// The compiled-in sub-configurations and BLIS's own pick, from a child.
@@ -98,11 +116,34 @@ struct CacheEntry {
     library_default: String,
     chosen: String,
     probes: Vec<KernelProbe>,
+    /// The decision at each size class probed so far (other than `PROBE_N`).
+    #[serde(default)]
+    by_size: BTreeMap<usize, SizeDecision>,
 }
 
-/// Decides which sub-configuration to run. Must be called before BLIS is initialised in
-/// this process, and before other threads start (it may set `BLIS_ARCH_TYPE`).
-pub fn select(request: &KernelRequest, cache_dir: &Path) -> Result<Selection, ProbeError> {
+/// The contenders timed at one size class, and the fastest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SizeDecision {
+    chosen: String,
+    probes: Vec<KernelProbe>,
+}
+
+/// The size class of n x n matrices: the power of two nearest `n` (by ratio), within 16 to
+/// 1024 (beyond 1024 every kernel runs its full blocks; below 16 a product is too short to
+/// time apart from its call). The probe of a class times this size.
+pub fn size_class(n: usize) -> usize {
+    let n = n.clamp(CLASS_MIN, CLASS_MAX) as f64;
+    1 << (n.log2().round() as u32)
+}
+
+/// Decides which sub-configuration to run, for matrices of `size` when given. Must be
+/// called before BLIS is initialised in this process, and before other threads start (it
+/// may set `BLIS_ARCH_TYPE`).
+pub fn select(
+    request: &KernelRequest,
+    cache_dir: &Path,
+    size: Option<usize>,
+) -> Result<Selection, ProbeError> {
     if std::env::var_os(ARCH_VAR).is_some() && *request == KernelRequest::Auto {
         // The user set BLIS's own variable: respect it, and say so.
         return Ok(Selection {
@@ -110,6 +151,7 @@ pub fn select(request: &KernelRequest, cache_dir: &Path) -> Result<Selection, Pr
             method: ChoiceMethod::UserOverride,
             library_default: None,
             probes: vec![],
+            decided_at: None,
         });
     }
     match request {
@@ -120,6 +162,7 @@ pub fn select(request: &KernelRequest, cache_dir: &Path) -> Result<Selection, Pr
                 method: ChoiceMethod::LibraryDefault,
                 library_default: None,
                 probes: vec![],
+                decided_at: None,
             })
         }
         KernelRequest::Named(name) => {
@@ -144,9 +187,10 @@ pub fn select(request: &KernelRequest, cache_dir: &Path) -> Result<Selection, Pr
                 method: ChoiceMethod::UserOverride,
                 library_default: Some(inv.library_default),
                 probes: vec![],
+                decided_at: None,
             })
         }
-        KernelRequest::Auto => auto(cache_dir),
+        KernelRequest::Auto => auto(cache_dir, size.map(size_class)),
     }
 }
 
@@ -178,75 +222,153 @@ fn key_hash(key: &str) -> u64 {
     h.finish()
 }
 
-fn auto(cache_dir: &Path) -> Result<Selection, ProbeError> {
+/// The kernel for matrices of size class `class` (`None`: no workload, the choice at
+/// `PROBE_N`): from the cache, probing what it lacks and adding it.
+fn auto(cache_dir: &Path, class: Option<usize>) -> Result<Selection, ProbeError> {
     let machine = Machine::detect();
     // SAFETY: BLIS returns a static NUL-terminated string.
     let version = unsafe { blaspar_cblas::cstr(ffi::bli_info_get_version_str()) };
     let path = cache_path(cache_dir, &machine, &version);
     let arches = ffi::all_arches();
     let id_of = |name: &str| arches.iter().find(|(_, n)| n == name).map(|(id, _)| *id);
-    if let Some(entry) = std::fs::read(&path)
+    let cached = std::fs::read(&path)
         .ok()
         .and_then(|b| serde_json::from_slice::<CacheEntry>(&b).ok())
-        && entry.cpu_model == machine.cpu_model
-        && entry.blis_version == version
-        && let Some(id) = id_of(&entry.chosen)
-    {
-        set_arch(id);
-        return Ok(Selection {
-            arch_id: Some(id),
-            method: ChoiceMethod::Cache,
-            library_default: Some(entry.library_default),
-            probes: entry.probes,
+        .filter(|e| {
+            e.cpu_model == machine.cpu_model
+                && e.blis_version == version
+                && id_of(&e.chosen).is_some()
         });
+    let mut probed = cached.is_none();
+    let mut entry = match cached {
+        Some(entry) => entry,
+        None => probe_every_kernel(&machine, version)?,
+    };
+    let class = class.filter(|&c| c != PROBE_N);
+    if let Some(c) = class
+        && !entry.by_size.contains_key(&c)
+    {
+        let decision = probe_contenders(&entry.probes, c)?;
+        entry.by_size.insert(c, decision);
+        probed = true;
     }
+    if probed {
+        // A cache that cannot be written costs a probe next time, nothing more.
+        if let Err(e) = write_atomically(
+            &path,
+            &serde_json::to_vec_pretty(&entry).expect("serialisable"),
+        ) {
+            eprintln!(
+                "note: could not cache the BLIS kernel choice in {}: {e}",
+                path.display()
+            );
+        }
+    }
+    let mut probes = entry.probes.clone();
+    let (chosen, decided_at) = match class.and_then(|c| entry.by_size.get(&c).map(|d| (c, d))) {
+        Some((c, decision)) => {
+            probes.extend(decision.probes.iter().cloned());
+            (decision.chosen.clone(), c)
+        }
+        None => (entry.chosen.clone(), PROBE_N),
+    };
+    let id = id_of(&chosen).ok_or_else(|| ProbeError::NoneCorrect {
+        table: table(&probes),
+    })?;
+    set_arch(id);
+    Ok(Selection {
+        arch_id: Some(id),
+        method: if probed {
+            ChoiceMethod::Probe
+        } else {
+            ChoiceMethod::Cache
+        },
+        library_default: Some(entry.library_default),
+        probes,
+        decided_at: Some(decided_at),
+    })
+}
+
+/// Every compiled-in kernel, each in a child, timed at `PROBE_N`: the fastest correct one.
+fn probe_every_kernel(machine: &Machine, version: String) -> Result<CacheEntry, ProbeError> {
     let inv = inventory()?;
     let probes: Vec<KernelProbe> = inv
         .compiled
         .iter()
         .map(|(id, name)| KernelProbe {
             kernel: name.clone(),
-            outcome: probe_one(*id),
+            size: Some(PROBE_N),
+            outcome: probe_one(*id, PROBE_N),
         })
         .collect();
-    let best = probes
-        .iter()
-        .filter_map(|p| match p.outcome {
-            ProbeOutcome::Correct { gflops } => Some((gflops, p.kernel.clone())),
-            _ => None,
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let Some((_, chosen)) = best else {
+    let Some(chosen) = fastest(&probes) else {
         return Err(ProbeError::NoneCorrect {
             table: table(&probes),
         });
     };
-    let entry = CacheEntry {
+    Ok(CacheEntry {
         cpu_model: machine.cpu_model.clone(),
         simd: machine.simd.clone(),
         blis_version: version,
-        library_default: inv.library_default.clone(),
-        chosen: chosen.clone(),
-        probes: probes.clone(),
-    };
-    // A cache that cannot be written costs a probe next time, nothing more.
-    if let Err(e) = write_atomically(
-        &path,
-        &serde_json::to_vec_pretty(&entry).expect("serialisable"),
-    ) {
-        eprintln!(
-            "note: could not cache the BLIS kernel choice in {}: {e}",
-            path.display()
-        );
-    }
-    let id = id_of(&chosen).expect("probed kernels come from the arch table");
-    set_arch(id);
-    Ok(Selection {
-        arch_id: Some(id),
-        method: ChoiceMethod::Probe,
-        library_default: Some(inv.library_default),
+        library_default: inv.library_default,
+        chosen,
         probes,
+        by_size: BTreeMap::new(),
     })
+}
+
+/// The kernels of the `PROBE_N` table that could win at size `class` ([`contenders`]),
+/// each timed at `class` in a child: the fastest correct one.
+fn probe_contenders(at_probe_n: &[KernelProbe], class: usize) -> Result<SizeDecision, ProbeError> {
+    let arches = ffi::all_arches();
+    let probes: Vec<KernelProbe> = contenders(at_probe_n)
+        .into_iter()
+        .filter_map(|name| arches.iter().find(|(_, n)| *n == name))
+        .map(|(id, name)| KernelProbe {
+            kernel: name.clone(),
+            size: Some(class),
+            outcome: probe_one(*id, class),
+        })
+        .collect();
+    match fastest(&probes) {
+        Some(chosen) => Ok(SizeDecision { chosen, probes }),
+        None => Err(ProbeError::NoneCorrect {
+            table: table(&probes),
+        }),
+    }
+}
+
+/// The correct kernels within `CONTENDER_SHARE` of the fastest, fastest first, at most
+/// `CONTENDERS`: what a probe at another size times (a kernel far behind at 512^3 is not
+/// expected to win elsewhere, and each costs a child).
+fn contenders(probes: &[KernelProbe]) -> Vec<String> {
+    let mut correct: Vec<(f64, &str)> = probes
+        .iter()
+        .filter_map(|p| match p.outcome {
+            ProbeOutcome::Correct { gflops } => Some((gflops, p.kernel.as_str())),
+            _ => None,
+        })
+        .collect();
+    correct.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let best = correct.first().map_or(0.0, |c| c.0);
+    correct
+        .into_iter()
+        .filter(|(g, _)| *g >= CONTENDER_SHARE * best)
+        .take(CONTENDERS)
+        .map(|(_, k)| k.to_string())
+        .collect()
+}
+
+/// The fastest correct kernel of a table.
+fn fastest(probes: &[KernelProbe]) -> Option<String> {
+    probes
+        .iter()
+        .filter_map(|p| match p.outcome {
+            ProbeOutcome::Correct { gflops } => Some((gflops, &p.kernel)),
+            _ => None,
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.clone())
 }
 
 /// Sets BLIS_ARCH_TYPE for BLIS's initialisation in this process.
@@ -387,8 +509,9 @@ pub fn inventory() -> Result<Inventory, ProbeError> {
     })
 }
 
-fn probe_one(id: i32) -> ProbeOutcome {
-    match run_child(&id.to_string(), Some(id)) {
+/// Kernel `id` tried in a child, timed at `size`.
+fn probe_one(id: i32, size: usize) -> ProbeOutcome {
+    match run_child(&format!("{id}@{size}"), Some(id)) {
         Ok(line) => {
             serde_json::from_str::<ProbeOutcome>(&line).unwrap_or_else(|e| ProbeOutcome::Failed {
                 detail: format!("bad probe output '{line}': {e}"),
@@ -426,10 +549,14 @@ pub fn child_hook() {
     std::process::exit(0);
 }
 
+/// The probe of `mode` = `<arch id>@<size>`, in this (child) process.
 fn probe_in_child(mode: &str) -> ProbeOutcome {
-    let Ok(want) = mode.parse::<i32>() else {
+    let parsed = mode
+        .split_once('@')
+        .and_then(|(id, n)| Some((id.parse::<i32>().ok()?, n.parse::<usize>().ok()?)));
+    let Some((want, n)) = parsed.filter(|&(_, n)| n > 0) else {
         return ProbeOutcome::Failed {
-            detail: format!("bad probe mode '{mode}'"),
+            detail: format!("bad probe mode '{mode}' (expected <arch id>@<size>)"),
         };
     };
     unsafe { ffi::bli_init() };
@@ -441,25 +568,20 @@ fn probe_in_child(mode: &str) -> ProbeOutcome {
     }
     unsafe { ffi::bli_thread_set_num_threads(1) };
     // Correctness on shapes that are not multiples of any kernel's blocks, then the timed size.
-    for (m, k, n) in [
-        (1, 1, 1),
-        (37, 53, 29),
-        (131, 67, 129),
-        (PROBE_N, PROBE_N, PROBE_N),
-    ] {
+    for (m, k, n) in [(1, 1, 1), (37, 53, 29), (131, 67, 129), (n, n, n)] {
         if let Err(detail) = check_shape(m, k, n) {
             return ProbeOutcome::Wrong { detail };
         }
     }
     let w = Workload {
         tasks: 1,
-        size: PROBE_N,
+        size: n,
         seed: 1,
         generation: Default::default(),
         operation: Default::default(),
     };
     let (a, b) = w.generate(0);
-    let mut c = vec![0.0; PROBE_N * PROBE_N];
+    let mut c = vec![0.0; n * n];
     let (a, b) = (
         a.as_slice().expect("standard layout"),
         b.as_slice().expect("standard layout"),
@@ -468,14 +590,14 @@ fn probe_in_child(mode: &str) -> ProbeOutcome {
     let deadline = Instant::now() + Duration::from_millis(300);
     for rep in 0.. {
         let t = Instant::now();
-        ffi::dgemm(PROBE_N, PROBE_N, PROBE_N, a, b, &mut c);
+        ffi::dgemm(n, n, n, a, b, &mut c);
         best = best.min(t.elapsed().as_secs_f64());
         if rep >= 2 && Instant::now() > deadline {
             break;
         }
     }
     ProbeOutcome::Correct {
-        gflops: 2.0 * (PROBE_N as f64).powi(3) / best / 1e9,
+        gflops: 2.0 * (n as f64).powi(3) / best / 1e9,
     }
 }
 
@@ -524,6 +646,65 @@ pub fn default_cache_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_classes_are_the_nearest_power_of_two_within_bounds() {
+        let classes: Vec<usize> = [1, 16, 23, 100, 181, 182, 200, 362, 363, 512, 1000, 2000]
+            .into_iter()
+            .map(size_class)
+            .collect();
+        assert_eq!(
+            classes,
+            [16, 16, 32, 128, 128, 256, 256, 256, 512, 512, 1024, 1024]
+        );
+    }
+
+    fn row(kernel: &str, outcome: ProbeOutcome) -> KernelProbe {
+        KernelProbe {
+            kernel: kernel.to_string(),
+            size: Some(PROBE_N),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn contenders_are_the_correct_kernels_near_the_fastest() {
+        let ok = |gflops| ProbeOutcome::Correct { gflops };
+        let probes = [
+            row(
+                "skx",
+                ProbeOutcome::Failed {
+                    detail: "killed by signal 4".into(),
+                },
+            ),
+            row("haswell", ok(35.6)),
+            row("sandybridge", ok(32.0)),
+            row("penryn", ok(12.0)),
+            row("zen3", ok(42.2)),
+            row("zen2", ok(38.3)),
+            row("zen", ok(35.1)),
+            row(
+                "wrong",
+                ProbeOutcome::Wrong {
+                    detail: "row 3".into(),
+                },
+            ),
+        ];
+        // Within 80% of 42.2 (33.8 and up), fastest first, at most 4.
+        assert_eq!(contenders(&probes), ["zen3", "zen2", "haswell", "zen"]);
+        assert_eq!(fastest(&probes).as_deref(), Some("zen3"));
+        assert_eq!(fastest(&probes[..1]), None);
+    }
+
+    #[test]
+    fn cache_entries_without_size_decisions_still_read() {
+        let old = r#"{"cpu_model": "AMD EPYC 7B13", "simd": ["avx2"], "blis_version": "1.0",
+            "library_default": "zen3", "chosen": "zen3",
+            "probes": [{"kernel": "zen3", "outcome": "correct", "gflops": 42.1}]}"#;
+        let entry: CacheEntry = serde_json::from_str(old).unwrap();
+        assert!(entry.by_size.is_empty());
+        assert_eq!(entry.probes[0].size, None);
+    }
 
     #[test]
     fn cache_keys_hash_as_64_bit_fnv_1a() {

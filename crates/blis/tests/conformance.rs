@@ -6,5 +6,6 @@ use blaspar_blis::{Blis, KernelRequest};
 blaspar_testkit::conformance_tests!(
     Blis,
     "blis",
-    Blis::init(&KernelRequest::LibraryDefault, &std::env::temp_dir()).expect("BLIS initialises")
+    Blis::init(&KernelRequest::LibraryDefault, &std::env::temp_dir(), None)
+        .expect("BLIS initialises")
 );

@@ -188,8 +188,31 @@ fn kernel_is_probed_then_cached_then_overridden() {
         correct.iter().any(|(k, _)| k == "generic"),
         "generic is always compiled in: {correct:?}"
     );
-    let fastest = correct.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-    assert_eq!(probed.kernel, fastest.0, "the fastest correct kernel wins");
+    // Every kernel at 512^3, then the contenders at the workload's size class, which decides.
+    assert_eq!(probed.kernel_choice.decided_at, Some(64));
+    let fastest_at = |rec: &blaspar_core::record::RunRecord, size: usize| {
+        rec.kernel_choice
+            .probes
+            .iter()
+            .filter(|p| p.size == Some(size))
+            .filter_map(|p| match p.outcome {
+                ProbeOutcome::Correct { gflops } => Some((p.kernel.clone(), gflops)),
+                _ => None,
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k)
+    };
+    let at_64 = probed
+        .kernel_choice
+        .probes
+        .iter()
+        .filter(|p| p.size == Some(64));
+    assert!((1..=4).contains(&at_64.count()), "at most 4 contenders");
+    assert_eq!(
+        Some(&probed.kernel),
+        fastest_at(&probed, 64).as_ref(),
+        "the fastest correct kernel at the workload's size wins"
+    );
 
     let (out, rec) = run(exe(), &args, &env);
     assert!(out.status.success(), "{}", text(&out));
@@ -197,6 +220,15 @@ fn kernel_is_probed_then_cached_then_overridden() {
     assert_eq!(cached.kernel_choice.method, ChoiceMethod::Cache);
     assert_eq!(cached.kernel, probed.kernel);
     assert_eq!(cached.kernel_choice.probes, probed.kernel_choice.probes);
+
+    // The 512^3 table decides a workload of that class, from the cache.
+    let big = ["-s", "sequential", "--tasks", "1", "--size", "512"];
+    let (out, rec) = run(exe(), &big, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let at_512 = rec.unwrap();
+    assert_eq!(at_512.kernel_choice.method, ChoiceMethod::Cache);
+    assert_eq!(at_512.kernel_choice.decided_at, Some(512));
+    assert_eq!(Some(&at_512.kernel), fastest_at(&at_512, 512).as_ref());
 
     let (out, rec) = run(exe(), &[&args[..], &["--kernel", "generic"]].concat(), &env);
     assert!(out.status.success(), "{}", text(&out));

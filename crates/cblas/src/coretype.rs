@@ -215,6 +215,7 @@ fn coretype_probes(
             Some(gflops),
             vec![KernelProbe {
                 kernel: label,
+                size: None,
                 outcome: ProbeOutcome::Correct { gflops },
             }],
         ),
@@ -229,6 +230,7 @@ fn coretype_probes(
             None,
             vec![KernelProbe {
                 kernel: label,
+                size: None,
                 outcome: ProbeOutcome::Failed { detail },
             }],
         ),
@@ -248,6 +250,7 @@ fn coretype_probes(
             }
             probes.push(KernelProbe {
                 kernel: format!("{core} (library's choice)"),
+                size: None,
                 outcome: ProbeOutcome::Correct { gflops },
             });
             Some(core)
@@ -255,6 +258,7 @@ fn coretype_probes(
         ChildProbe::Killed { detail } | ChildProbe::Failed { detail } => {
             probes.push(KernelProbe {
                 kernel: "library's choice".to_string(),
+                size: None,
                 outcome: ProbeOutcome::Failed { detail },
             });
             None
@@ -280,6 +284,7 @@ pub fn choose(lib: &Library, kernel: &str) -> Result<KernelChoice, CoreError> {
         Some(_) => (None, vec![]),
     };
     Ok(KernelChoice {
+        decided_at: None,
         kernel: running,
         method,
         library_default,

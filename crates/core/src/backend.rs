@@ -66,6 +66,9 @@ pub enum ProbeOutcome {
 pub struct KernelProbe {
     /// Kernel (sub-configuration) name as the library spells it.
     pub kernel: String,
+    /// n of the timed n x n x n product (`null`: not said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
     #[serde(flatten)]
     pub outcome: ProbeOutcome,
 }
@@ -81,6 +84,10 @@ pub struct KernelChoice {
     pub library_default: Option<String>,
     /// Every kernel tried, when a probe ran (now or when the cache was written).
     pub probes: Vec<KernelProbe>,
+    /// n of the n x n x n probe product whose timings decided (a size near the
+    /// workload's), when a probe decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<usize>,
 }
 
 /// Memory order of the operands of one [`Gemm`] call.

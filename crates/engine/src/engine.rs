@@ -64,6 +64,7 @@ pub fn engine_main<B: Backend>(
         EngineCommand::Describe => init(&EngineInit {
             kernel: "auto".to_string(),
             cache_dir: None,
+            size: None,
         })
         .map(|b| {
             println!("{}", report::describe(&b));
@@ -107,6 +108,7 @@ fn run_command<B: Backend>(
     let backend = match init(&EngineInit {
         kernel: opts.kernel.clone(),
         cache_dir: opts.cache_dir.clone(),
+        size: Some(opts.workload.size),
     }) {
         Ok(backend) => backend,
         Err(e) => {
@@ -197,6 +199,7 @@ fn execute_run<B: Backend>(
         init: Some(EngineInit {
             kernel: opts.kernel.clone(),
             cache_dir: opts.cache_dir.clone(),
+            size: Some(w.size),
         }),
         task_timeout: opts.task_timeout,
     };

@@ -106,6 +106,9 @@ pub struct EngineInit {
     /// `auto`, `default` or a kernel name.
     pub kernel: String,
     pub cache_dir: Option<PathBuf>,
+    /// The workload's matrix size, for a kernel probe at a size like it (`None`: no
+    /// workload, as for `describe`).
+    pub size: Option<usize>,
 }
 
 /// The signal that asked the run to stop (0: none yet), set by [`on_stop_signal`].

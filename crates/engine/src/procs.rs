@@ -112,6 +112,7 @@ impl WorkerSpec {
         let init = settings.init.clone().unwrap_or(EngineInit {
             kernel: "auto".to_string(),
             cache_dir: None,
+            size: Some(workload.size),
         });
         WorkerSpec {
             index: 0,
@@ -1182,6 +1183,7 @@ fn init_backend<B: Backend>(
     let backend = init(&EngineInit {
         kernel: spec.kernel.clone(),
         cache_dir: spec.cache_dir.clone(),
+        size: Some(spec.workload.size),
     })?;
     if backend.name() != spec.backend {
         anyhow::bail!(

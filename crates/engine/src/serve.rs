@@ -470,6 +470,7 @@ fn serve_main<B: Backend>(text: &str, init: impl FnOnce(&EngineInit) -> anyhow::
     let outcome = init(&EngineInit {
         kernel: spec.kernel.clone(),
         cache_dir: spec.cache_dir.clone(),
+        size: Some(spec.workload.size),
     })
     .and_then(|backend| {
         if backend.name() != spec.backend {
@@ -644,6 +645,7 @@ impl<'b, B: Backend> Served<'b, B> {
             init: Some(EngineInit {
                 kernel: self.spec.kernel.clone(),
                 cache_dir: self.spec.cache_dir.clone(),
+                size: Some(w.size),
             }),
             task_timeout: self.spec.task_timeout,
         };

@@ -67,6 +67,7 @@ impl Faer {
                 method: ChoiceMethod::Only,
                 library_default: Some(kernel),
                 probes: vec![],
+                decided_at: None,
             },
             default_threads: faer::get_global_parallelism().degree().max(1),
         }

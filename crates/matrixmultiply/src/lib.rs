@@ -50,6 +50,7 @@ impl MatrixMultiply {
                 method: ChoiceMethod::Only,
                 library_default: Some(kernel),
                 probes: vec![],
+                decided_at: None,
             },
         }
     }

@@ -148,6 +148,7 @@ impl Mkl {
                 method,
                 library_default: forced.is_empty().then(|| processor.clone()),
                 probes: vec![],
+                decided_at: None,
             },
             default_threads,
             counter: None,

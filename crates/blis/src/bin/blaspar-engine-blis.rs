@@ -17,6 +17,6 @@ fn main() -> std::process::ExitCode {
             .cache_dir
             .clone()
             .unwrap_or_else(blaspar_blis::default_cache_dir);
-        Ok(blaspar_blis::Blis::init(&request, &cache)?.with_call_counter(dgemm_calls))
+        Ok(blaspar_blis::Blis::init(&request, &cache, init.size)?.with_call_counter(dgemm_calls))
     })
 }
