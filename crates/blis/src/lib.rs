@@ -14,7 +14,8 @@ pub mod probe;
 
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, KernelChoice, ThreadScope};
-use blaspar_core::operation::{Input, Operation, Output};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Input, Output};
 use blaspar_core::{Gemm, GemmError};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::path::{Path, PathBuf};

@@ -23,7 +23,8 @@
 //!   naming the routine.
 
 use blaspar_core::Backend;
-use blaspar_core::operation::{Input, Operation, Output};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Input, Output};
 use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 use std::os::raw::{c_char, c_int};
 
@@ -246,10 +247,6 @@ macro_rules! forward_lapack {
         }
     };
 }
-
-/// The LAPACK symbols the operations call (for [`crate::provenance`]).
-pub const SYMBOLS: [&std::ffi::CStr; 5] =
-    [c"dgesv_", c"dpotrf_", c"dgeqrf_", c"dsyevd_", c"dgesdd_"];
 
 /// `op` on `input` through `backend`: products through [`Backend::multiply`], the rest
 /// through LAPACK, with the calling thread's thread setting.

@@ -82,7 +82,10 @@ pub fn provider(symbol: &CStr) -> Provider {
     }
 }
 
-/// Checks that LAPACK's routines ([`crate::lapack::SYMBOLS`]) come from `lapack` and the
+/// The LAPACK routines the operations call (module `lapack`).
+pub const LAPACK_SYMBOLS: [&CStr; 5] = [c"dgesv_", c"dpotrf_", c"dgeqrf_", c"dsyevd_", c"dgesdd_"];
+
+/// Checks that LAPACK's routines ([`LAPACK_SYMBOLS`]) come from `lapack` and the
 /// Fortran `dgemm_` they call from `blas`: a LAPACK that calls another BLAS than the one
 /// under test would measure the wrong library.
 pub fn expect_lapack(lapack: &Provider, blas: &Provider) -> Result<(), ProvenanceError> {
@@ -90,7 +93,7 @@ pub fn expect_lapack(lapack: &Provider, blas: &Provider) -> Result<(), Provenanc
         Provider::Shared(path) => path.display().to_string(),
         Provider::Static => "the executable (linked statically)".to_string(),
     };
-    let checks = crate::lapack::SYMBOLS
+    let checks = LAPACK_SYMBOLS
         .iter()
         .map(|s| (*s, lapack))
         .chain([(c"dgemm_", blas)]);

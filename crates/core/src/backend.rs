@@ -5,7 +5,8 @@
 //! thread or to the whole process, and says which kernel it runs and how that kernel was
 //! chosen. The count is read back in the thread that multiplies, for every task.
 
-use crate::operation::{Input, Operation, Output};
+use crate::operation::Operation;
+use crate::task::{Input, Output};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 

@@ -5,8 +5,8 @@
 //! - [`Workload`]: N tasks of n x n matrices from a version-stable generator.
 //! - [`Backend`]: what every BLAS (or pure-Rust) backend crate implements.
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
-//! - [`operation`]: what a task computes (gemm, solve, cholesky, qr, eigh, svd): FLOP
-//!   counts, inputs and a check of every result.
+//! - [`operation`]: what a task computes (gemm, solve, cholesky, qr, eigh, svd) and its
+//!   FLOP count; [`task`]: a task's inputs, result and the check of every result.
 //! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory.
 //! - [`peak`]: the machine's f64 FMA limit, measured by a microkernel.
 //! - [`record`]: the JSON result record; [`history`]: the append-only log of records.
@@ -26,6 +26,7 @@ pub mod record;
 pub mod registry;
 pub mod schedule;
 pub mod strategy;
+pub mod task;
 pub mod usage;
 pub mod verify;
 pub mod workload;

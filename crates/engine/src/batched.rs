@@ -17,8 +17,9 @@ use crate::execution::{
     Execution, Interrupted, TaskTiming, Unsupported, WorkerStats, process_minor_faults, stop_point,
 };
 use crate::store::ResultStore;
-use blaspar_core::operation::{Operation, verify_product};
+use blaspar_core::operation::Operation;
 use blaspar_core::strategy::Placement;
+use blaspar_core::task::verify_product;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::{Backend, Strategy, Workload};
 use ndarray::Array2;

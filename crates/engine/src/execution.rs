@@ -4,7 +4,7 @@
 //! stopped by a signal, which every executor and phase checks.
 
 use blaspar_core::Strategy;
-use blaspar_core::operation::{Failed, Passed};
+use blaspar_core::task::{Failed, Passed};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};

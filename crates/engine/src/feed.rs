@@ -6,7 +6,7 @@
 //! them. Thread workers and worker processes feed their tasks through [`feed`].
 
 use blaspar_core::Backend;
-use blaspar_core::operation::{Failed, Input, Output, Passed, verify};
+use blaspar_core::task::{Failed, Input, Output, Passed, verify};
 use blaspar_core::workload::{Generation, Workload};
 use ndarray::ArrayViewMut2;
 use std::sync::mpsc::sync_channel;

@@ -36,7 +36,8 @@ use crate::execution::{
 };
 use crate::feed::{Inputs, Sink, check, compute, feed};
 use crate::store::{ResultStore, SharedQueue};
-use blaspar_core::operation::{Failed, Operation, Passed};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Failed, Passed};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
 use blaspar_core::{Backend, Strategy, Workload};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};

@@ -4,11 +4,12 @@ use crate::execution::{Execution, Interrupted, stop_point};
 use crate::store::ResultStore;
 use blaspar_core::ResultMode;
 use blaspar_core::machine::{Machine, blas_env};
-use blaspar_core::operation::{Failed, Operation, Passed, THRESHOLD, verify_product};
+use blaspar_core::operation::Operation;
 use blaspar_core::record::{
     FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
     WallPhases, WorkerUsage, union_length,
 };
+use blaspar_core::task::{Failed, Passed, THRESHOLD, verify_product};
 use blaspar_core::verify::tolerance;
 use blaspar_core::workload::GENERATOR;
 use blaspar_core::{Backend, Strategy, Workload};

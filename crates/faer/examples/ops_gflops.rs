@@ -5,7 +5,8 @@
 
 use blaspar_core::Workload;
 use blaspar_core::backend::Backend;
-use blaspar_core::operation::{Operation, verify};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::verify;
 use blaspar_faer::Faer;
 use std::time::Instant;
 

@@ -19,7 +19,8 @@
 pub mod ops;
 
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice, ThreadScope};
-use blaspar_core::operation::{Input, Operation, Output};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Input, Output};
 use blaspar_core::{Gemm, GemmError};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -263,7 +264,7 @@ mod tests {
         let out = b
             .compute(Operation::Eigh, &Input::Single(s.clone()))
             .unwrap();
-        blaspar_core::operation::verify(Operation::Eigh, &Input::Single(s), &out).unwrap();
+        blaspar_core::task::verify(Operation::Eigh, &Input::Single(s), &out).unwrap();
         assert_eq!(b.threads(), 2);
         let bad = Input::Pair(
             ndarray::Array2::zeros((2, 3)),

@@ -16,7 +16,8 @@
 //! the operation, a matrix that is not positive definite or is singular, no convergence)
 //! is an `Err` naming the operation and the reason, never a panic.
 
-use blaspar_core::operation::{Input, Operation, Output};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Input, Output};
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::cholesky::llt::factor::{LltError, cholesky_in_place, cholesky_in_place_scratch};
@@ -269,7 +270,7 @@ fn singular(a: ArrayView2<'_, f64>, par: Par) -> Result<Output, String> {
 mod tests {
     use super::*;
     use blaspar_core::Workload;
-    use blaspar_core::operation::verify;
+    use blaspar_core::task::verify;
 
     fn workload(n: usize) -> Workload {
         Workload {

@@ -36,7 +36,8 @@ extern crate intel_mkl_src;
 
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice};
-use blaspar_core::operation::{Input, Operation, Output};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Input, Output};
 use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 #[cfg(feature = "iomp")]

@@ -32,7 +32,8 @@
 use blaspar_cblas::coretype::{self, CoreError};
 use blaspar_cblas::cstr;
 use blaspar_core::backend::{Backend, KernelChoice};
-use blaspar_core::operation::{Input, Operation, Output};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{Input, Output};
 use blaspar_core::{Gemm, GemmError, ThreadScope};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::os::raw::c_int;

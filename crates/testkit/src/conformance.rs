@@ -11,7 +11,8 @@
 //! libraries, and a concurrent test could otherwise change a count between set and read-back.
 
 use blaspar_core::backend::{Backend, Gemm, Layout, ThreadScope};
-use blaspar_core::operation::{self, Input, Operation};
+use blaspar_core::operation::Operation;
+use blaspar_core::task::{self, Input};
 use blaspar_core::verify::Verifier;
 use blaspar_core::workload::Workload;
 use ndarray::Array2;
@@ -341,7 +342,7 @@ pub fn operations_are_correct_or_say_why_not<B: Backend + ?Sized>(backend: &B) {
                 let out = backend.compute(op, &input).unwrap_or_else(|e| {
                     panic!("{}: {op} {n}x{n} at {t} thread(s): {e}", backend.name())
                 });
-                let r = operation::verify(op, &input, &out);
+                let r = task::verify(op, &input, &out);
                 assert!(
                     r.is_ok(),
                     "{}: {op} {n}x{n} at {t} thread(s): {r:?}",
