@@ -34,19 +34,28 @@ for s in ["sequential", "threads-2", "procs-2"]:
     print(f"| {s} | {mk:.3f} | {md:.3f} | {mk / md:.2f} | {k['time']['wall'].get('store', 0):.3f} s | {k.get('minor_faults')} |")
 print(f"\nWorst kept/dropped ratio: {worst:.2f} (goal <= 1.10).\n")
 
+cores = peak["threads"]
 for tag, title in [("big", "30 x 2000^2"), ("small", "2000 x 200^2")]:
     print(f"## {title}: candidates for the best configuration (end to end)\n")
-    print("| backend | strategy | generation | seconds | GFLOP/s | machine limit (s) | over the limit |\n|---|---|---|---:|---:|---:|---:|")
+    print("| backend | strategy | generation | seconds | GFLOP/s | generate task-s | limit A (s) | over A | limit B (s) | over B |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     best = None
     for k, r in recs.items():
         if not k.startswith(tag + "-"):
             continue
-        gen = r["time"]["task_seconds"]["generate"] / r["tasks"]
-        limit = flops(r) / (allc * 1e9) + gen
-        ratio = r["seconds_total"] / limit
-        print(f"| {r['backend']} | {r['strategy']} | {r['generation']} | {r['seconds_total']:.3f} | {r['gflops']:.1f} | {limit:.3f} | {ratio:.2f} |")
-        if best is None or r["seconds_total"] < best[0]:
-            best = (r["seconds_total"], ratio, k)
+        compute = flops(r) / (allc * 1e9)
+        gen = r["time"]["task_seconds"]["generate"]
+        a = compute + gen / r["tasks"]
+        b = compute + gen / cores
+        t = r["seconds_total"]
+        print(f"| {r['backend']} | {r['strategy']} | {r['generation']} | {t:.3f} | {r['gflops']:.1f} | {gen:.3f} | {a:.3f} | {t / a:.2f} | {b:.3f} | {t / b:.2f} |")
+        if best is None or t < best[0]:
+            best = (t, t / a, t / b, k)
     goal = 1.12 if tag == "big" else 1.6
-    print(f"\nBest: {best[2]}, {best[1]:.2f}x the limit (goal <= {goal}). The limit is the FLOPs over the "
-          "measured all-core peak plus one task's generation (a worker's first task, which nothing can hide).\n")
+    print(f"\nBest: {best[3]}: {best[1]:.2f}x limit A, {best[2]:.2f}x limit B (goal <= {goal}).\n")
+print("""Limit A: the FLOPs over the measured all-core peak, plus one task's generation (a worker's
+first task, which nothing can hide). Limit B: the FLOPs over the all-core peak, plus the
+run's generation CPU time shared over the cores: when every core multiplies, as in these
+2-worker configurations on 2 cores, generation has no idle core to hide on, so all of it is
+work the machine must do besides the FLOPs. B is the issue's "generation that cannot be
+overlapped" on this machine; A would hold on a machine with idle cores for the generators.""")

@@ -53,6 +53,7 @@ pub fn engine_main<B: Backend>(
     name: &'static str,
     init: impl Fn(&EngineInit) -> anyhow::Result<B>,
 ) -> ExitCode {
+    keep_freed_memory();
     crate::procs::serve_if_worker(&init);
     crate::serve::serve_if_asked(&init);
     let cli: EngineCli = parse_or_exit();
@@ -264,6 +265,22 @@ fn refuse_unproven<B: Backend>(
         anyhow::bail!("{why}");
     }
     Ok(())
+}
+
+/// Makes glibc keep freed memory for the next task instead of handing it back to the
+/// kernel. By default blocks of 128 KiB and more (up to 32 MiB as the threshold adapts) are
+/// mmap'd and unmapped when freed, and the heap's top is trimmed: every task's fresh A, B
+/// and C were then faulted in again, inside the timed run, on a main-thread worker
+/// (sequential, blas-T, each worker process) but not on a rayon thread (whose arena is not
+/// trimmed): 250 k faults per 2000 x 200^2 run, and a bias between strategies. Called first
+/// in every engine process (run, worker, served); a larger matrix than 32 MiB is still
+/// mmap'd (glibc's ceiling for the threshold).
+fn keep_freed_memory() {
+    // SAFETY: mallopt only sets allocator parameters; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
 }
 
 /// The run's progress on stderr: one line per phase, so that a long run shows where it is
