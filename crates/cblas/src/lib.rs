@@ -266,6 +266,62 @@ pub fn multiply_batch(
     Ok(out)
 }
 
+/// The [`Backend`](blaspar_core::Backend) methods every CBLAS backend implements alike,
+/// for use inside its `impl Backend` block: `multiply` (ndarray's `.dot`, which hands
+/// standard-layout f64 products with any dimension > 7 to `cblas_dgemm`, where the binary
+/// counts the call), `multiply_into` (the same path, `general_mat_mul` with beta = 0, into a
+/// slot of the result store) and `dgemm` (one direct call, [`dgemm`]).
+#[macro_export]
+macro_rules! cblas_products {
+    () => {
+        fn multiply(
+            &self,
+            a: &ndarray::Array2<f64>,
+            b: &ndarray::Array2<f64>,
+        ) -> ndarray::Array2<f64> {
+            a.dot(b)
+        }
+
+        fn multiply_into(
+            &self,
+            a: ndarray::ArrayView2<'_, f64>,
+            b: ndarray::ArrayView2<'_, f64>,
+            mut c: ndarray::ArrayViewMut2<'_, f64>,
+        ) {
+            ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        }
+
+        fn dgemm(
+            &self,
+            g: &blaspar_core::Gemm,
+            a: &[f64],
+            b: &[f64],
+            c: &mut [f64],
+        ) -> Result<(), blaspar_core::GemmError> {
+            $crate::dgemm(g, a, b, c)
+        }
+    };
+}
+
+/// `operation_unsupported` (none) and `compute` ([`lapack::compute`]) for a backend whose
+/// library answers every LAPACK routine the operations call (checked at its start-up).
+#[macro_export]
+macro_rules! lapack_operations {
+    () => {
+        fn operation_unsupported(&self, _: blaspar_core::operation::Operation) -> Option<String> {
+            None
+        }
+
+        fn compute(
+            &self,
+            op: blaspar_core::operation::Operation,
+            input: &blaspar_core::task::Input,
+        ) -> Result<blaspar_core::task::Output, String> {
+            $crate::lapack::compute(self, op, input)
+        }
+    };
+}
+
 /// Defines, in an engine binary, the counting of calls into the library's dgemm ([`calls`]):
 /// `__wrap_cblas_dgemm` (and with `batch`, `__wrap_cblas_dgemm_batch`) count and forward to
 /// the real symbol, and `fn dgemm_calls() -> u64` reads the calling thread's count. The

@@ -35,11 +35,9 @@ compile_error!(
 extern crate intel_mkl_src;
 
 use blaspar_cblas::cstr;
+use blaspar_core::ThreadScope;
 use blaspar_core::backend::{Backend, ChoiceMethod, KernelChoice};
-use blaspar_core::operation::Operation;
-use blaspar_core::task::{Input, Output};
-use blaspar_core::{Gemm, GemmError, ThreadScope};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::Array2;
 #[cfg(feature = "iomp")]
 use std::os::raw::c_int;
 
@@ -218,29 +216,10 @@ impl Backend for Mkl {
         unsafe { ffi::MKL_Get_Max_Threads() }.max(1) as usize
     }
 
-    fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
-        // ndarray hands standard-layout f64 products with any dimension > 7 to cblas_dgemm;
-        // the engine binary counts those calls to prove it for every task.
-        a.dot(b)
-    }
-
-    fn multiply_into(
-        &self,
-        a: ArrayView2<'_, f64>,
-        b: ArrayView2<'_, f64>,
-        mut c: ArrayViewMut2<'_, f64>,
-    ) {
-        // The same ndarray path as `.dot` (cblas_dgemm for standard layouts with a dimension
-        // > 7), writing into `c` in place: beta = 0, so c's old contents do not matter.
-        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-    }
+    blaspar_cblas::cblas_products!();
 
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {
         self.counter.map(|f| f())
-    }
-
-    fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError> {
-        blaspar_cblas::dgemm(g, a, b, c)
     }
 
     fn batch_unsupported(&self) -> Option<String> {
@@ -253,14 +232,7 @@ impl Backend for Mkl {
         blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
     }
 
-    fn operation_unsupported(&self, _: Operation) -> Option<String> {
-        None
-    }
-
-    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
-        // MKL's own LAPACK (checked at start-up: `Mkl::init`).
-        blaspar_cblas::lapack::compute(self, op, input)
-    }
+    blaspar_cblas::lapack_operations!();
 }
 
 #[cfg(test)]

@@ -26,11 +26,9 @@ extern crate openblas_src;
 
 use blaspar_cblas::coretype::{self, CoreError};
 use blaspar_cblas::cstr;
+use blaspar_core::ThreadScope;
 use blaspar_core::backend::{Backend, KernelChoice};
-use blaspar_core::operation::Operation;
-use blaspar_core::task::{Input, Output};
-use blaspar_core::{Gemm, GemmError, ThreadScope};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::Array2;
 use std::os::raw::c_int;
 use std::path::PathBuf;
 
@@ -286,29 +284,10 @@ impl Backend for OpenBlas {
         unsafe { ffi::openblas_get_num_threads() }.max(1) as usize
     }
 
-    fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
-        // ndarray hands standard-layout f64 products with any dimension > 7 to cblas_dgemm;
-        // the engine binary counts those calls to prove it for every task.
-        a.dot(b)
-    }
-
-    fn multiply_into(
-        &self,
-        a: ArrayView2<'_, f64>,
-        b: ArrayView2<'_, f64>,
-        mut c: ArrayViewMut2<'_, f64>,
-    ) {
-        // The same ndarray path as `.dot` (cblas_dgemm for standard layouts with a dimension
-        // > 7), writing into `c` in place: beta = 0, so c's old contents do not matter.
-        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-    }
+    blaspar_cblas::cblas_products!();
 
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {
         self.counter.map(|f| f())
-    }
-
-    fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError> {
-        blaspar_cblas::dgemm(g, a, b, c)
     }
 
     fn batch_unsupported(&self) -> Option<String> {
@@ -324,12 +303,5 @@ impl Backend for OpenBlas {
         blaspar_cblas::multiply_batch(self.batch?, pairs).ok()
     }
 
-    fn operation_unsupported(&self, _: Operation) -> Option<String> {
-        None
-    }
-
-    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
-        // OpenBLAS's own LAPACK (checked at start-up: `loaded_build`).
-        blaspar_cblas::lapack::compute(self, op, input)
-    }
+    blaspar_cblas::lapack_operations!();
 }

@@ -31,11 +31,9 @@
 
 use blaspar_cblas::coretype::{self, CoreError};
 use blaspar_cblas::cstr;
+use blaspar_core::ThreadScope;
 use blaspar_core::backend::{Backend, KernelChoice};
-use blaspar_core::operation::Operation;
-use blaspar_core::task::{Input, Output};
-use blaspar_core::{Gemm, GemmError, ThreadScope};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::Array2;
 use std::os::raw::c_int;
 
 /// The backend's name everywhere (CLI, records, bench ids).
@@ -295,29 +293,10 @@ impl Backend for ScipyOpenBlas {
         unsafe { ffi::scipy_openblas_get_num_threads() }.max(1) as usize
     }
 
-    fn multiply(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
-        // ndarray hands standard-layout f64 products with any dimension > 7 to cblas_dgemm
-        // (the forwarder above), which counts the calls.
-        a.dot(b)
-    }
-
-    fn multiply_into(
-        &self,
-        a: ArrayView2<'_, f64>,
-        b: ArrayView2<'_, f64>,
-        mut c: ArrayViewMut2<'_, f64>,
-    ) {
-        // The same ndarray path as `.dot`, writing into `c` in place: beta = 0, so c's old
-        // contents do not matter.
-        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-    }
+    blaspar_cblas::cblas_products!();
 
     fn gemm_calls_in_this_thread(&self) -> Option<u64> {
         Some(blaspar_cblas::calls::in_this_thread())
-    }
-
-    fn dgemm(&self, g: &Gemm, a: &[f64], b: &[f64], c: &mut [f64]) -> Result<(), GemmError> {
-        blaspar_cblas::dgemm(g, a, b, c)
     }
 
     fn batch_unsupported(&self) -> Option<String> {
@@ -330,14 +309,7 @@ impl Backend for ScipyOpenBlas {
         blaspar_cblas::multiply_batch(blaspar_cblas::linked_dgemm_batch(), pairs).ok()
     }
 
-    fn operation_unsupported(&self, _: Operation) -> Option<String> {
-        None
-    }
-
-    fn compute(&self, op: Operation, input: &Input) -> Result<Output, String> {
-        // The wheel's LAPACK through the forwarders above (checked at start-up).
-        blaspar_cblas::lapack::compute(self, op, input)
-    }
+    blaspar_cblas::lapack_operations!();
 }
 
 #[cfg(test)]
@@ -351,7 +323,7 @@ mod tests {
         let before = b.gemm_calls_in_this_thread().expect("counted");
         let _ = b.multiply(&a, &a); // ndarray -> cblas_dgemm
         let mut c = vec![0.0; 81];
-        let g = Gemm::packed(blaspar_core::Layout::RowMajor, 9, 9, 9);
+        let g = blaspar_core::Gemm::packed(blaspar_core::Layout::RowMajor, 9, 9, 9);
         b.dgemm(&g, a.as_slice().unwrap(), a.as_slice().unwrap(), &mut c)
             .expect("valid call");
         let _ = b.multiply_batch(&[(&a, &a), (&a, &a)]).expect("batched");
