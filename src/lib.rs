@@ -13,6 +13,7 @@
 //! edit. `BLASPAR_ENGINE_DIR` names another folder of engines instead, measured as they
 //! are (nothing is built).
 
+use blaspar_core::operation::Operation;
 use blaspar_core::registry::{ENGINES, Engine, engine_binary_name};
 use blaspar_core::{Preset, Workload};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ pub const EMBEDDED: &str = "blis";
 pub fn bench_workload(spec: Option<&str>, cpus: usize) -> anyhow::Result<(Workload, String)> {
     let spec = spec.unwrap_or("quick").trim();
     if let Some(p) = Preset::from_name(spec) {
-        let w = p.workload(cpus);
+        let w = p.workload(cpus, Operation::Gemm);
         return Ok((w, format!("{}-{}", p.name(), w.label())));
     }
     let parsed = spec

@@ -109,6 +109,27 @@ impl Operation {
         }
     }
 
+    /// The order n at which one task of this operation costs as many FLOPs as a GEMM of
+    /// order `gemm_n` (the smallest such n, rounded to a multiple of 10): the quick preset's
+    /// size per operation, so that each operation's quick run does about the same work
+    /// (n ~ gemm_n (2 / c)^(1/3) for c n^3 FLOPs: svd ~460, eigh ~600, qr ~1150 for 1000).
+    /// Its time is not matched: the LAPACK operations reach lower rates than GEMM.
+    pub fn size_matching_gemm(self, gemm_n: usize) -> usize {
+        let target = Operation::Gemm.flops(gemm_n);
+        // flops(n) grows with n, and is at least target at 4 gemm_n for every operation
+        // (cholesky's 1/3 n^3 is the smallest).
+        let (mut lo, mut hi) = (1, 4 * gemm_n.max(1));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.flops(mid) >= target {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if lo < 10 { lo } else { (lo + 5) / 10 * 10 }
+    }
+
     /// Where [`Operation::flops`] comes from, in words.
     pub fn flops_source(self) -> &'static str {
         match self {
@@ -151,6 +172,23 @@ impl std::str::FromStr for Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_sizes_match_gemm_work() {
+        assert_eq!(Operation::Gemm.size_matching_gemm(1000), 1000);
+        for op in Operation::ALL {
+            let n = op.size_matching_gemm(1000);
+            let ratio = op.flops(n) / Operation::Gemm.flops(1000);
+            // Rounding to 10 moves the cube by at most 3 (5 / 460)-ish percent.
+            assert!((0.95..1.05).contains(&ratio), "{op}: n {n}, ratio {ratio}");
+        }
+        assert!(Operation::Svd.size_matching_gemm(1000) < Operation::Eigh.size_matching_gemm(1000));
+        assert!(
+            Operation::Cholesky.size_matching_gemm(1000)
+                > Operation::Solve.size_matching_gemm(1000)
+        );
+        assert_eq!(Operation::Svd.size_matching_gemm(1), 1);
+    }
 
     #[test]
     fn text_forms_round_trip_and_bad_names_say_what_is_known() {

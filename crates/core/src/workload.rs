@@ -163,23 +163,21 @@ impl Preset {
         }
     }
 
-    /// The workload this preset stands for on a machine with `cpus` usable CPUs.
-    pub fn workload(&self, cpus: usize) -> Workload {
-        match self {
-            Preset::Seed => Workload {
-                tasks: 100,
-                size: 2000,
-                seed: 0,
-                generation: Default::default(),
-                operation: Default::default(),
-            },
-            Preset::Quick => Workload {
-                tasks: (2 * cpus).max(16),
-                size: 1000,
-                seed: 0,
-                generation: Default::default(),
-                operation: Default::default(),
-            },
+    /// The workload this preset stands for on a machine with `cpus` usable CPUs, for the
+    /// operation `op`: seed is the tutorial's 2000 x 2000 whatever the operation; quick's
+    /// size is the one at which `op` costs what a 1000 x 1000 GEMM does
+    /// ([`Operation::size_matching_gemm`]).
+    pub fn workload(&self, cpus: usize, op: Operation) -> Workload {
+        let (tasks, size) = match self {
+            Preset::Seed => (100, 2000),
+            Preset::Quick => ((2 * cpus).max(16), op.size_matching_gemm(1000)),
+        };
+        Workload {
+            tasks,
+            size,
+            seed: 0,
+            generation: Default::default(),
+            operation: op,
         }
     }
 }
@@ -529,7 +527,7 @@ mod tests {
     #[test]
     fn presets() {
         assert_eq!(
-            Preset::Seed.workload(2),
+            Preset::Seed.workload(2, Operation::Gemm),
             Workload {
                 tasks: 100,
                 size: 2000,
@@ -538,8 +536,10 @@ mod tests {
                 operation: Default::default(),
             }
         );
-        assert_eq!(Preset::Quick.workload(2).tasks, 16);
-        assert_eq!(Preset::Quick.workload(16).tasks, 32);
+        assert_eq!(Preset::Quick.workload(2, Operation::Gemm).tasks, 16);
+        assert_eq!(Preset::Quick.workload(2, Operation::Svd).size, 460);
+        assert_eq!(Preset::Seed.workload(2, Operation::Svd).size, 2000);
+        assert_eq!(Preset::Quick.workload(16, Operation::Gemm).tasks, 32);
         assert_eq!(Preset::from_name("quick"), Some(Preset::Quick));
         assert_eq!(Preset::from_name("slow"), None);
     }

@@ -29,9 +29,8 @@ pub struct RunArgs {
     /// singular values and vectors, dgesdd). Every result is checked.
     #[arg(long, default_value = "gemm", value_parser = operation)]
     pub op: Operation,
-    /// Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks
-    /// of 1000x1000, a few seconds). --tasks and --size override its numbers.
-    #[arg(long, default_value = "quick", value_parser = preset)]
+    /// Named workload: seed or quick; --tasks and --size override its numbers.
+    #[arg(long, default_value = "quick", value_parser = preset, help = preset_help())]
     pub preset: Preset,
     /// Number of independent tasks (each: generate A and B, multiply).
     #[arg(long, short = 'n', value_name = "N", allow_hyphen_values = true, value_parser = positive)]
@@ -88,6 +87,20 @@ pub struct RunArgs {
     pub history: Option<String>,
 }
 
+/// `--preset`'s help, with the quick size of each operation.
+fn preset_help() -> String {
+    let sizes: Vec<String> = Operation::ALL[1..]
+        .iter()
+        .map(|op| format!("{} {}", op.name(), op.size_matching_gemm(1000)))
+        .collect();
+    format!(
+        "Named workload: seed (100 tasks of 2000x2000, the tutorial's) or quick (>= 16 tasks \
+         of 1000x1000 for gemm, a few seconds; the other operations at the size where a task \
+         costs the FLOPs of a 1000x1000 gemm: {}). --tasks and --size override its numbers",
+        sizes.join(", ")
+    )
+}
+
 /// A validated run request.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -110,7 +123,7 @@ impl RunArgs {
     /// Allocates nothing.
     pub fn validate(&self) -> anyhow::Result<RunOptions> {
         let machine = Machine::detect();
-        let mut workload = self.preset.workload(machine.default_parallelism);
+        let mut workload = self.preset.workload(machine.default_parallelism, self.op);
         workload.tasks = self.tasks.unwrap_or(workload.tasks);
         workload.size = self.size.unwrap_or(workload.size);
         workload.seed = self.seed;

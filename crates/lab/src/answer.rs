@@ -41,6 +41,7 @@
 use crate::stats::median;
 use crate::summary::{Row, Summary, summarise};
 use blaspar_core::kind::Kind;
+use blaspar_core::operation::Operation;
 use blaspar_core::workload::Generation;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -76,6 +77,9 @@ pub struct Recommendation {
     /// (0.02: 2%). Files written before it existed read as 0.
     #[serde(default)]
     pub margin: f64,
+    /// What each task computed (files written before it existed: gemm).
+    #[serde(default)]
+    pub operation: Operation,
     /// One answer per workload, ordered by matrix size, then task count.
     pub workloads: Vec<Answer>,
 }
@@ -191,6 +195,7 @@ pub fn recommend(rows: &[Row], margin: f64) -> Recommendation {
         resamples: RESAMPLES,
         tie_level: TIE_LEVEL,
         margin,
+        operation: rows.first().map(|r| r.operation).unwrap_or_default(),
         workloads: workloads
             .into_iter()
             .filter_map(|(t, n)| answer(rows, &sums, t, n, margin))

@@ -11,11 +11,12 @@
 
 use crate::advise::{SWEEPS, newest, pick, read};
 use crate::answer::Choice;
-use crate::engines::{Outcome, run_engine};
+use crate::engines::{Outcome, Spec};
 use crate::stats::{Comparison, compare_paired};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::args::positive;
+use blaspar_core::operation::Operation;
 use blaspar_core::strategy::label;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -118,7 +119,12 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
             } else {
                 (other, &mut b)
             };
-            into.push(seconds(c, (answer.tasks, answer.size), &json)?);
+            into.push(seconds(
+                c,
+                rec.operation,
+                (answer.tasks, answer.size),
+                &json,
+            )?);
         }
         bar.inc(1);
     }
@@ -149,15 +155,22 @@ fn name(c: &Choice) -> String {
 }
 
 /// One verified run's seconds.
-fn seconds(c: &Choice, workload: (usize, usize), json: &Path) -> anyhow::Result<f64> {
-    let outcome = run_engine(
-        &c.backend,
-        &c.strategy,
-        workload,
-        c.generation,
-        ResultMode::Matrices,
-        json,
-    )?;
+fn seconds(
+    c: &Choice,
+    op: Operation,
+    workload: (usize, usize),
+    json: &Path,
+) -> anyhow::Result<f64> {
+    let outcome = Spec {
+        backend: &c.backend,
+        strategy: &c.strategy,
+        tasks: workload.0,
+        size: workload.1,
+        op,
+        generation: c.generation,
+        results: ResultMode::Matrices,
+    }
+    .run(json)?;
     match outcome {
         Outcome::Measured(record) => Ok(record.seconds_total),
         Outcome::Unsupported(why) => anyhow::bail!("{} is refused now: {why}", name(c)),

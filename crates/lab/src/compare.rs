@@ -34,6 +34,7 @@ use anyhow::Context;
 use blaspar_core::args::{backend, positive, positive_percent, preset, strategy};
 use blaspar_core::history;
 use blaspar_core::machine::Machine;
+use blaspar_core::operation::Operation;
 use blaspar_core::registry::{Engine, engine_binary_name};
 use blaspar_core::{Preset, Strategy};
 use clap::Args;
@@ -433,7 +434,9 @@ impl Bench {
 /// The benchmarks of a compare, each once: backends x strategies on the workload (preset
 /// resolved against this machine, --tasks and --size overriding it).
 fn benchmarks(args: &CompareArgs, machine: &Machine) -> Vec<Bench> {
-    let mut workload = args.preset.workload(machine.default_parallelism);
+    let mut workload = args
+        .preset
+        .workload(machine.default_parallelism, Operation::Gemm);
     workload.tasks = args.tasks.unwrap_or(workload.tasks);
     workload.size = args.size.unwrap_or(workload.size);
     let mut benches = Vec::new();

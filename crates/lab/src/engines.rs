@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use blaspar_core::ResultMode;
+use blaspar_core::operation::Operation;
 use blaspar_core::record::RunRecord;
 use blaspar_core::registry::EXIT_UNSUPPORTED;
 use blaspar_core::workload::Generation;
@@ -13,61 +14,60 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use std::path::Path;
 use std::process::Output;
 
-/// The arguments of one engine run of the sweep (and of compare). `--generation` is
-/// passed only when parallel: serial is the default, and binaries older than the option
-/// (which compare may run) do not know it.
-pub fn run_args(
-    backend: &str,
-    strategy: &str,
-    tasks: usize,
-    size: usize,
-    generation: Generation,
-    results: ResultMode,
-    json: &std::path::Path,
-) -> Vec<String> {
-    [
-        "run",
-        "--backend",
-        backend,
-        "--strategy",
-        strategy,
-        "--tasks",
-        &tasks.to_string(),
-        "--size",
-        &size.to_string(),
-        "--results",
-        &results.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain(match generation {
-        Generation::Serial => vec![],
-        Generation::Parallel | Generation::Overlapped => {
-            vec!["--generation".to_string(), generation.to_string()]
-        }
-    })
-    .chain(["--json".to_string(), json.display().to_string()])
-    .collect()
+/// One engine run as the lab asks for it (sweep, check and compare).
+#[derive(Clone, Copy, Debug)]
+pub struct Spec<'a> {
+    pub backend: &'a str,
+    pub strategy: &'a str,
+    pub tasks: usize,
+    pub size: usize,
+    pub op: Operation,
+    pub generation: Generation,
+    pub results: ResultMode,
 }
 
-/// Runs `strategy` once on the built engine of `backend` (`run ... --json json`) and reads
-/// how it ended.
-pub fn run_engine(
-    backend: &str,
-    strategy: &str,
-    (tasks, size): (usize, usize),
-    generation: Generation,
-    results: ResultMode,
-    json: &Path,
-) -> anyhow::Result<Outcome> {
-    let _ = std::fs::remove_file(json);
-    let output = std::process::Command::new(blaspar_core::registry::engine_path(backend))
-        .args(run_args(
-            backend, strategy, tasks, size, generation, results, json,
-        ))
-        .output()
-        .with_context(|| format!("cannot start the {backend} engine"))?;
-    Outcome::of(&output, json).with_context(|| format!("{backend} {strategy}"))
+impl Spec<'_> {
+    /// The arguments of `run ... --json json`. `--op` and `--generation` are passed only
+    /// when they are not the defaults (gemm, serial), and `--results` only for gemm (the
+    /// other operations have one mode): binaries older than those options, which compare
+    /// may run, do not know them.
+    pub fn args(&self, json: &Path) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--backend",
+            self.backend,
+            "--strategy",
+            self.strategy,
+            "--tasks",
+            &self.tasks.to_string(),
+            "--size",
+            &self.size.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if self.op == Operation::Gemm {
+            args.extend(["--results".to_string(), self.results.to_string()]);
+        } else {
+            args.extend(["--op".to_string(), self.op.name().to_string()]);
+        }
+        if self.generation != Generation::Serial {
+            args.extend(["--generation".to_string(), self.generation.to_string()]);
+        }
+        args.extend(["--json".to_string(), json.display().to_string()]);
+        args
+    }
+
+    /// Runs it once on the built engine of its backend and reads how it ended.
+    pub fn run(&self, json: &Path) -> anyhow::Result<Outcome> {
+        let _ = std::fs::remove_file(json);
+        let backend = self.backend;
+        let output = std::process::Command::new(blaspar_core::registry::engine_path(backend))
+            .args(self.args(json))
+            .output()
+            .with_context(|| format!("cannot start the {backend} engine"))?;
+        Outcome::of(&output, json).with_context(|| format!("{backend} {}", self.strategy))
+    }
 }
 
 /// A deterministic shuffle, so that each repeat measures in another order and a run with the

@@ -16,6 +16,7 @@ pub mod check;
 pub mod compare;
 pub mod engines;
 pub mod history;
+pub mod operations;
 pub mod race;
 pub mod report;
 pub mod stats;

@@ -50,12 +50,17 @@ pub fn report(
     };
     let _ = writeln!(
         t,
-        "# Sweep: {measured}\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
+        "# Sweep of {} ({}): {measured}\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
          Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
          tutorial's times do; generate / multiply / transfer / idle are shares of workers x time. \
          Every configuration listed was measured; the others were not (the pruned grid, then the \
          neighbours of the best on the P x T plane).\n",
-        peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
+        rec.operation.name(),
+        rec.operation.routine(),
+        peak.isa,
+        peak.one_core_gflops,
+        peak.all_cores_gflops,
+        peak.threads
     );
     if let Some(b) = how.budget {
         let _ = writeln!(
@@ -567,7 +572,15 @@ pub fn readme(rows: &[Row], peak: &Peak, machine: &Machine, out: &Path) -> Strin
                 .join(" ")
         }
     });
-    let workloads = set(&|r| format!("{} tasks of {}x{}", r.tasks, r.size, r.size));
+    let workloads = set(&|r| {
+        format!(
+            "{} tasks of {} on {}x{}",
+            r.tasks,
+            r.operation.name(),
+            r.size,
+            r.size
+        )
+    });
     let mut t = String::new();
     let _ = writeln!(t, "# blaspar sweep on {}\n", machine.hostname);
     let _ = writeln!(

@@ -2,6 +2,7 @@
 //! where the time went, per configuration.
 
 use crate::stats::median;
+use blaspar_core::operation::Operation;
 use blaspar_core::record::RunRecord;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
@@ -21,6 +22,10 @@ pub struct Row {
     /// Who generated the data (rows written before this field: serial).
     #[serde(default)]
     pub generation: Generation,
+    /// What each task computed (rows written before this field: gemm). A sweep folder
+    /// holds one operation.
+    #[serde(default)]
+    pub operation: Operation,
     /// Which measurement of its configuration this is (1, 2, ...).
     pub repeat: usize,
     /// The sweep's round it was measured in (see the race module; rows written before
@@ -162,6 +167,7 @@ pub(crate) fn test_rows(backend: &str, strategy: &str, seconds: &[f64]) -> Vec<R
                 tasks: rec.tasks,
                 size: rec.size,
                 generation: Generation::Serial,
+                operation: Operation::Gemm,
                 repeat: i + 1,
                 round: i + 1,
                 record: Some(rec),

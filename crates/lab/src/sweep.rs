@@ -9,17 +9,20 @@
 //! progress, medians with spread, the best configuration per backend and overall against
 //! the measured f64 peak. Search around the best, scaling lists and plots come next.
 
-use crate::answer::recommend;
-use crate::engines::{Outcome, run_engine, shuffled};
+use crate::answer::{Recommendation, recommend};
+use crate::engines::{Outcome, Spec, shuffled};
+use crate::operations::Swept;
 use crate::race::{Config, Race, measures};
 use crate::report::{How, readme, report};
 use crate::summary::{Row, summarise};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::args::{
-    backend, generation, percent, positive, positive_seconds, preset, result_mode, strategy,
+    backend, generation, operation, percent, positive, positive_seconds, preset, result_mode,
+    strategy,
 };
 use blaspar_core::machine::Machine;
+use blaspar_core::operation::Operation;
 use blaspar_core::peak::Peak;
 use blaspar_core::strategy::{generation_refused, label};
 use blaspar_core::workload::Generation;
@@ -38,7 +41,13 @@ pub struct SweepArgs {
           help = format!("Backends to sweep, comma-separated, of {} (default: every built engine)",
                          blaspar_core::registry::name_list()))]
     pub backends: Vec<String>,
-    /// Named workload (quick or seed); --tasks and --sizes override its numbers.
+    /// Operations to sweep, comma-separated: gemm, solve, cholesky, qr, eigh, svd (see
+    /// `run --help`). One sweep each; with several, each in DIR/<op>/ with its own answer,
+    /// and DIR/operations.md says whether the best changes with the operation.
+    #[arg(long, value_delimiter = ',', default_value = "gemm", value_parser = operation)]
+    pub ops: Vec<Operation>,
+    /// Named workload (quick or seed); --tasks and --sizes override its numbers. quick's
+    /// size depends on the operation (`run --help`).
     #[arg(long, default_value = "quick", value_parser = preset)]
     pub preset: Preset,
     /// Task counts to sweep, comma-separated (scaling with N; default: the preset's).
@@ -72,7 +81,8 @@ pub struct SweepArgs {
     /// --tasks or --sizes), none otherwise.
     #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub budget: Option<std::time::Duration>,
-    /// How products come back in each run (see `run --help`).
+    /// How products come back in each gemm run (see `run --help`; the other operations'
+    /// results are always checked by their workers).
     #[arg(long, default_value = "matrices", value_parser = result_mode)]
     pub results: ResultMode,
     /// Folder for runs.jsonl and summary.md; an existing one is resumed
@@ -97,16 +107,69 @@ pub struct SweepArgs {
     pub generation: Vec<Generation>,
 }
 
-/// Runs a sweep: measures what is missing from `runs.jsonl` (the grid, then around each
-/// backend's best), then writes the summary, the README and the plots from all the rows.
+/// Runs a sweep of each operation of `--ops`: one alone in DIR; several one after the
+/// other, each in DIR/<op>/ (sharing one peak measurement), then DIR/operations.md.
 pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
+    let out = args.out.clone().unwrap_or_else(default_out);
+    let mut ops: Vec<Operation> = Vec::new();
+    for &op in &args.ops {
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    if let [op] = ops[..] {
+        return sweep_op(args, op, &out).map(drop);
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let cpus = Machine::detect().cpus_allowed.len().max(1);
+    peak_of_folder(&out, cpus, args.peak_seconds)?;
+    let mut swept = Vec::new();
+    for (i, &op) in ops.iter().enumerate() {
+        let dir = out.join(op.name());
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        if !dir.join("peak.json").exists() {
+            std::fs::copy(out.join("peak.json"), dir.join("peak.json"))?;
+        }
+        eprintln!(
+            "== {op} ({} of {}, {}) into {}",
+            i + 1,
+            ops.len(),
+            op.routine(),
+            dir.display()
+        );
+        let (rows, rec) = sweep_op(args, op, &dir)?;
+        swept.push(Swept { op, rows, rec });
+    }
+    let text = crate::operations::report(&swept);
+    print!("{text}");
+    std::fs::write(out.join("operations.md"), &text)?;
+    eprintln!("operations: {}", out.join("operations.md").display());
+    Ok(())
+}
+
+/// Sweeps one operation into `out`: measures what is missing from `runs.jsonl` (the grid,
+/// then around each backend's best), then writes the summary, the README and the plots
+/// from all the rows.
+fn sweep_op(
+    args: &SweepArgs,
+    op: Operation,
+    out: &Path,
+) -> anyhow::Result<(Vec<Row>, Recommendation)> {
     let machine = Machine::detect();
     let cpus = machine.cpus_allowed.len().max(1);
-    let workloads = workloads(args, &machine);
+    let workloads = workloads(args, &machine, op);
     let backends = built_backends(&args.backends)?;
-    let out = args.out.clone().unwrap_or_else(default_out);
+    let out = out.to_path_buf();
     let runs_path = out.join("runs.jsonl");
     let mut rows = open_folder(&out, &runs_path)?;
+    if let Some(other) = rows.iter().find(|r| r.operation != op) {
+        anyhow::bail!(
+            "{} holds a sweep of {}, not {op}: give another --out (several --ops go to DIR/<op>/)",
+            out.display(),
+            other.operation.name()
+        );
+    }
     let peak = peak_of_folder(&out, cpus, args.peak_seconds)?;
 
     let base: Vec<Strategy> = if args.strategies.is_empty() {
@@ -124,6 +187,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let mut ctx = Measure {
         out: &out,
         runs_path: &runs_path,
+        op,
         results: args.results,
         deadline: budget(args).map(|b| std::time::Instant::now() + b),
         budget_spent: false,
@@ -189,7 +253,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         out.join("summary.md").display(),
         out.join("recommendation.json").display()
     );
-    Ok(())
+    Ok((rows, rec))
 }
 
 /// The quick preset's budget: a quick answer is one that comes within about a minute and
@@ -204,8 +268,8 @@ fn budget(args: &SweepArgs) -> Option<std::time::Duration> {
 
 /// The workloads to sweep: every (tasks, size) of the lists, the preset's numbers where a
 /// list is not given.
-fn workloads(args: &SweepArgs, machine: &Machine) -> Vec<(usize, usize)> {
-    let preset = args.preset.workload(machine.default_parallelism);
+fn workloads(args: &SweepArgs, machine: &Machine, op: Operation) -> Vec<(usize, usize)> {
+    let preset = args.preset.workload(machine.default_parallelism, op);
     let or_preset = |list: &[usize], one: usize| {
         if list.is_empty() {
             vec![one]
@@ -473,6 +537,7 @@ fn announce(extra: &[Config]) {
 struct Measure<'a> {
     out: &'a Path,
     runs_path: &'a Path,
+    op: Operation,
     results: ResultMode,
     /// When the time budget runs out.
     deadline: Option<std::time::Instant>,
@@ -542,14 +607,16 @@ impl Measure<'_> {
     ) -> anyhow::Result<Row> {
         let ((tasks, size), backend, strategy, generation) = config.clone();
         let name = strategy.to_string();
-        let outcome = run_engine(
-            &backend,
-            &name,
-            (tasks, size),
+        let outcome = Spec {
+            backend: &backend,
+            strategy: &name,
+            tasks,
+            size,
+            op: self.op,
             generation,
-            self.results,
-            json,
-        )?;
+            results: self.results,
+        }
+        .run(json)?;
         let (record, refused) = match outcome {
             Outcome::Measured(record) => (Some(*record), None),
             Outcome::Unsupported(why) => (None, Some(why)),
@@ -568,6 +635,7 @@ impl Measure<'_> {
             tasks,
             size,
             generation,
+            operation: self.op,
             repeat,
             round,
             record,

@@ -3,7 +3,7 @@
 //! as soon as it is measured (a failure later keeps what was measured).
 
 use super::{Bench, BenchResult, CompareArgs, Rev};
-use crate::engines::{refusal_reason, run_args, shuffled};
+use crate::engines::{Spec, refusal_reason, shuffled};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::history;
@@ -30,15 +30,18 @@ fn run_benchmark(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Measur
     let _ = std::fs::remove_file(json);
     let front = rev.bin.join("blaspar");
     let output = Command::new(&front)
-        .args(run_args(
-            &bench.backend,
-            &bench.strategy,
-            bench.tasks,
-            bench.size,
-            blaspar_core::workload::Generation::Serial,
-            ResultMode::Matrices,
-            json,
-        ))
+        .args(
+            Spec {
+                backend: &bench.backend,
+                strategy: &bench.strategy,
+                tasks: bench.tasks,
+                size: bench.size,
+                op: blaspar_core::operation::Operation::Gemm,
+                generation: blaspar_core::workload::Generation::Serial,
+                results: ResultMode::Matrices,
+            }
+            .args(json),
+        )
         .env("BLASPAR_ENGINE_DIR", &rev.bin)
         // compare appends the samples itself (older revisions do not write history).
         .env(history::ENV, "off")

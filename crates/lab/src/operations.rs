@@ -1,0 +1,318 @@
+//! `DIR/operations.md` of a sweep over several operations (`sweep --ops`): does the best
+//! configuration change with the operation?
+//!
+//! Each operation was swept on its own (`DIR/<op>/`, its own rows, tie set and
+//! confidence). The reference is gemm's answer when gemm was swept, else the first
+//! operation's. For every other operation, the reference's best configuration (the same
+//! library, strategy and data generation) is looked up among that operation's own
+//! measurements:
+//! - **the same answer** when it is in the operation's tie set: the measurements cannot
+//!   tell it from the operation's best beyond the margin;
+//! - **the best changes** when it is outside: the operation's best is faster by the given
+//!   factor (median over median), beyond the margin and the noise (the tie test's
+//!   bootstrap, at 95%), with the operation's confidence that its set beats the rest;
+//! - **not measured** when the operation's sweep did not measure it (a refusal, a budget).
+//!
+//! The same question is asked of the kind of parallelism (the tutorial's question comes
+//! before the library's): is the reference's best kind among the kinds of the operation's
+//! tie set?
+
+use crate::answer::{Answer, AvoidWhat, Recommendation};
+use crate::summary::{Row, summarise};
+use blaspar_core::kind::Kind;
+use blaspar_core::operation::Operation;
+use std::fmt::Write as _;
+
+/// One operation's sweep: its rows and its answer.
+pub struct Swept {
+    pub op: Operation,
+    pub rows: Vec<Row>,
+    pub rec: Recommendation,
+}
+
+/// What happened to the reference's best configuration in another operation's sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// In the tie set; its median over the best's.
+    Same { factor: f64 },
+    /// Outside the tie set: slower than the operation's best by `factor`.
+    Changes { factor: f64 },
+    /// Not among the operation's measurements.
+    NotMeasured,
+}
+
+/// The verdict for `reference`'s best configuration in `other`'s sweep, workload `answer`.
+pub fn verdict(reference: &Answer, other: &Swept, answer: &Answer) -> Verdict {
+    let r = &reference.best;
+    let same = |backend: &str, strategy: &str, generation| {
+        backend == r.backend && strategy == r.strategy && generation == r.generation
+    };
+    let sums = summarise(&other.rows);
+    let Some(there) = sums.iter().find(|s| {
+        (s.tasks, s.size) == (answer.tasks, answer.size)
+            && same(&s.backend, &s.strategy, s.generation)
+    }) else {
+        return Verdict::NotMeasured;
+    };
+    let factor = there.median_seconds / answer.best.median_seconds;
+    if answer
+        .tie_set
+        .iter()
+        .any(|c| same(&c.backend, &c.strategy, c.generation))
+    {
+        Verdict::Same { factor }
+    } else {
+        Verdict::Changes { factor }
+    }
+}
+
+/// The answer of `other` to compare with the reference's `reference`: the same workload
+/// when it was measured, else (each sweep at its own size, as the quick preset does) the
+/// only one of each.
+fn counterpart<'a>(reference: &Answer, refs: &[Answer], other: &'a [Answer]) -> Option<&'a Answer> {
+    other
+        .iter()
+        .find(|a| (a.tasks, a.size) == (reference.tasks, reference.size))
+        .or_else(|| (refs.len() == 1 && other.len() == 1).then(|| &other[0]))
+}
+
+/// The kinds of an answer's tie set, in its order.
+fn tied_kinds(a: &Answer) -> Vec<Option<Kind>> {
+    a.kinds.iter().map(|k| k.kind).collect()
+}
+
+fn kind_name(k: Option<Kind>) -> &'static str {
+    k.map_or("(unknown)", Kind::name)
+}
+
+/// How many times slower than the best BLAS threads alone are (the fastest configuration
+/// of that kind), or "tied" when that kind is in the tie set, or "-" when not measured.
+fn blas_threads_factor(a: &Answer) -> String {
+    if a.kinds.iter().any(|k| k.kind == Some(Kind::BlasThreads)) {
+        return "tied".to_string();
+    }
+    a.avoid
+        .iter()
+        .find(|v| v.what == AvoidWhat::Kind && v.name == Kind::BlasThreads.name())
+        .map_or("-".to_string(), |v| format!("{:.2}x slower", v.factor))
+}
+
+/// The report: a table of every operation's answer, then per operation whether the
+/// reference's best still is the best there.
+pub fn report(swept: &[Swept]) -> String {
+    let mut t = String::new();
+    let Some(reference) = swept
+        .iter()
+        .find(|s| s.op == Operation::Gemm)
+        .or(swept.first())
+    else {
+        return "# Operations\n\nNothing was swept.\n".to_string();
+    };
+    let margin = reference.rec.margin;
+    let _ = writeln!(
+        t,
+        "# Does the best configuration change with the operation?\n\n\
+         Each operation was swept on its own (its folder holds its rows, summary, plots and \
+         `recommendation.json`). The tie set is every configuration the measurements cannot \
+         tell from the best, within a margin of {:.1}% (see each summary for the method). \
+         GFLOP/s use each operation's FLOP count (`run --help`), generation included.\n",
+        100.0 * margin
+    );
+    let _ = writeln!(
+        t,
+        "| operation | routine | workload | best | kind | GFLOP/s | tie set: kinds (configurations) | confidence | BLAS threads alone |\n\
+         |---|---|---|---|---|---:|---|---:|---|"
+    );
+    for s in swept {
+        for a in &s.rec.workloads {
+            let kinds: Vec<&str> = tied_kinds(a).into_iter().map(kind_name).collect();
+            let _ = writeln!(
+                t,
+                "| {} | {} | {}x{} | {} on {} | {} | {:.1} | {} ({}) | {:.0}% | {} |",
+                s.op.name(),
+                s.op.routine(),
+                a.tasks,
+                a.size,
+                blaspar_core::strategy::label(&a.best.strategy, a.best.generation),
+                a.best.backend,
+                kind_name(a.best.kind),
+                a.best.gflops,
+                kinds.join(", "),
+                a.tie_set.len(),
+                100.0 * a.confidence,
+                blas_threads_factor(a),
+            );
+        }
+    }
+    let _ = writeln!(
+        t,
+        "\n## Against {}'s answer\n\n\
+         For each operation, {}'s best configuration measured in that operation's own sweep: \
+         the same answer when it is in the operation's tie set, a different one when the \
+         operation's best beats it beyond the margin and the noise.\n",
+        reference.op.name(),
+        reference.op.name()
+    );
+    for s in swept.iter().filter(|s| s.op != reference.op) {
+        for a in &s.rec.workloads {
+            let Some(r) = counterpart(a, &s.rec.workloads, &reference.rec.workloads) else {
+                let _ = writeln!(
+                    t,
+                    "- **{}** {}x{}: {} measured no workload to compare with.",
+                    s.op.name(),
+                    a.tasks,
+                    a.size,
+                    reference.op.name()
+                );
+                continue;
+            };
+            let _ = writeln!(t, "{}", sentence(reference.op, r, s, a));
+        }
+    }
+    t
+}
+
+/// One operation's line: the configuration verdict, then the kind's.
+fn sentence(reference: Operation, r: &Answer, s: &Swept, a: &Answer) -> String {
+    let name = |c: &crate::answer::Choice| {
+        format!(
+            "{} on {}",
+            blaspar_core::strategy::label(&c.strategy, c.generation),
+            c.backend
+        )
+    };
+    let head = format!("- **{}** ({}x{}):", s.op.name(), a.tasks, a.size);
+    let config = match verdict(r, s, a) {
+        Verdict::Same { factor } => format!(
+            "the same answer: {reference}'s best, {}, is in its tie set ({:.2}x the best's \
+             median, within the margin and the noise).",
+            name(&r.best),
+            factor
+        ),
+        Verdict::Changes { factor } => format!(
+            "**the best changes**: {} beats {reference}'s best, {}, by {:.2}x, beyond the \
+             margin ({:.1}%) and the noise (outside the tie set; confidence that the set beats \
+             the rest {:.0}%).",
+            name(&a.best),
+            name(&r.best),
+            factor,
+            100.0 * s.rec.margin,
+            100.0 * a.confidence
+        ),
+        Verdict::NotMeasured => format!(
+            "{reference}'s best, {}, was not measured here (refused or cut by the budget); \
+             its best is {}.",
+            name(&r.best),
+            name(&a.best)
+        ),
+    };
+    let kinds = tied_kinds(a);
+    let kind = if kinds.contains(&r.best.kind) {
+        format!(
+            "The kind of parallelism stays: {} is among its tied kinds ({}).",
+            kind_name(r.best.kind),
+            kinds
+                .iter()
+                .map(|k| kind_name(*k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!(
+            "**The kind of parallelism changes**: {reference}'s {} is not among its tied kinds \
+             ({}).",
+            kind_name(r.best.kind),
+            kinds
+                .iter()
+                .map(|k| kind_name(*k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!("{head} {config} {kind}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::recommend;
+    use crate::summary::test_rows;
+
+    fn swept(op: Operation, configs: &[(&str, &str, &[f64])]) -> Swept {
+        let rows: Vec<Row> = configs
+            .iter()
+            .flat_map(|(b, s, secs)| test_rows(b, s, secs))
+            .map(|mut r| {
+                r.operation = op;
+                r
+            })
+            .collect();
+        let rec = recommend(&rows, 0.02);
+        Swept { op, rows, rec }
+    }
+
+    #[test]
+    fn the_best_changes_only_beyond_the_noise() {
+        let gemm = swept(
+            Operation::Gemm,
+            &[
+                ("blis", "threads-2", &[1.00, 1.01, 0.99]),
+                ("blis", "blas-2", &[1.50, 1.52, 1.49]),
+            ],
+        );
+        // svd: blas-2 is far faster than threads-2.
+        let svd = swept(
+            Operation::Svd,
+            &[
+                ("blis", "threads-2", &[2.00, 2.02, 1.98]),
+                ("blis", "blas-2", &[1.00, 1.01, 0.99]),
+            ],
+        );
+        // qr: threads-2 and blas-2 interleave.
+        let qr = swept(
+            Operation::Qr,
+            &[
+                ("blis", "threads-2", &[1.00, 1.05, 0.97]),
+                ("blis", "blas-2", &[1.01, 0.98, 1.04]),
+            ],
+        );
+        let r = &gemm.rec.workloads[0];
+        match verdict(r, &svd, &svd.rec.workloads[0]) {
+            Verdict::Changes { factor } => assert!((factor - 2.0).abs() < 0.01, "{factor}"),
+            v => panic!("{v:?}"),
+        }
+        assert!(matches!(
+            verdict(r, &qr, &qr.rec.workloads[0]),
+            Verdict::Same { .. }
+        ));
+        let text = report(&[svd, gemm, qr]);
+        assert!(text.contains("## Against gemm's answer"), "{text}");
+        assert!(
+            text.contains("- **svd** (16x1000): **the best changes**: blas-2 on blis"),
+            "{text}"
+        );
+        assert!(
+            text.contains("**The kind of parallelism changes**"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- **qr** (16x1000): the same answer"),
+            "{text}"
+        );
+        assert!(text.contains("| gemm | dgemm | 16x1000 | threads-2 on blis | task-threads |"));
+        assert!(text.contains("| blas-2 on blis | blas-threads |"), "{text}");
+    }
+
+    #[test]
+    fn a_configuration_the_operation_did_not_measure_is_said_so() {
+        let gemm = swept(Operation::Gemm, &[("mkl-seq", "threads-2", &[1.0, 1.0])]);
+        let svd = swept(Operation::Svd, &[("blis", "threads-2", &[1.0, 1.1])]);
+        let r = &gemm.rec.workloads[0];
+        assert_eq!(
+            verdict(r, &svd, &svd.rec.workloads[0]),
+            Verdict::NotMeasured
+        );
+        assert!(report(&[gemm, svd]).contains("was not measured here"));
+        assert!(report(&[]).contains("Nothing was swept"));
+    }
+}
