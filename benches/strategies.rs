@@ -1,8 +1,9 @@
 //! The criterion suite: every strategy of the default set on one workload, on every built
-//! backend (and always BLIS, the embedded default), in one criterion group per workload
-//! (`quick-16x1000`) with one bench id per backend x strategy (`mkl-iomp/threads-2`), so
-//! that one report puts every library and strategy side by side and `cargo bench -- mkl`
-//! runs the MKL ones. Throughput is in FLOPs (criterion prints "elem/s": read FLOP/s).
+//! backend (and always BLIS, the embedded default), in one criterion group per operation
+//! and workload (`quick-16x1000` for gemm, `quick-svd-16x460`) with one bench id per
+//! backend x strategy (`mkl-iomp/threads-2`), so that one report puts every library and
+//! strategy side by side and `cargo bench -- mkl` runs the MKL ones. Throughput is in
+//! FLOPs, each operation's own count (criterion prints "elem/s": read FLOP/s).
 //!
 //! This binary links no BLAS library. Each backend's engine binary is brought up to date
 //! (`cargo build`, a no-op when current; see the `blaspar_bench` library), started outside
@@ -12,13 +13,16 @@
 //! timing, each iteration is one `run` request and its reply, timed on this process's
 //! clock (as in criterion's external-process example: handing out tasks, the workers'
 //! replies and collecting the results all count), and the products of the first iteration
-//! are verified (outside the timing) before the next.
+//! are verified (outside the timing) before the next (the operations other than gemm are
+//! checked by their workers as they compute, and the first iteration's checks are read).
 //!
 //! Workload: `BLASPAR_BENCH_WORKLOAD=quick|seed|TASKSxSIZE` (default quick).
+//! Operations: `BLASPAR_BENCH_OP=gemm,svd,...` (default gemm), one group each.
 //! `cargo bench -- --test` runs every bench once.
 
-use blaspar_bench::{EngineDir, bench_workload, engines};
+use blaspar_bench::{EngineDir, bench_ops, bench_workload, engines};
 use blaspar_core::Strategy;
+use blaspar_core::Workload;
 use blaspar_core::machine::Machine;
 use blaspar_engine::serve::{ServeSettings, ServedEngine};
 use criterion::measurement::WallTime;
@@ -67,8 +71,13 @@ fn bench_strategy(
 fn main() {
     let machine = Machine::detect();
     let spec = std::env::var("BLASPAR_BENCH_WORKLOAD").ok();
-    let (workload, label) =
-        bench_workload(spec.as_deref(), machine.default_parallelism).unwrap_or_else(|e| fail(e));
+    let ops = std::env::var("BLASPAR_BENCH_OP").ok();
+    let ops = bench_ops(ops.as_deref()).unwrap_or_else(|e| fail(format!("{e:#}")));
+    let workloads: Vec<(Workload, String)> = ops
+        .iter()
+        .map(|&op| bench_workload(spec.as_deref(), machine.default_parallelism, op))
+        .collect::<anyhow::Result<_>>()
+        .unwrap_or_else(|e| fail(e));
     let dir = EngineDir::of_this_process().unwrap_or_else(|e| fail(e));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let engines = engines(
@@ -77,8 +86,10 @@ fn main() {
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )
     .unwrap_or_else(|e| fail(format!("{e:#}")));
+    let labels: Vec<&str> = workloads.iter().map(|(_, l)| l.as_str()).collect();
     eprintln!(
-        "workload {label}, {} CPUs usable, engines in {}: {}",
+        "workloads {}, {} CPUs usable, engines in {}: {}",
+        labels.join(", "),
         machine.default_parallelism,
         dir.path().display(),
         engines
@@ -89,32 +100,34 @@ fn main() {
     );
 
     let mut criterion = Criterion::default().configure_from_args();
-    let mut group = criterion.benchmark_group(&label);
-    group
-        .throughput(Throughput::Elements(workload.flops() as u64))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
     let mut skipped = Vec::new();
-    for (engine, exe) in &engines {
-        let mut served =
-            ServedEngine::start(exe, engine.name, &workload, &ServeSettings::default())
-                .unwrap_or_else(|e| fail(e));
-        eprintln!("{}", served.describe());
-        for s in Strategy::default_set(machine.default_parallelism) {
-            match served.check(s).unwrap_or_else(|e| fail(e)) {
-                None => bench_strategy(&mut group, &mut served, s),
-                Some(reason) => {
-                    let line = format!("skipped {label}/{}/{s}: {reason}", engine.name);
-                    eprintln!("{line}");
-                    skipped.push(line);
+    for (workload, label) in &workloads {
+        let mut group = criterion.benchmark_group(label);
+        group
+            .throughput(Throughput::Elements(workload.flops() as u64))
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+        for (engine, exe) in &engines {
+            let mut served =
+                ServedEngine::start(exe, engine.name, workload, &ServeSettings::default())
+                    .unwrap_or_else(|e| fail(e));
+            eprintln!("{}", served.describe());
+            for s in Strategy::default_set(machine.default_parallelism) {
+                match served.check(s).unwrap_or_else(|e| fail(e)) {
+                    None => bench_strategy(&mut group, &mut served, s),
+                    Some(reason) => {
+                        let line = format!("skipped {label}/{}/{s}: {reason}", engine.name);
+                        eprintln!("{line}");
+                        skipped.push(line);
+                    }
                 }
             }
+            served.quit().unwrap_or_else(|e| fail(e));
         }
-        served.quit().unwrap_or_else(|e| fail(e));
+        group.finish();
     }
-    group.finish();
     criterion.final_summary();
     // Refusals again at the end, where a reader of the summary looks.
     for line in skipped {

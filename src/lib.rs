@@ -23,12 +23,32 @@ use std::process::Command;
 /// `blis-src` vendors (nothing to install).
 pub const EMBEDDED: &str = "blis";
 
-/// The bench workload from `BLASPAR_BENCH_WORKLOAD`: `quick` (default), `seed`, or
-/// `TASKSxSIZE` such as `8x500`. Returns the workload and its group label.
-pub fn bench_workload(spec: Option<&str>, cpus: usize) -> anyhow::Result<(Workload, String)> {
+/// The bench operations from `BLASPAR_BENCH_OP`: one or several, comma-separated
+/// (default gemm), each once, in the order given.
+pub fn bench_ops(spec: Option<&str>) -> anyhow::Result<Vec<Operation>> {
+    let mut ops = Vec::new();
+    for name in spec.unwrap_or("gemm").split(',').map(str::trim) {
+        let op: Operation = name
+            .parse()
+            .map_err(|e| anyhow::anyhow!("BLASPAR_BENCH_OP='{}': {e}", spec.unwrap_or("")))?;
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    Ok(ops)
+}
+
+/// The bench workload of `op` from `BLASPAR_BENCH_WORKLOAD`: `quick` (default; its size
+/// depends on the operation), `seed`, or `TASKSxSIZE` such as `8x500`. Returns the
+/// workload and its group label (`quick-16x1000`, `quick-svd-16x460`, `svd-8x500`).
+pub fn bench_workload(
+    spec: Option<&str>,
+    cpus: usize,
+    op: Operation,
+) -> anyhow::Result<(Workload, String)> {
     let spec = spec.unwrap_or("quick").trim();
     if let Some(p) = Preset::from_name(spec) {
-        let w = p.workload(cpus, Operation::Gemm);
+        let w = p.workload(cpus, op);
         return Ok((w, format!("{}-{}", p.name(), w.label())));
     }
     let parsed = spec
@@ -41,7 +61,7 @@ pub fn bench_workload(spec: Option<&str>, cpus: usize) -> anyhow::Result<(Worklo
                 size,
                 seed: 0,
                 generation: Default::default(),
-                operation: Default::default(),
+                operation: op,
             };
             Ok((w, w.label()))
         }
@@ -247,11 +267,33 @@ mod tests {
 
     #[test]
     fn bench_workload_spec() {
-        assert_eq!(bench_workload(None, 2).unwrap().1, "quick-16x1000");
-        assert_eq!(bench_workload(Some("seed"), 2).unwrap().0.tasks, 100);
-        assert_eq!(bench_workload(Some("8x500"), 2).unwrap().1, "8x500");
-        assert!(bench_workload(Some("0x500"), 2).is_err());
-        assert!(bench_workload(Some("big"), 2).is_err());
+        let gemm = Operation::Gemm;
+        assert_eq!(bench_workload(None, 2, gemm).unwrap().1, "quick-16x1000");
+        assert_eq!(bench_workload(Some("seed"), 2, gemm).unwrap().0.tasks, 100);
+        assert_eq!(bench_workload(Some("8x500"), 2, gemm).unwrap().1, "8x500");
+        assert!(bench_workload(Some("0x500"), 2, gemm).is_err());
+        assert!(bench_workload(Some("big"), 2, gemm).is_err());
+        let (w, label) = bench_workload(None, 2, Operation::Svd).unwrap();
+        assert_eq!(
+            (w.operation, label.as_str()),
+            (Operation::Svd, "quick-svd-16x460")
+        );
+        let (w, label) = bench_workload(Some("8x500"), 2, Operation::Qr).unwrap();
+        assert_eq!((w.operation, label.as_str()), (Operation::Qr, "qr-8x500"));
+    }
+
+    #[test]
+    fn bench_ops_spec() {
+        assert_eq!(bench_ops(None).unwrap(), [Operation::Gemm]);
+        assert_eq!(
+            bench_ops(Some("svd, gemm,svd")).unwrap(),
+            [Operation::Svd, Operation::Gemm]
+        );
+        let e = bench_ops(Some("gemm,lu")).unwrap_err().to_string();
+        assert!(
+            e.contains("BLASPAR_BENCH_OP='gemm,lu'") && e.contains("svd"),
+            "{e}"
+        );
     }
 
     #[test]

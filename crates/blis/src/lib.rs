@@ -35,6 +35,30 @@ pub struct Blis {
     libflame: Option<PathBuf>,
 }
 
+/// Initialises libflame once for the process. Its LAPACK entry points otherwise call
+/// `FLA_Init_safe` and `FLA_Finalize_safe` around every call: the first of two calls
+/// running at once in two threads initialises libflame's global objects and control
+/// trees, finalises them when it returns, and the other call, still running, then aborts
+/// ("Detected inconsistent object datatypes", "not yet implemented") or computes with
+/// freed state. Initialised here, before any worker thread exists, `FLA_Init_safe` finds
+/// it initialised and no call finalises it (conformance:
+/// `operations_are_correct_from_several_threads_at_once`).
+fn init_libflame() {
+    #[cfg(blaspar_libflame)]
+    {
+        unsafe extern "C" {
+            fn FLA_Initialized() -> std::os::raw::c_int;
+            fn FLA_Init();
+        }
+        // SAFETY: plain calls without arguments, made during start-up on one thread.
+        unsafe {
+            if FLA_Initialized() == 0 {
+                FLA_Init();
+            }
+        }
+    }
+}
+
 /// The libflame this binary links, checked to answer LAPACK's routines and to call the
 /// BLIS linked into the binary (its BLAS symbols, `dgemm_` among them); `None` when the
 /// build found no libflame.
@@ -71,6 +95,7 @@ impl Blis {
     ) -> Result<Blis, probe::ProbeError> {
         blaspar_cblas::provenance::expect_static("BLIS (vendored by blis-src)")?;
         let libflame = libflame()?;
+        init_libflame();
         let selection = probe::select(request, cache_dir, size)?;
         // SAFETY: BLIS reads BLIS_ARCH_TYPE (set by `select`) during this initialisation.
         unsafe { ffi::bli_init() };

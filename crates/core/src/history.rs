@@ -71,7 +71,7 @@ pub struct Entry {
     pub machine: String,
     /// The fingerprint's inputs, readable: CPU, cores, backend, kernel.
     pub machine_label: String,
-    /// `backend/strategy/TASKSxSIZE` (the strategy marked `+pgen` with parallel data
+    /// `backend/strategy/WORKLOAD` ([`benchmark_id`]; the strategy marked `+pgen` with parallel data
     /// generation).
     pub benchmark: String,
     /// Wall seconds of the timed run (`seconds_total` of the record).
@@ -84,9 +84,19 @@ pub struct Entry {
     pub record: serde_json::Value,
 }
 
-/// `backend/strategy/TASKSxSIZE`: the benchmark a run measured.
-pub fn benchmark_id(backend: &str, strategy: &str, tasks: usize, size: usize) -> String {
-    format!("{backend}/{strategy}/{tasks}x{size}")
+/// `backend/strategy/WORKLOAD`: the benchmark a run measured, the workload labelled by
+/// [`crate::workload::label`] (`16x1000` for gemm, `svd-16x460` for another operation).
+pub fn benchmark_id(
+    backend: &str,
+    strategy: &str,
+    op: crate::operation::Operation,
+    tasks: usize,
+    size: usize,
+) -> String {
+    format!(
+        "{backend}/{strategy}/{}",
+        crate::workload::label(op, tasks, size)
+    )
 }
 
 /// The CPU model without its nominal clock ("... CPU @ 2.10GHz"), whitespace collapsed.
@@ -174,6 +184,7 @@ impl Entry {
             benchmark: benchmark_id(
                 &r.backend,
                 &crate::strategy::label(&r.strategy, r.generation),
+                r.operation,
                 r.tasks,
                 r.size,
             ),
@@ -441,6 +452,11 @@ mod tests {
         let e = Entry::from_record(record(), "run").unwrap();
         assert_eq!(e.record["schema_version"], 1);
         assert_eq!(e.benchmark, "blis/threads-2/16x1000");
+        let mut svd = record();
+        svd["operation"] = "svd".into();
+        svd["size"] = 460.into();
+        let s = Entry::from_record(svd, "run").unwrap();
+        assert_eq!(s.benchmark, "blis/threads-2/svd-16x460");
         append(&path, &e).unwrap();
         let h = read(&path).unwrap();
         assert!(h.problems.is_empty(), "{:?}", h.problems);

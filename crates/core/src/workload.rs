@@ -182,6 +182,16 @@ impl Preset {
     }
 }
 
+/// The label of `tasks` tasks of `op` on n x n operands: `16x1000` for gemm (the form
+/// every bench id and history line had before operations, kept so that they stay
+/// comparable), `svd-16x460` for the others.
+pub fn label(op: Operation, tasks: usize, size: usize) -> String {
+    match op {
+        Operation::Gemm => format!("{tasks}x{size}"),
+        _ => format!("{}-{tasks}x{size}", op.name()),
+    }
+}
+
 /// N tasks of n x n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Workload {
@@ -320,9 +330,9 @@ impl Workload {
         Ok(())
     }
 
-    /// Short label used in bench parameters and file names, e.g. `16x1000`.
+    /// Short label used in bench groups, history ids and file names ([`label`]).
     pub fn label(&self) -> String {
-        format!("{}x{}", self.tasks, self.size)
+        label(self.operation, self.tasks, self.size)
     }
 
     /// The stream of block `block` of matrix `matrix` (A = 0, B = 1) of task `task`.

@@ -44,6 +44,7 @@ use crate::procs::{
 use crate::report;
 use crate::store::ResultStore;
 use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::operation::Operation;
 use blaspar_core::strategy::Placement;
 use blaspar_core::{Backend, MemoryPlan, Strategy, Workload};
 use serde::{Deserialize, Serialize};
@@ -550,7 +551,9 @@ impl std::str::FromStr for Request {
 struct Started {
     strategy: Strategy,
     workers: Workers,
-    store: ResultStore,
+    /// The products (gemm); `None` for the other operations, whose results each worker
+    /// checks as it computes them.
+    store: Option<ResultStore>,
     runs: usize,
     verified: bool,
     /// The last run, until it is verified.
@@ -631,15 +634,20 @@ impl<'b, B: Backend> Served<'b, B> {
         let w = &self.spec.workload;
         let machine = Machine::detect();
         let (available, source) = available_memory();
+        let keep_products = w.operation == Operation::Gemm;
         let plan = MemoryPlan {
-            keep_products: true,
+            keep_products,
             in_flight: match strategy.placement() {
                 Placement::Batched => w.tasks,
                 _ => strategy.workers().max(machine.cpus_allowed.len()),
             },
         };
         w.check(plan, available, &source)?;
-        let store = ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?;
+        let store = if keep_products {
+            Some(ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?)
+        } else {
+            None
+        };
         let settings = WorkerSettings {
             exe: None,
             init: Some(EngineInit {
@@ -650,7 +658,7 @@ impl<'b, B: Backend> Served<'b, B> {
             task_timeout: self.spec.task_timeout,
         };
         let (workers, startup_seconds) =
-            Workers::start(self.backend, strategy, w, Some(&store), &settings)?;
+            Workers::start(self.backend, strategy, w, store.as_ref(), &settings)?;
         self.started = Some(Started {
             strategy,
             workers,
@@ -675,9 +683,12 @@ impl<'b, B: Backend> Served<'b, B> {
         let w = &self.spec.workload;
         let exec = s
             .workers
-            .run(self.backend, s.strategy, w, Some(&mut s.store), &|| {})?;
-        if let Some(task) = self.spec.inject_corruption.filter(|&t| t < w.tasks) {
-            s.store.slot_mut(task)[[0, 0]] += 1.0;
+            .run(self.backend, s.strategy, w, s.store.as_mut(), &|| {})?;
+        if let (Some(task), Some(store)) = (
+            self.spec.inject_corruption.filter(|&t| t < w.tasks),
+            s.store.as_mut(),
+        ) {
+            store.slot_mut(task)[[0, 0]] += 1.0;
         }
         s.runs += 1;
         let seconds = exec.seconds_total;
@@ -713,7 +724,7 @@ impl<'b, B: Backend> Served<'b, B> {
                 s.strategy
             );
         }
-        let (v, _) = report::verify(&exec, w, Some(&s.store));
+        let (v, _) = report::verify(&exec, w, s.store.as_ref());
         if let Some(why) = v.failure(w.tasks) {
             anyhow::bail!("{why}");
         }

@@ -31,7 +31,7 @@ pub use report::table;
 
 use crate::stats::{self, Comparison};
 use anyhow::Context;
-use blaspar_core::args::{backend, positive, positive_percent, preset, strategy};
+use blaspar_core::args::{backend, operation, positive, positive_percent, preset, strategy};
 use blaspar_core::history;
 use blaspar_core::machine::Machine;
 use blaspar_core::operation::Operation;
@@ -65,7 +65,12 @@ pub struct CompareArgs {
     /// revisions run the same text).
     #[arg(long, value_delimiter = ',', value_parser = strategy, default_value = "sequential,threads")]
     pub strategies: Vec<Strategy>,
-    /// Named workload (quick or seed); --tasks and --size override its numbers.
+    /// What each task computes (see `run --help`): gemm, solve, cholesky, qr, eigh or svd.
+    /// A revision from before an operation existed fails on it with its own message.
+    #[arg(long, default_value = "gemm", value_parser = operation)]
+    pub op: Operation,
+    /// Named workload (quick or seed); --tasks and --size override its numbers. quick's
+    /// size depends on the operation (`run --help`).
     #[arg(long, default_value = "quick", value_parser = preset)]
     pub preset: Preset,
     /// Number of tasks.
@@ -421,22 +426,27 @@ fn copy_binary(release: &Path, bin: &Path, name: &str, short: &str) -> anyhow::R
 pub struct Bench {
     pub backend: String,
     pub strategy: String,
+    pub op: Operation,
     pub tasks: usize,
     pub size: usize,
 }
 
 impl Bench {
     pub fn id(&self) -> String {
-        history::benchmark_id(&self.backend, &self.strategy, self.tasks, self.size)
+        history::benchmark_id(
+            &self.backend,
+            &self.strategy,
+            self.op,
+            self.tasks,
+            self.size,
+        )
     }
 }
 
 /// The benchmarks of a compare, each once: backends x strategies on the workload (preset
 /// resolved against this machine, --tasks and --size overriding it).
 fn benchmarks(args: &CompareArgs, machine: &Machine) -> Vec<Bench> {
-    let mut workload = args
-        .preset
-        .workload(machine.default_parallelism, Operation::Gemm);
+    let mut workload = args.preset.workload(machine.default_parallelism, args.op);
     workload.tasks = args.tasks.unwrap_or(workload.tasks);
     workload.size = args.size.unwrap_or(workload.size);
     let mut benches = Vec::new();
@@ -445,6 +455,7 @@ fn benchmarks(args: &CompareArgs, machine: &Machine) -> Vec<Bench> {
             let bench = Bench {
                 backend: backend.clone(),
                 strategy: s.to_string(),
+                op: args.op,
                 tasks: workload.tasks,
                 size: workload.size,
             };

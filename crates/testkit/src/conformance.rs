@@ -369,6 +369,41 @@ pub fn operations_are_correct_or_say_why_not<B: Backend + ?Sized>(backend: &B) {
     }
 }
 
+/// Every supported operation computed by several threads at once, each at one library
+/// thread, at a size where LAPACK takes its blocked paths: the thread workers' case. A
+/// library with process-wide state that one call sets up and tears down (libflame
+/// initialises and finalises its globals around every LAPACK call unless initialised once)
+/// corrupts or aborts the calls running beside it.
+pub fn operations_are_correct_from_several_threads_at_once<B: Backend + ?Sized>(backend: &B) {
+    if matches!(backend.thread_scope(), ThreadScope::Fixed { threads } if threads != 1) {
+        return;
+    }
+    for op in Operation::ALL {
+        if backend.operation_unsupported(op).is_some() {
+            continue;
+        }
+        std::thread::scope(|s| {
+            for worker in 0..4 {
+                s.spawn(move || {
+                    backend.set_threads(1);
+                    for round in 0..3 {
+                        let input = op.input(&workload(150), worker * 3 + round, 1);
+                        let out = backend.compute(op, &input).unwrap_or_else(|e| {
+                            panic!("{}: {op} in worker {worker}: {e}", backend.name())
+                        });
+                        let r = task::verify(op, &input, &out);
+                        assert!(
+                            r.is_ok(),
+                            "{}: {op} in worker {worker}: {r:?}",
+                            backend.name()
+                        );
+                    }
+                });
+            }
+        });
+    }
+}
+
 fn workload(n: usize) -> Workload {
     Workload {
         tasks: 4,
@@ -400,6 +435,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each concurrent_calls_are_correct);
         $crate::conformance_tests!(@each batch_matches_single_products_or_says_why_not);
         $crate::conformance_tests!(@each operations_are_correct_or_say_why_not);
+        $crate::conformance_tests!(@each operations_are_correct_from_several_threads_at_once);
         #[test]
         fn introspection_names_library_version_and_kernel() {
             let (_guard, b) = conformance_backend();

@@ -36,7 +36,7 @@ fn run_benchmark(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Measur
                 strategy: &bench.strategy,
                 tasks: bench.tasks,
                 size: bench.size,
-                op: blaspar_core::operation::Operation::Gemm,
+                op: bench.op,
                 generation: blaspar_core::workload::Generation::Serial,
                 results: ResultMode::Matrices,
             }
