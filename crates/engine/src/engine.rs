@@ -210,7 +210,8 @@ fn execute_run<B: Backend>(
             strategy.workers()
         ));
     }
-    let (mut workers, startup) = Workers::start(backend, strategy, w, store.as_deref(), &settings)?;
+    let (mut workers, startup) =
+        Workers::start_pinned(backend, strategy, w, store.as_deref(), &settings, opts.pin)?;
     progress.announce(format!(
         "running {} tasks of {} x {} ...",
         w.tasks, w.size, w.size

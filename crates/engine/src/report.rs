@@ -181,6 +181,7 @@ pub fn record<B: Backend + ?Sized>(
         verification,
         machine: ctx.machine,
         blas_env: ctx.env,
+        pinning: Some(exec.placement.record()),
     }
 }
 
