@@ -104,3 +104,79 @@ fn a_bad_placement_is_a_clear_usage_error() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!err.contains("panicked at"), "{err}");
 }
+
+#[test]
+fn sweep_pin_compares_the_best_configuration_pinned_and_unpinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let sweep = || {
+        blaspar_testkit::engine::front_with_engine(EXE, "matrixmultiply")
+            .args([
+                "sweep",
+                "--backends",
+                "matrixmultiply",
+                "--strategies",
+                "threads-2",
+            ])
+            .args([
+                "--tasks",
+                "4",
+                "--size",
+                "48",
+                "--no-race",
+                "--repeats",
+                "1",
+            ])
+            .args(["--peak-seconds", "0.05", "--pin", "cores", "--out"])
+            .arg(&out)
+            .output()
+            .expect("blaspar starts")
+    };
+    let first = sweep();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let rows = || -> Vec<Value> {
+        std::fs::read_to_string(out.join("pin.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // 6 pairs (the fewest that give a 95% interval) of none and cores.
+    let r = rows();
+    assert_eq!(r.len(), 12, "{r:?}");
+    for pin in ["none", "cores"] {
+        let mut pairs: Vec<u64> = r
+            .iter()
+            .filter(|x| x["pin"] == pin)
+            .map(|x| x["pair"].as_u64().unwrap())
+            .collect();
+        pairs.sort_unstable();
+        assert_eq!(pairs, [1, 2, 3, 4, 5, 6], "{pin}");
+    }
+    assert!(r.iter().all(|x| x["record"]["pinning"]["mode"] == x["pin"]));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("### Placement (`--pin`): does it pay?"),
+        "{summary}"
+    );
+    let line = summary
+        .lines()
+        .find(|l| l.contains("threads-2+pin-cores"))
+        .expect("the pinned configuration's row");
+    assert!(
+        line.contains("| matrixmultiply | 4 x 48 |") && line.contains("| 6 |"),
+        "{line}"
+    );
+    // Resumed: nothing is measured again.
+    let again = sweep();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(rows().len(), 12);
+}

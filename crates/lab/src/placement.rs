@@ -308,9 +308,18 @@ pub fn section(rows: &[PinRow], margin: f64) -> String {
         if compared.is_empty() {
             "No placement was compared with an unpinned run.".to_string()
         } else if paid.is_empty() {
-            "Pinning paid for none of the configurations measured on this machine: leave \
-             placement to the kernel."
-                .to_string()
+            let noisy = compared
+                .iter()
+                .filter(|c| !matches!(&c.result, Ok(r) if r.verdict != Verdict::Inconclusive))
+                .count();
+            let more = match noisy {
+                0 => String::new(),
+                n => format!(" ({n} comparison(s) could not tell: more pairs, --repeats, would)"),
+            };
+            format!(
+                "Pinning paid for none of the configurations measured on this machine{more}: \
+                 leave placement to the kernel."
+            )
         } else {
             format!("Pinning pays on this machine for: {}.", paid.join(", "))
         }
@@ -428,7 +437,10 @@ mod tests {
             text.contains("not compared: 1 pairs of samples cannot give"),
             "{text}"
         );
-        assert!(text.contains("Pinning paid for none"), "{text}");
+        assert!(
+            text.contains("Pinning paid for none of the configurations measured on this machine (1 comparison(s) could not tell"),
+            "{text}"
+        );
         assert_eq!(section(&[], 0.02), "");
     }
 
