@@ -146,9 +146,10 @@ impl Workers {
         pin: PinMode,
     ) -> Result<(Workers, f64), ExecError> {
         check_supported(backend, strategy, workload.operation)?;
-        let t0 = Instant::now();
+        // Read before the start-up is timed.
         let threads = strategy.blas_threads().count_or(backend.default_threads());
         let plan = Plan::new(pin, strategy.workers(), threads);
+        let t0 = Instant::now();
         let workers = match strategy.placement() {
             // A batch is one call from the calling thread.
             Placement::CallingThread | Placement::Batched => Workers::CallingThread(plan),
