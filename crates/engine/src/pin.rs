@@ -15,6 +15,9 @@
 //!   of the process for the timed run (a pool started at load time included) and restores
 //!   each thread's mask afterwards, so that verification runs unpinned.
 //!
+//! Intel OpenMP names its threads `openmp_worker` (no inherited worker name): in one
+//! process they are told apart by their mask only (see [`Placement::in_process`]).
+//!
 //! OpenMP runtimes bind threads on their own only when asked: GNU OpenMP with
 //! `OMP_PROC_BIND`/`OMP_PLACES`/`GOMP_CPU_AFFINITY`, Intel OpenMP with `KMP_AFFINITY` (or
 //! `OMP_PROC_BIND`). With none of them set, their threads inherit the creating thread's
