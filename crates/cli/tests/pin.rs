@@ -180,3 +180,13 @@ fn sweep_pin_compares_the_best_configuration_pinned_and_unpinned() {
     );
     assert_eq!(rows().len(), 12);
 }
+
+#[test]
+fn a_calling_thread_run_pins_the_whole_process_to_its_set() {
+    let r = pinned_run("sequential", "cores");
+    let w = &r["pinning"]["workers"][0];
+    let cpu = w["cpus"].as_str().unwrap();
+    assert!(cpu.parse::<usize>().is_ok(), "one CPU for one thread: {w}");
+    assert_eq!(w["seen"]["cpus"], cpu, "{w}");
+    assert_eq!(r["pinning"]["other_threads"]["threads"], 0, "{r}");
+}

@@ -172,6 +172,9 @@ pub fn run_and_report<B: Backend>(
     println!("{}", report::header());
     println!("{}", report::row(&record));
     println!("{}", report::time_line(&record));
+    if let Some(line) = report::placement_line(&record) {
+        println!("{line}");
+    }
     if let Some(path) = &opts.json {
         write_record(path, &record)?;
     }
