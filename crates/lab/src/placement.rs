@@ -7,7 +7,8 @@
 //! with the unpinned runs of the same pairs by the paired statistics of `compare`
 //! ([`compare_paired`]: the Hodges-Lehmann estimate of pinned / unpinned with its 95%
 //! interval, the sweep's margin as the threshold). The runs go to `DIR/pin.jsonl`, not
-//! `runs.jsonl`: the race and its answer stay unpinned. Each is appended as it is measured,
+//! `runs.jsonl`: the race and its answer stay unpinned. Pinned runs stay out of the history
+//! (`--history off`), whose entries do not name a placement. Each is appended as it is measured,
 //! so a resumed sweep measures only the pairs missing.
 
 use crate::engines::{Outcome, Spec, shuffled};
@@ -144,6 +145,11 @@ impl PinSweep<'_> {
         let _ = std::fs::remove_file(json);
         let mut args = spec.args(json);
         args.extend(["--pin".to_string(), pin.to_string()]);
+        // The history names a run by its strategy and generation, not its placement: a
+        // pinned run there would pass for an unpinned one.
+        if pin != PinMode::None {
+            args.extend(["--history".to_string(), "off".to_string()]);
+        }
         let output = std::process::Command::new(blaspar_core::registry::engine_path(&backend))
             .args(args)
             .output()
