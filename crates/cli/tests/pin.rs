@@ -111,6 +111,7 @@ fn sweep_pin_compares_the_best_configuration_pinned_and_unpinned() {
     let out = dir.path().join("sweep");
     let sweep = || {
         blaspar_testkit::engine::front_with_engine(EXE, "matrixmultiply")
+            .env("BLASPAR_HISTORY", "off")
             .args([
                 "sweep",
                 "--backends",
