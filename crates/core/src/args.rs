@@ -57,6 +57,11 @@ pub fn strategy(s: &str) -> Result<Strategy, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A placement (`none`, `cores`, `spread`).
+pub fn pin(s: &str) -> Result<crate::topology::PinMode, String> {
+    s.parse()
+}
+
 pub fn generation(s: &str) -> Result<Generation, String> {
     s.parse()
 }

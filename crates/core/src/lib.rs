@@ -7,7 +7,8 @@
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
 //! - [`operation`]: what a task computes (gemm, solve, cholesky, qr, eigh, svd) and its
 //!   FLOP count; [`task`]: a task's inputs, result and the check of every result.
-//! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory.
+//! - [`machine`]: CPUs this process may use, physical cores, cgroup quota, memory;
+//!   [`topology`]: their packages, cores, SMT siblings and caches, and `--pin`'s plan.
 //! - [`peak`]: the machine's f64 FMA limit, measured by a microkernel.
 //! - [`record`]: the JSON result record; [`history`]: the append-only log of records.
 //! - [`registry`]: the engines this version knows; [`args`]: command-line value parsers.
@@ -27,6 +28,7 @@ pub mod registry;
 pub mod schedule;
 pub mod strategy;
 pub mod task;
+pub mod topology;
 pub mod usage;
 pub mod verify;
 pub mod workload;

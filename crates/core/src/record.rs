@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 ///   and `null`. `generation` may be `overlapped`.
 /// - 5: `operation` added (gemm when absent); a failed task's `row` may be `null` and it
 ///   may name its `check` (the operations beyond gemm).
-pub const SCHEMA_VERSION: u32 = 5;
+/// - 6: `pinning` added (`run --pin`: the mode, the topology, each worker's CPUs and where
+///   its threads ran); `null` in older records, which ran unpinned.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +122,45 @@ pub struct WorkerUsage {
     pub wall_seconds: f64,
     /// cpu_seconds / wall_seconds.
     pub utilisation: f64,
+}
+
+/// Where a run's workers were placed (`run --pin`) and where their threads ran, as the
+/// kernel saw it: every thread's `processor` (the CPU it last ran on, field 39 of
+/// `/proc/<pid>/task/<tid>/stat`), sampled through the timed run. CPU sets are kernel CPU
+/// lists (`0-3,8`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pinning {
+    /// `none` (no affinity set), `cores` (packed) or `spread`.
+    pub mode: crate::topology::PinMode,
+    /// The topology the plan was made from, in one line (and what sysfs did not say).
+    pub topology: String,
+    /// Per worker: its CPUs and where its threads were seen.
+    pub workers: Vec<WorkerPinning>,
+    /// Threads of the run's process that are no worker's (the run's own threads, a
+    /// library's pool started at load time), with where they were seen; worker processes'
+    /// threads are all their worker's.
+    pub other_threads: ThreadsSeen,
+    /// How often threads were sampled, and what that cannot see.
+    pub method: String,
+}
+
+/// One worker's placement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerPinning {
+    pub worker: usize,
+    /// The CPUs the worker and the threads it starts may run on (empty: none set).
+    pub cpus: String,
+    /// Its threads (itself, its BLAS and generator threads) and where they ran.
+    pub seen: ThreadsSeen,
+}
+
+/// Threads, and the CPUs they were seen on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThreadsSeen {
+    /// Distinct threads seen.
+    pub threads: usize,
+    /// CPUs they were seen on, as a kernel CPU list.
+    pub cpus: String,
 }
 
 /// A task whose product failed verification.
@@ -256,6 +297,10 @@ pub struct RunRecord {
     pub machine: Machine,
     /// Every OPENBLAS_*, MKL_*, BLIS_*, OMP_*, GOMP_*, KMP_*, MATMUL_* variable set.
     pub blas_env: BTreeMap<String, String>,
+    /// `--pin`: where the workers were placed and where their threads ran (`null` before
+    /// schema 6: unpinned).
+    #[serde(default)]
+    pub pinning: Option<Pinning>,
 }
 
 /// Length of the union of half-open intervals `[start, end)`.
@@ -305,5 +350,6 @@ mod tests {
         assert_eq!(r.time.wall.startup, 0.0);
         assert_eq!(r.results, "");
         assert!(r.results_verified);
+        assert_eq!(r.pinning, None);
     }
 }

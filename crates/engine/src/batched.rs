@@ -143,6 +143,7 @@ pub fn execute<B: Backend + ?Sized>(
         seconds_total,
         cpu_seconds,
         minor_faults,
+        placement: Default::default(),
     })
 }
 

@@ -172,6 +172,9 @@ pub fn run_and_report<B: Backend>(
     println!("{}", report::header());
     println!("{}", report::row(&record));
     println!("{}", report::time_line(&record));
+    if let Some(line) = report::placement_line(&record) {
+        println!("{line}");
+    }
     if let Some(path) = &opts.json {
         write_record(path, &record)?;
     }
@@ -210,7 +213,8 @@ fn execute_run<B: Backend>(
             strategy.workers()
         ));
     }
-    let (mut workers, startup) = Workers::start(backend, strategy, w, store.as_deref(), &settings)?;
+    let (mut workers, startup) =
+        Workers::start_pinned(backend, strategy, w, store.as_deref(), &settings, opts.pin)?;
     progress.announce(format!(
         "running {} tasks of {} x {} ...",
         w.tasks, w.size, w.size

@@ -14,12 +14,14 @@ use crate::execution::{
     stop_point, stop_requested,
 };
 use crate::feed::{self, Inputs, Sink, compute, feed};
+use crate::pin::{PinError, Placement as Placed, Plan, ProcessPinned, Watch};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
 use blaspar_core::operation::Operation;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
+use blaspar_core::topology::PinMode;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
 use std::convert::Infallible;
@@ -38,6 +40,8 @@ pub enum ExecError {
     Procs(#[from] ProcError),
     #[error(transparent)]
     Interrupted(#[from] Interrupted),
+    #[error(transparent)]
+    Pin(#[from] PinError),
 }
 
 impl From<BatchError> for ExecError {
@@ -56,7 +60,7 @@ impl ExecError {
             ExecError::Unsupported(_) => blaspar_core::registry::EXIT_UNSUPPORTED,
             ExecError::Procs(p) => p.exit_code(),
             ExecError::Interrupted(i) => i.exit_code(),
-            ExecError::Pool { .. } | ExecError::Store(_) => 1,
+            ExecError::Pool { .. } | ExecError::Store(_) | ExecError::Pin(_) => 1,
         }
     }
 }
@@ -109,17 +113,18 @@ pub fn check_supported<B: Backend + ?Sized>(
 
 /// The started workers of one strategy.
 pub enum Workers {
-    /// The calling thread does every task.
-    CallingThread,
-    /// A rayon pool of P threads.
-    Threads(rayon::ThreadPool),
+    /// The calling thread does every task (pinned, with every thread of the process, for
+    /// the run when the plan says so).
+    CallingThread(Plan),
+    /// A rayon pool of P threads, each pinned to its set when the plan has one.
+    Threads(rayon::ThreadPool, Plan),
     /// P worker processes, ready.
     Processes(ProcessPool),
 }
 
 impl Workers {
-    /// Starts the workers of `strategy`. Worker processes get `settings` (their binary,
-    /// the store to write to) and are ready, BLAS initialised, when this returns.
+    /// Starts the workers of `strategy`, unpinned. Worker processes get `settings` (their
+    /// binary, the store to write to) and are ready, BLAS initialised, when this returns.
     pub fn start<B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
@@ -127,25 +132,48 @@ impl Workers {
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
     ) -> Result<(Workers, f64), ExecError> {
+        Workers::start_pinned(backend, strategy, workload, store, settings, PinMode::None)
+    }
+
+    /// [`Workers::start`], placing the workers as `pin` says ([`crate::pin`]): each worker
+    /// has its CPUs before it first calls the library.
+    pub fn start_pinned<B: Backend + ?Sized>(
+        backend: &B,
+        strategy: Strategy,
+        workload: &Workload,
+        store: Option<&ResultStore>,
+        settings: &WorkerSettings,
+        pin: PinMode,
+    ) -> Result<(Workers, f64), ExecError> {
         check_supported(backend, strategy, workload.operation)?;
+        // Read before the start-up is timed.
+        let threads = strategy.blas_threads().count_or(backend.default_threads());
+        let plan = Plan::new(pin, strategy.workers(), threads);
         let t0 = Instant::now();
         let workers = match strategy.placement() {
             // A batch is one call from the calling thread.
-            Placement::CallingThread | Placement::Batched => Workers::CallingThread,
+            Placement::CallingThread | Placement::Batched => Workers::CallingThread(plan),
             Placement::Threads => {
                 let p = strategy.workers();
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(p)
-                    .thread_name(|i| format!("blaspar-worker-{i}"))
+                    .thread_name(crate::pin::worker_thread_name)
                     .build()
                     .map_err(|e| ExecError::Pool {
                         workers: p,
                         detail: e.to_string(),
                     })?;
-                Workers::Threads(pool)
+                // Before any task: the threads a worker starts inherit its set.
+                pool.broadcast(|ctx| match plan.set(ctx.index()) {
+                    Some(cpus) => crate::pin::pin_this_thread(cpus),
+                    None => Ok(()),
+                })
+                .into_iter()
+                .collect::<Result<(), PinError>>()?;
+                Workers::Threads(pool, plan)
             }
             Placement::Processes => Workers::Processes(ProcessPool::start(
-                backend, strategy, workload, store, settings,
+                backend, strategy, workload, store, settings, &plan,
             )?),
         };
         Ok((workers, t0.elapsed().as_secs_f64()))
@@ -153,6 +181,7 @@ impl Workers {
 
     /// Runs `workload` once on these workers. Products go to `store` (or, when `None`, are
     /// checked by their worker and dropped). `on_task_done` is called after each task.
+    /// Where the threads ran is in the execution's placement.
     pub fn run<B: Backend + ?Sized>(
         &mut self,
         backend: &B,
@@ -161,9 +190,37 @@ impl Workers {
         store: Option<&mut ResultStore>,
         on_task_done: &(dyn Fn() + Sync),
     ) -> Result<Execution, ExecError> {
-        if let Workers::Processes(pool) = self {
-            return Ok(pool.run(workload, store.is_some(), on_task_done)?);
-        }
+        let (plan, workers) = match self {
+            Workers::Processes(pool) => {
+                return Ok(pool.run(workload, store.is_some(), on_task_done)?);
+            }
+            Workers::CallingThread(plan) => (plan.clone(), 1),
+            Workers::Threads(pool, plan) => (plan.clone(), pool.current_num_threads()),
+        };
+        // The calling thread's run holds every thread of the process to its set (a pool the
+        // library started at load time included), and lets go for verification.
+        let pinned = match (&*self, plan.set(0)) {
+            (Workers::CallingThread(_), Some(cpus)) => Some(ProcessPinned::pin(cpus)?),
+            _ => None,
+        };
+        let watch = Watch::start();
+        let exec = self.run_in_process(backend, strategy, workload, store, on_task_done);
+        let tracks = watch.finish();
+        drop(pinned);
+        let mut exec = exec?;
+        exec.placement = Placed::in_process(plan, workers, &tracks);
+        Ok(exec)
+    }
+
+    /// [`Workers::run`] on the calling thread or the thread pool.
+    fn run_in_process<B: Backend + ?Sized>(
+        &mut self,
+        backend: &B,
+        strategy: Strategy,
+        workload: &Workload,
+        store: Option<&mut ResultStore>,
+        on_task_done: &(dyn Fn() + Sync),
+    ) -> Result<Execution, ExecError> {
         if strategy.placement() == Placement::Batched {
             return crate::batched::execute(backend, strategy, workload, store, on_task_done)
                 .map_err(ExecError::from);
@@ -188,8 +245,8 @@ impl Workers {
         let faults0 = process_minor_faults();
         let t0 = Instant::now();
         let per_worker: Vec<WorkerResult> = match self {
-            Workers::CallingThread => vec![job.worker(0, t0)],
-            Workers::Threads(pool) => pool.broadcast(|ctx| job.worker(ctx.index(), t0)),
+            Workers::CallingThread(_) => vec![job.worker(0, t0)],
+            Workers::Threads(pool, _) => pool.broadcast(|ctx| job.worker(ctx.index(), t0)),
             Workers::Processes(_) => unreachable!("handled above"),
         };
         let seconds_total = t0.elapsed().as_secs_f64();
@@ -279,6 +336,7 @@ fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: boo
         seconds_total: 0.0,
         cpu_seconds: 0.0,
         minor_faults: 0,
+        placement: Placed::default(),
     }
 }
 

@@ -70,6 +70,8 @@ pub struct Execution {
     pub cpu_seconds: f64,
     /// Minor page faults during the run: this process, plus every worker process.
     pub minor_faults: u64,
+    /// `--pin`'s plan, and where the threads ran.
+    pub placement: crate::pin::Placement,
 }
 
 /// Minor page faults (getrusage `ru_minflt`: a page mapped without reading a disk, as on

@@ -2,6 +2,7 @@
 //! backend. Modules, leaf first:
 //!
 //! - [`execution`]: what a run produced (timings, thread read-backs, worker CPU time);
+//! - [`pin`]: `--pin`'s placement, and where threads ran;
 //! - [`store`]: the shared-memory result store and task counter;
 //! - [`batched`], [`procs`]: the batched call, and worker processes (parent and worker
 //!   side);
@@ -21,6 +22,7 @@ pub mod execute;
 pub mod execution;
 pub mod feed;
 pub mod options;
+pub mod pin;
 pub mod procs;
 pub mod report;
 pub mod serve;

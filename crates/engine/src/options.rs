@@ -3,11 +3,12 @@
 //! validated against each other before anything runs.
 
 use blaspar_core::args::{
-    backend, generation, operation, positive, positive_seconds, preset, result_mode, strategy,
+    backend, generation, operation, pin, positive, positive_seconds, preset, result_mode, strategy,
 };
 use blaspar_core::machine::{Machine, available_memory};
 use blaspar_core::operation::Operation;
 use blaspar_core::strategy::{Placement, generation_refused};
+use blaspar_core::topology::PinMode;
 use blaspar_core::workload::Generation;
 use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
 use clap::{Args, Parser};
@@ -75,6 +76,13 @@ pub struct RunArgs {
     /// 2 s per GFLOP of one task.
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, value_parser = positive_seconds)]
     pub task_timeout: Option<std::time::Duration>,
+    /// Where workers run: none (the kernel places every thread), cores (worker i gets the
+    /// next T physical cores, one logical CPU each, SMT siblings only when every core is
+    /// taken) or spread (workers spread over packages and cores, each worker's CPUs
+    /// together). P x T beyond the CPUs wraps around: workers share CPUs. The record says
+    /// each worker's CPUs and where its threads ran.
+    #[arg(long, default_value = "none", value_parser = pin)]
+    pub pin: PinMode,
     /// Binary to start as worker processes (default: this engine itself).
     #[arg(long, value_name = "FILE")]
     pub worker_exe: Option<PathBuf>,
@@ -113,6 +121,8 @@ pub struct RunOptions {
     pub results: ResultMode,
     pub task_timeout: Option<std::time::Duration>,
     pub worker_exe: Option<PathBuf>,
+    /// `--pin`: where the workers run.
+    pub pin: PinMode,
     pub inject_corruption: Option<usize>,
     /// `--history` as given (resolved by [`blaspar_core::history::resolve`]).
     pub history: Option<String>,
@@ -175,6 +185,7 @@ impl RunArgs {
             results,
             task_timeout: self.task_timeout,
             worker_exe: self.worker_exe.clone(),
+            pin: self.pin,
             inject_corruption: self.inject_corruption,
             history: self.history.clone(),
         })

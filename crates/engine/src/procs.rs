@@ -35,6 +35,7 @@ use crate::execution::{
     stop_requested,
 };
 use crate::feed::{Inputs, Sink, check, compute, feed};
+use crate::pin::{Placement, Plan, Seen, Watch};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::operation::Operation;
 use blaspar_core::task::{Failed, Passed};
@@ -96,6 +97,9 @@ pub struct WorkerSpec {
     /// Descriptor of the shared task queue.
     pub queue_fd: RawFd,
     pub parent_pid: u32,
+    /// CPUs the worker process runs on (`--pin`; empty: not pinned). Set before exec.
+    #[serde(default)]
+    pub cpus: Vec<usize>,
 }
 
 impl WorkerSpec {
@@ -126,6 +130,7 @@ impl WorkerSpec {
             store_fd: store.map(ResultStore::fd),
             queue_fd: queue.fd(),
             parent_pid: std::process::id(),
+            cpus: Vec::new(),
         }
     }
 }
@@ -219,6 +224,9 @@ pub enum Reply {
         cpu_seconds: f64,
         /// Minor page faults of the worker so far.
         minor_faults: u64,
+        /// The worker's threads in this run and where they ran.
+        #[serde(default)]
+        seen: Seen,
     },
     Failed {
         message: String,
@@ -298,6 +306,8 @@ struct WorkerProc {
     cpu_drained: f64,
     /// Worker minor page faults at the end of the previous run (or at ready).
     faults_mark: u64,
+    /// Its threads in the last run, and where they ran.
+    seen: Seen,
     /// Worker minor page faults when it last said `drained`.
     faults_drained: u64,
     /// The task it is working on, for messages.
@@ -311,6 +321,7 @@ pub struct ProcessPool {
     workload: Workload,
     keep_products: bool,
     timeout: Duration,
+    plan: Plan,
 }
 
 /// What every worker's `ready` must say.
@@ -322,14 +333,16 @@ struct Expected<'a> {
 }
 
 impl ProcessPool {
-    /// Starts `strategy.workers()` worker processes for `workload` and waits until each is
-    /// ready (backend initialised, BLAS threads set and read back, store mapped).
+    /// Starts `strategy.workers()` worker processes for `workload`, each on its CPUs of
+    /// `plan`, and waits until each is ready (backend initialised, BLAS threads set and
+    /// read back, store mapped).
     pub fn start<B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
         workload: &Workload,
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
+        plan: &Plan,
     ) -> Result<ProcessPool, ProcError> {
         let exe = worker_exe(settings)?;
         let timeout = settings
@@ -341,6 +354,7 @@ impl ProcessPool {
             workload: *workload,
             keep_products: store.is_some(),
             timeout,
+            plan: plan.clone(),
         };
         let spec = WorkerSpec::first(backend, strategy, workload, settings, store, &pool.queue);
         let started = Instant::now();
@@ -350,6 +364,7 @@ impl ProcessPool {
                 &exe,
                 WorkerSpec {
                     index,
+                    cpus: plan.set(index).map(<[usize]>::to_vec).unwrap_or_default(),
                     ..spec.clone()
                 },
             )?);
@@ -503,6 +518,11 @@ impl ProcessPool {
             seconds_total: 0.0,
             cpu_seconds: worker_cpu,
             minor_faults: worker_faults,
+            placement: Placement {
+                plan: self.plan.clone(),
+                workers: self.procs.iter().map(|w| w.seen.clone()).collect(),
+                other: Seen::default(),
+            },
         }
     }
 
@@ -657,9 +677,11 @@ fn drive(
             Reply::Drained {
                 cpu_seconds,
                 minor_faults,
+                seen,
             } => {
                 w.cpu_drained = cpu_seconds;
                 w.faults_drained = minor_faults;
+                w.seen = seen;
                 return Ok(());
             }
             Reply::Failed { message } => return Err(w.failed(when, message)),
@@ -879,9 +901,20 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
         .chain(spec.store_fd)
         .collect();
     let parent = spec.parent_pid;
-    // SAFETY: only async-signal-safe calls (prctl, getppid, signal, fcntl, _exit) between
-    // fork and exec, and no allocation.
-    unsafe { cmd.pre_exec(move || prepare_worker(parent, &inherit)) };
+    // Made before the fork: the child only hands it to the kernel.
+    let cpus = match spec.cpus.as_slice() {
+        [] => None,
+        cpus => Some(crate::pin::cpu_set(cpus).map_err(|e| spawn_err(std::io::Error::other(e)))?),
+    };
+    // SAFETY: only async-signal-safe calls (prctl, getppid, signal, fcntl, _exit,
+    // sched_setaffinity) between fork and exec, and no allocation.
+    unsafe {
+        cmd.pre_exec(move || {
+            prepare_worker(parent, &inherit)?;
+            // The whole process, so every thread a library starts, even at load, is placed.
+            crate::pin::pin_child(cpus.as_ref())
+        })
+    };
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // The parent's copy of the worker's end must go, or the parent would never see the
     // channel close when the worker dies.
@@ -899,6 +932,7 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
         cpu_drained: 0.0,
         faults_mark: 0,
         faults_drained: 0,
+        seen: Seen::default(),
         current: None,
     })
 }
@@ -1207,6 +1241,7 @@ fn run_tasks<B: Backend>(
 ) -> anyhow::Result<()> {
     // Read in this thread: a generator thread may see another count (BLIS's is per thread).
     let threads = backend.threads();
+    let watch = Watch::start();
     match products {
         // Every run writes its slots afresh (criterion reuses workers across runs).
         Products::Store(store) => {
@@ -1237,6 +1272,7 @@ fn run_tasks<B: Backend>(
         &Reply::Drained {
             cpu_seconds: process_cpu_seconds(),
             minor_faults: process_minor_faults(),
+            seen: Seen::of(&watch.finish()),
         },
     )?;
     Ok(())

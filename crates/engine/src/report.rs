@@ -181,6 +181,7 @@ pub fn record<B: Backend + ?Sized>(
         verification,
         machine: ctx.machine,
         blas_env: ctx.env,
+        pinning: Some(exec.placement.record()),
     }
 }
 
@@ -293,6 +294,25 @@ pub fn row(r: &RunRecord) -> String {
 }
 
 /// The time split as one line.
+/// With `--pin` cores or spread, one line: each worker's CPUs and where its threads ran.
+pub fn placement_line(r: &RunRecord) -> Option<String> {
+    let p = r.pinning.as_ref()?;
+    if p.mode == blaspar_core::topology::PinMode::None {
+        return None;
+    }
+    let workers: Vec<String> = p
+        .workers
+        .iter()
+        .map(|w| {
+            format!(
+                "worker {} on CPUs {} (threads seen on {})",
+                w.worker, w.cpus, w.seen.cpus
+            )
+        })
+        .collect();
+    Some(format!("pin {}: {}", p.mode, workers.join("; ")))
+}
+
 pub fn time_line(r: &RunRecord) -> String {
     let w = &r.time.wall;
     let t = &r.time.task_seconds;

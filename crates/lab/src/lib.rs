@@ -5,7 +5,8 @@
 //! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
 //! of an engine run, measurement order), [`summary`] (rows and their summaries), [`answer`]
 //! (the tie set with its confidence), [`race`] (which configurations a sweep measures
-//! again), [`trend`] (a benchmark's points across commits), then the commands: [`sweep`],
+//! again), [`trend`] (a benchmark's points across commits), then the commands: [`sweep`] (and its
+//! [`placement`] comparison, `--pin`),
 //! [`compare`], [`history`], [`advise`] (the answer as shell, Rust or Python), [`check`]
 //! (the answer against fresh measurements). The kind of parallelism of a strategy is [`blaspar_core::kind`]; the SVG plots
 //! are drawn by [`blaspar_plot`], from plain values the sweep and history make here.
@@ -17,6 +18,7 @@ pub mod compare;
 pub mod engines;
 pub mod history;
 pub mod operations;
+pub mod placement;
 pub mod race;
 pub mod report;
 pub mod stats;

@@ -12,19 +12,21 @@
 use crate::answer::{Recommendation, recommend};
 use crate::engines::{Outcome, Spec, shuffled};
 use crate::operations::Swept;
+use crate::placement::PinSweep;
 use crate::race::{Config, Race, measures};
 use crate::report::{How, readme, report};
 use crate::summary::{Row, summarise};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::args::{
-    backend, generation, operation, percent, positive, positive_seconds, preset, result_mode,
+    backend, generation, operation, percent, pin, positive, positive_seconds, preset, result_mode,
     strategy,
 };
 use blaspar_core::machine::Machine;
 use blaspar_core::operation::Operation;
 use blaspar_core::peak::Peak;
 use blaspar_core::strategy::{generation_refused, label};
+use blaspar_core::topology::PinMode;
 use blaspar_core::workload::Generation;
 use blaspar_core::{Preset, Strategy};
 use blaspar_plot::Measured;
@@ -105,6 +107,13 @@ pub struct SweepArgs {
     /// task's data before their one call); serial stands in where one does not apply.
     #[arg(long, value_delimiter = ',', default_value = "serial", value_parser = generation)]
     pub generation: Vec<Generation>,
+    /// Placements to compare with none, comma-separated: cores, spread (see `run --help`).
+    /// After the race, each backend's fastest configuration is run unpinned and with each
+    /// placement, pair by pair (--repeats pairs, at least 6), into DIR/pin.jsonl; the summary
+    /// says whether pinning pays beyond the margin. none alone (the default) measures nothing
+    /// more.
+    #[arg(long, value_delimiter = ',', default_value = "none", value_parser = pin)]
+    pub pin: Vec<PinMode>,
 }
 
 /// Runs a sweep of each operation of `--ops`: one alone in DIR; several one after the
@@ -233,6 +242,19 @@ fn sweep_op(
         serde_json::to_string_pretty(&log)? + "\n",
     )?;
 
+    // Around the race's best configurations, apart from its rows (see crate::placement).
+    let pinned = if args.pin.iter().any(|&m| m != PinMode::None) {
+        PinSweep {
+            out: &out,
+            modes: &args.pin,
+            pairs: crate::placement::pairs(args.repeats),
+            op,
+            results: args.results,
+        }
+        .measure(&rows)?
+    } else {
+        Vec::new()
+    };
     let rec = recommend(&rows, args.margin / 100.0);
     let how = How {
         repeats: args.repeats,
@@ -240,7 +262,8 @@ fn sweep_op(
         raced: !args.no_race,
         budget: budget(args).filter(|_| ctx.budget_spent),
     };
-    let text = report(&rows, &peak, &how, &log, &rec);
+    let mut text = report(&rows, &peak, &how, &log, &rec);
+    text.push_str(&crate::placement::section(&pinned, args.margin / 100.0));
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
     let json = serde_json::to_string_pretty(&rec)? + "\n";
