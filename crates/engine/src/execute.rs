@@ -203,7 +203,7 @@ impl Workers {
             (Workers::CallingThread(_), Some(cpus)) => Some(ProcessPinned::pin(cpus)?),
             _ => None,
         };
-        let watch = Watch::start();
+        let watch = Watch::start(plan.set(0).is_some());
         let exec = self.run_in_process(backend, strategy, workload, store, on_task_done);
         let tracks = watch.finish();
         drop(pinned);

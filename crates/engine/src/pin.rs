@@ -235,15 +235,30 @@ impl Seen {
     }
 }
 
-/// Samples this process's threads until [`Watch::finish`].
-pub struct Watch {
+/// Samples this process's threads until [`Watch::finish`]; only for pinned runs, so that
+/// an unpinned run (every sweep's and bench's) has no extra thread waking every
+/// [`SAMPLE_EVERY`] beside the workers.
+pub struct Watch(Option<Sampler>);
+
+struct Sampler {
     stop: mpsc::Sender<()>,
     handle: std::thread::JoinHandle<Vec<Track>>,
 }
 
 impl Watch {
-    /// Starts sampling (the first sample at once).
-    pub fn start() -> Watch {
+    /// Starts sampling (the first sample at once) when `pinned`; else watches nothing.
+    pub fn start(pinned: bool) -> Watch {
+        Watch(pinned.then(Sampler::start))
+    }
+
+    /// Stops sampling: every thread seen (but the watch's own); none when not pinned.
+    pub fn finish(self) -> Vec<Track> {
+        self.0.map(Sampler::finish).unwrap_or_default()
+    }
+}
+
+impl Sampler {
+    fn start() -> Sampler {
         let (stop, stopped) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("bp-pin-watch".to_string())
@@ -263,11 +278,10 @@ impl Watch {
                 }
             })
             .expect("a thread starts");
-        Watch { stop, handle }
+        Sampler { stop, handle }
     }
 
-    /// Stops sampling: every thread seen (but the watch's own).
-    pub fn finish(self) -> Vec<Track> {
+    fn finish(self) -> Vec<Track> {
         let _ = self.stop.send(());
         self.handle.join().expect("the watch does not panic")
     }
@@ -389,7 +403,7 @@ mod tests {
 
     #[test]
     fn the_watch_sees_this_thread_where_it_runs() {
-        let watch = Watch::start();
+        let watch = Watch::start(true);
         let me = this_tid();
         std::thread::sleep(SAMPLE_EVERY * 2);
         let tracks = watch.finish();

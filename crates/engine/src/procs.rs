@@ -1206,7 +1206,7 @@ fn serve<B: Backend>(
         if line.trim() != "run" {
             anyhow::bail!("unexpected request {:?}", line.trim());
         }
-        run_tasks(&backend, &w, &mut products, &queue, channel)?;
+        run_tasks(&backend, &w, &mut products, &queue, channel, !spec.cpus.is_empty())?;
     }
 }
 
@@ -1238,10 +1238,11 @@ fn run_tasks<B: Backend>(
     products: &mut Products,
     queue: &SharedQueue,
     channel: &mut UnixStream,
+    pinned: bool,
 ) -> anyhow::Result<()> {
     // Read in this thread: a generator thread may see another count (BLIS's is per thread).
     let threads = backend.threads();
-    let watch = Watch::start();
+    let watch = Watch::start(pinned);
     match products {
         // Every run writes its slots afresh (criterion reuses workers across runs).
         Products::Store(store) => {
