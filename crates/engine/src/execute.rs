@@ -17,11 +17,12 @@ use crate::feed::{self, Inputs, Sink, compute, feed};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
+use blaspar_core::mix::TaskSet;
 use blaspar_core::operation::Operation;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
-use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use blaspar_core::{Backend, BlasThreads, Strategy};
 use std::convert::Infallible;
 use std::time::Instant;
 
@@ -107,6 +108,33 @@ pub fn check_supported<B: Backend + ?Sized>(
     }
 }
 
+/// Checks that `backend` can run every operation of `tasks` on `strategy` honestly. A
+/// workload file's tasks differ in operation and shape, which one batched dgemm call over
+/// equal products cannot run: refused.
+pub fn check_supported_tasks<B: Backend + ?Sized>(
+    backend: &B,
+    strategy: Strategy,
+    tasks: TaskSet<'_>,
+) -> Result<(), ExecError> {
+    if let Some(mix) = tasks.mix
+        && strategy.placement() == Placement::Batched
+    {
+        return Err(ExecError::Unsupported(Unsupported {
+            strategy,
+            backend: backend.name().to_string(),
+            reason: format!(
+                "the workload file {} mixes operations and shapes, and {strategy} is one \
+                 batched dgemm call over equal products",
+                mix.path
+            ),
+        }));
+    }
+    tasks
+        .operations()
+        .into_iter()
+        .try_for_each(|op| check_supported(backend, strategy, op))
+}
+
 /// The started workers of one strategy.
 pub enum Workers {
     /// The calling thread does every task.
@@ -118,16 +146,18 @@ pub enum Workers {
 }
 
 impl Workers {
-    /// Starts the workers of `strategy`. Worker processes get `settings` (their binary,
-    /// the store to write to) and are ready, BLAS initialised, when this returns.
-    pub fn start<B: Backend + ?Sized>(
+    /// Starts the workers of `strategy` for `tasks` (a [`blaspar_core::Workload`], or a
+    /// workload file's [`TaskSet`]). Worker processes get `settings` (their binary, the
+    /// store to write to) and are ready, BLAS initialised, when this returns.
+    pub fn start<'t, B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: impl Into<TaskSet<'t>>,
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
     ) -> Result<(Workers, f64), ExecError> {
-        check_supported(backend, strategy, workload.operation)?;
+        let tasks = tasks.into();
+        check_supported_tasks(backend, strategy, tasks)?;
         let t0 = Instant::now();
         let workers = match strategy.placement() {
             // A batch is one call from the calling thread.
@@ -145,41 +175,49 @@ impl Workers {
                 Workers::Threads(pool)
             }
             Placement::Processes => Workers::Processes(ProcessPool::start(
-                backend, strategy, workload, store, settings,
+                backend, strategy, tasks, store, settings,
             )?),
         };
         Ok((workers, t0.elapsed().as_secs_f64()))
     }
 
-    /// Runs `workload` once on these workers. Products go to `store` (or, when `None`, are
-    /// checked by their worker and dropped). `on_task_done` is called after each task.
-    pub fn run<B: Backend + ?Sized>(
+    /// Runs `tasks` (a workload, or a workload file's tasks) once on these workers.
+    /// Products go to `store` (or, when `None`, are checked by their worker and dropped; a
+    /// workload file's always are). `on_task_done` is called after each task.
+    pub fn run<'t, B: Backend + ?Sized>(
         &mut self,
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: impl Into<TaskSet<'t>>,
         store: Option<&mut ResultStore>,
         on_task_done: &(dyn Fn() + Sync),
     ) -> Result<Execution, ExecError> {
+        let set: TaskSet<'_> = tasks.into();
+        let workload = set.workload;
+        assert!(
+            set.mix.is_none() || store.is_none(),
+            "a workload file's results are checked by their workers, never stored"
+        );
         if let Workers::Processes(pool) = self {
-            return Ok(pool.run(workload, store.is_some(), on_task_done)?);
+            return Ok(pool.run(set, store.is_some(), on_task_done)?);
         }
         if strategy.placement() == Placement::Batched {
+            check_supported_tasks(backend, strategy, set)?;
             return crate::batched::execute(backend, strategy, workload, store, on_task_done)
                 .map_err(ExecError::from);
         }
-        let queue = TaskQueue::new(workload.tasks);
+        let queue = TaskQueue::new(set.count());
         let tasks = match store {
             Some(s) => {
                 assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
                 Tasks::IntoStore(s.claims(&queue))
             }
-            None => Tasks::Checked(&queue),
+            None => Tasks::Checked(&queue, set),
         };
         let keep_products = matches!(tasks, Tasks::IntoStore(_));
         let job = InProcessJob {
             backend,
-            workload,
+            set,
             tasks,
             threads: strategy.blas_threads(),
             on_task_done,
@@ -197,9 +235,9 @@ impl Workers {
         let minor_faults = process_minor_faults() - faults0;
         stop_point(|| {
             let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
-            format!("during the tasks ({done} of {} done)", workload.tasks)
+            format!("during the tasks ({done} of {} done)", set.count())
         })?;
-        let mut exec = in_task_order(per_worker, workload.tasks, keep_products);
+        let mut exec = in_task_order(per_worker, set.count(), keep_products);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds = cpu_seconds;
         exec.minor_faults = minor_faults;
@@ -217,18 +255,19 @@ impl Workers {
 
 /// Starts the workers, runs once, stops them: one command-line run. The start-up time is
 /// in the returned execution.
-pub fn execute<B: Backend + ?Sized>(
+pub fn execute<'t, B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
-    workload: &Workload,
+    tasks: impl Into<TaskSet<'t>>,
     store: Option<&mut ResultStore>,
     settings: &WorkerSettings,
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<Execution, ExecError> {
+    let tasks = tasks.into();
     let store_seconds = store.as_ref().map_or(0.0, |s| s.ready_seconds());
     let (mut workers, startup) =
-        Workers::start(backend, strategy, workload, store.as_deref(), settings)?;
-    let mut exec = workers.run(backend, strategy, workload, store, on_task_done)?;
+        Workers::start(backend, strategy, tasks, store.as_deref(), settings)?;
+    let mut exec = workers.run(backend, strategy, tasks, store, on_task_done)?;
     workers.shutdown()?;
     exec.startup_seconds = startup;
     exec.store_seconds = store_seconds;
@@ -239,8 +278,10 @@ pub fn execute<B: Backend + ?Sized>(
 enum Tasks<'a> {
     /// Each task with its slot of the store, which the product is written into.
     IntoStore(SlotClaims<'a, TaskQueue>),
-    /// Each product checked by its worker, then dropped (`--results fingerprints`).
-    Checked(&'a TaskQueue),
+    /// Each result checked by its worker, then dropped (`--results fingerprints`, and
+    /// workload files); the queue's positions are the set's order (largest first for a
+    /// file).
+    Checked(&'a TaskQueue, TaskSet<'a>),
 }
 
 impl<'a> Tasks<'a> {
@@ -248,7 +289,7 @@ impl<'a> Tasks<'a> {
     fn next(&self) -> Option<(usize, Sink<'a>)> {
         match self {
             Tasks::IntoStore(claims) => claims.next().map(|(task, slot)| (task, Sink::Slot(slot))),
-            Tasks::Checked(queue) => queue.next().map(|task| (task, Sink::Check)),
+            Tasks::Checked(queue, set) => queue.next().map(|i| (set.task_at(i), Sink::Check)),
         }
     }
 }
@@ -284,7 +325,7 @@ fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: boo
 
 struct InProcessJob<'a, B: Backend + ?Sized> {
     backend: &'a B,
-    workload: &'a Workload,
+    set: TaskSet<'a>,
     tasks: Tasks<'a>,
     threads: BlasThreads,
     on_task_done: &'a (dyn Fn() + Sync),
@@ -307,17 +348,11 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             Some(_) => None,
             None => self.tasks.next(),
         };
-        let fed = feed(
-            self.workload,
-            backend.threads(),
-            next,
-            Instant::now,
-            |inputs| {
-                done.push(self.do_task(index, inputs, t0));
-                (self.on_task_done)();
-                Ok::<(), Infallible>(())
-            },
-        );
+        let fed = feed(self.set, backend.threads(), next, Instant::now, |inputs| {
+            done.push(self.do_task(index, inputs, t0));
+            (self.on_task_done)();
+            Ok::<(), Infallible>(())
+        });
         let Ok(()) = fed;
         WorkerResult {
             stats: WorkerStats {
@@ -345,6 +380,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let Inputs {
             task,
             with: sink,
+            op,
             input,
             generated: (g0, g1),
         } = inputs;
@@ -352,18 +388,18 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let m0 = Instant::now();
         let blas_threads = backend.threads();
         let calls0 = backend.gemm_calls_in_this_thread();
-        let result = compute(backend, self.workload, &input, sink);
+        let result = compute(backend, op, &input, sink);
         let m1 = since(Instant::now());
         // LAPACK reaches the library's dgemm through the Fortran dgemm_, which no binary
         // counts: the count proves products only.
         let gemm_calls = calls0
             .zip(backend.gemm_calls_in_this_thread())
-            .filter(|_| self.workload.operation == Operation::Gemm)
+            .filter(|_| op == Operation::Gemm)
             .map(|(before, after)| after - before);
         let (check, verify) = match result {
             None => (None, None),
             Some(r) => {
-                let check = feed::check(self.workload, &input, r);
+                let check = feed::check(op, &input, r);
                 (Some(check), Some((m1, since(Instant::now()))))
             }
         };
