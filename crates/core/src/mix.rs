@@ -646,6 +646,19 @@ count = 3
     }
 
     #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../../../examples/mixed.toml");
+        let mix = Mix::parse("examples/mixed.toml", text).unwrap();
+        assert_eq!(mix.tasks(), 16);
+        assert_eq!(
+            mix.operations(),
+            vec![Operation::Gemm, Operation::Svd, Operation::Cholesky]
+        );
+        // The SVDs (168 MFLOP) go first, then the products (60), then Cholesky (21).
+        assert_eq!(&mix.order()[..4], &[5, 6, 7, 0]);
+    }
+
+    #[test]
     fn a_worker_rebuilds_its_parents_mix_from_the_groups() {
         let mix = Mix::parse("w.toml", EXAMPLE).unwrap();
         let text = serde_json::to_string(&mix.groups).unwrap();

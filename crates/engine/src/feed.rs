@@ -165,6 +165,46 @@ mod tests {
         }
     }
 
+    /// A workload file's tasks come with their own operation and shaped operands, in the
+    /// order the queue hands them out.
+    #[test]
+    fn a_workload_files_tasks_come_with_their_operation_and_shape() {
+        use blaspar_core::mix::Mix;
+        let mix = Mix::parse(
+            "w.toml",
+            "[[tasks]]\nop = \"gemm\"\nshape = [6, 4, 9]\ncount = 2\n\
+             [[tasks]]\nop = \"qr\"\nsize = 12\ncount = 1\n",
+        )
+        .unwrap();
+        let w = mix.workload(1, Generation::Overlapped);
+        let set = TaskSet {
+            workload: &w,
+            mix: Some(&mix),
+        };
+        let mut queue = 0..set.count();
+        let mut seen = Vec::new();
+        feed(
+            set,
+            1,
+            || queue.next().map(|i| (set.task_at(i), ())),
+            std::time::Instant::now,
+            |i| -> Result<(), ()> {
+                assert_eq!(i.input, set.input(i.task, 1));
+                seen.push((i.task, i.op, i.input.a().dim()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (2, Operation::Qr, (12, 12)),
+                (0, Operation::Gemm, (6, 4)),
+                (1, Operation::Gemm, (6, 4)),
+            ]
+        );
+    }
+
     /// The generator takes at most one task ahead of its worker, and makes it on a thread
     /// other than the worker's.
     #[test]

@@ -142,11 +142,6 @@ impl RunArgs {
                 Bytes(available)
             );
         }
-        let tasks = TaskSet {
-            workload: &workload,
-            mix: Some(&mix),
-        };
-        debug_assert_eq!(tasks.count(), workload.tasks);
         Ok(RunOptions {
             strategy: self.strategy,
             workload,
