@@ -206,6 +206,18 @@ fn a_bad_workload_file_is_one_line_naming_line_and_key() {
         err.contains("cannot read the workload file /nonexistent/w.toml"),
         "{err}"
     );
+    // Four trillion tiny tasks: their records alone exceed the memory, refused before
+    // anything is allocated.
+    let file = write(
+        dir.path(),
+        "huge.toml",
+        "[[tasks]]\nop = \"gemm\"\nsize = 2\ncount = 4000000000000\n",
+    );
+    let err = rejected(&[&s[..], &[file.as_str()]].concat());
+    assert!(
+        err.contains("a record of each of its 4000000000000 tasks"),
+        "{err}"
+    );
     let file = write(dir.path(), "good.toml", PRODUCTS);
     let err = rejected(&[&s[..], &[file.as_str(), "--tasks", "4"]].concat());
     assert!(err.contains("--tasks"), "{err}");

@@ -40,6 +40,10 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use toml::Spanned;
 
+/// What a run keeps per task whatever its size, an upper bound: its timings, its worker's
+/// check and its fingerprint, and their part of the record.
+pub const PER_TASK_BYTES: u64 = 512;
+
 /// One `[[tasks]]` group of a workload file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
@@ -105,10 +109,14 @@ pub struct Mix {
     /// The file as given on the command line.
     pub path: String,
     pub groups: Vec<Group>,
-    /// Task id -> its group.
-    group_of: Vec<usize>,
-    /// Queue position -> task id: largest first by FLOPs, ties by id.
-    order: Vec<usize>,
+    /// The first task id of each group (ids follow the file, group by group).
+    starts: Vec<usize>,
+    /// The groups in the queue's order: largest task first by FLOPs, ties in file order
+    /// (a group's tasks are equal, so the queue hands each group's ids out together).
+    queue_groups: Vec<usize>,
+    /// The first queue position of each group of `queue_groups`.
+    queue_starts: Vec<usize>,
+    tasks: usize,
 }
 
 /// A workload file that cannot be used: one line naming the file, line and key.
@@ -268,40 +276,65 @@ impl Mix {
         Ok(Mix::from_groups(file.to_string(), groups))
     }
 
-    /// The mix of already checked `groups` (a worker process rebuilds its parent's).
+    /// The mix of already checked `groups` (a worker process rebuilds its parent's). Nothing
+    /// is stored per task: a file may hold many more tasks than fit in memory at once.
     pub fn from_groups(path: String, groups: Vec<Group>) -> Mix {
-        let group_of: Vec<usize> = groups
-            .iter()
-            .enumerate()
-            .flat_map(|(i, g)| std::iter::repeat_n(i, g.count))
-            .collect();
-        let mut order: Vec<usize> = (0..group_of.len()).collect();
-        // Stable: equal FLOPs keep their id order.
-        order.sort_by(|&a, &b| {
-            let (fa, fb) = (groups[group_of[a]].shape(), groups[group_of[b]].shape());
-            fb.flops().total_cmp(&fa.flops())
+        let cumulative = |order: &mut dyn Iterator<Item = usize>| -> Vec<usize> {
+            order
+                .scan(0usize, |next, g| {
+                    let start = *next;
+                    *next = next.saturating_add(groups[g].count);
+                    Some(start)
+                })
+                .collect()
+        };
+        let starts = cumulative(&mut (0..groups.len()));
+        let mut queue_groups: Vec<usize> = (0..groups.len()).collect();
+        // Stable: equal FLOPs keep the file's order.
+        queue_groups.sort_by(|&a, &b| {
+            groups[b]
+                .shape()
+                .flops()
+                .total_cmp(&groups[a].shape().flops())
         });
+        let queue_starts = cumulative(&mut queue_groups.iter().copied());
+        let tasks = groups.iter().fold(0usize, |n, g| n.saturating_add(g.count));
         Mix {
             path,
             groups,
-            group_of,
-            order,
+            starts,
+            queue_groups,
+            queue_starts,
+            tasks,
         }
     }
 
     /// Number of tasks, all groups together.
     pub fn tasks(&self) -> usize {
-        self.group_of.len()
+        self.tasks
     }
 
     /// Task `task`'s operation and dimensions.
     pub fn shape(&self, task: usize) -> TaskShape {
-        self.groups[self.group_of[task]].shape()
+        assert!(task < self.tasks, "task {task} of {}", self.tasks);
+        let group = self.starts.partition_point(|&s| s <= task) - 1;
+        self.groups[group].shape()
     }
 
-    /// Task ids in the order the queue hands them out (largest first by FLOPs).
-    pub fn order(&self) -> &[usize] {
-        &self.order
+    /// The task the queue hands out at `position` (largest first by FLOPs, ties by id).
+    pub fn task_at(&self, position: usize) -> usize {
+        assert!(
+            position < self.tasks,
+            "position {position} of {}",
+            self.tasks
+        );
+        let k = self.queue_starts.partition_point(|&s| s <= position) - 1;
+        self.starts[self.queue_groups[k]] + (position - self.queue_starts[k])
+    }
+
+    /// Task ids in the order the queue hands them out.
+    pub fn order(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.tasks).map(|p| self.task_at(p))
     }
 
     /// FLOPs of every task together.
@@ -334,7 +367,8 @@ impl Mix {
 
     /// Bytes a run holds at its peak with `in_flight` tasks running at once: the
     /// `in_flight` largest tasks' operands and results (no result is kept after its task),
-    /// plus the verifier's vectors. `None` on overflow.
+    /// [`PER_TASK_BYTES`] of records per task, and the verifier's vectors. `None` on
+    /// overflow.
     pub fn memory_bytes(&self, in_flight: usize) -> Option<u64> {
         let mut per_group: Vec<(u64, usize)> = self
             .groups
@@ -352,7 +386,9 @@ impl Mix {
                 break;
             }
         }
-        total.checked_add((self.largest_dim() as u64).checked_mul(8 * 8)?)
+        total
+            .checked_add((self.largest_dim() as u64).checked_mul(8 * 8)?)?
+            .checked_add((self.tasks as u64).checked_mul(PER_TASK_BYTES)?)
     }
 
     /// The run's [`Workload`]: every task of the file, `size` the largest dimension (for
@@ -435,7 +471,7 @@ impl TaskSet<'_> {
 
     /// The task the queue hands out at `position` (a file's: largest first).
     pub fn task_at(&self, position: usize) -> usize {
-        self.mix.map_or(position, |mix| mix.order()[position])
+        self.mix.map_or(position, |mix| mix.task_at(position))
     }
 
     /// Task `task`'s operands from the pinned generator, made by `threads` threads.
@@ -452,7 +488,7 @@ impl TaskSet<'_> {
     /// The FLOPs of the largest task.
     pub fn largest_task_flops(&self) -> f64 {
         match self.mix {
-            Some(mix) => mix.order().first().map_or(0.0, |&t| mix.shape(t).flops()),
+            Some(mix) => mix.shape(mix.task_at(0)).flops(),
             None => self.workload.operation.flops(self.workload.size),
         }
     }
@@ -527,8 +563,9 @@ count = 3
             &format!("{EXAMPLE}[[tasks]]\nop = \"cholesky\"\nsize = 100\ncount = 2\n"),
         )
         .unwrap();
-        assert_eq!(mix.order(), &[5, 6, 7, 0, 1, 2, 3, 4, 8, 9]);
-        let flops: Vec<f64> = mix.order().iter().map(|&t| mix.shape(t).flops()).collect();
+        let order: Vec<usize> = mix.order().collect();
+        assert_eq!(order, [5, 6, 7, 0, 1, 2, 3, 4, 8, 9]);
+        let flops: Vec<f64> = order.iter().map(|&t| mix.shape(t).flops()).collect();
         assert!(flops.windows(2).all(|p| p[0] >= p[1]), "{flops:?}");
         let w = mix.workload(0, Generation::Serial);
         let set = TaskSet {
@@ -570,7 +607,7 @@ count = 3
         let gemm = 8 * (300 * 200 + 200 * 500 + 300 * 500);
         let svd = 8 * 3 * 200 * 200;
         assert!(gemm > svd);
-        let vectors = 500 * 64;
+        let vectors = 500 * 64 + 8 * PER_TASK_BYTES;
         assert_eq!(mix.memory_bytes(1), Some(gemm + vectors));
         assert_eq!(mix.memory_bytes(6), Some(5 * gemm + svd + vectors));
         assert_eq!(mix.memory_bytes(100), Some(5 * gemm + 3 * svd + vectors));
@@ -646,6 +683,21 @@ count = 3
     }
 
     #[test]
+    fn a_file_of_very_many_tasks_stores_nothing_per_task() {
+        let text = "[[tasks]]\nop = \"gemm\"\nsize = 2\ncount = 4000000000000\n\
+                    [[tasks]]\nop = \"qr\"\nsize = 3\ncount = 5\n";
+        let mix = Mix::parse("w.toml", text).unwrap();
+        assert_eq!(mix.tasks(), 4_000_000_000_005);
+        // The QR tasks (68 FLOPs each) go before the products of 2 x 2 (16).
+        assert_eq!(mix.task_at(0), 4_000_000_000_000);
+        assert_eq!(mix.task_at(5), 0);
+        assert_eq!(mix.task_at(4_000_000_000_004), 3_999_999_999_999);
+        assert_eq!(mix.shape(4_000_000_000_001).op, Operation::Qr);
+        // Its records alone are far beyond any machine: the run is refused by its estimate.
+        assert!(mix.memory_bytes(2).unwrap() >= 4_000_000_000_000 * PER_TASK_BYTES);
+    }
+
+    #[test]
     fn the_example_file_parses() {
         let text = include_str!("../../../examples/mixed.toml");
         let mix = Mix::parse("examples/mixed.toml", text).unwrap();
@@ -655,7 +707,7 @@ count = 3
             vec![Operation::Gemm, Operation::Svd, Operation::Cholesky]
         );
         // The SVDs (168 MFLOP) go first, then the products (60), then Cholesky (21).
-        assert_eq!(&mix.order()[..4], &[5, 6, 7, 0]);
+        assert_eq!(mix.order().take(4).collect::<Vec<_>>(), [5, 6, 7, 0]);
     }
 
     #[test]

@@ -135,10 +135,11 @@ impl RunArgs {
         if need > available / 10 * 9 {
             anyhow::bail!(
                 "the workload file {} needs {} (the operands and results of its {in_flight} \
-                 largest tasks at once) but only {} is available ({source}): smaller or fewer \
-                 large tasks, or fewer workers",
+                 largest tasks at once, and a record of each of its {} tasks) but only {} is \
+                 available ({source}): fewer or smaller tasks, or fewer workers",
                 mix.path,
                 Bytes(need),
+                mix.tasks(),
                 Bytes(available)
             );
         }
