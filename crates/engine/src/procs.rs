@@ -316,8 +316,8 @@ pub struct ProcessPool {
     procs: Vec<WorkerProc>,
     queue: SharedQueue,
     workload: Workload,
-    /// The workload file the pool was started for.
-    mix: Option<Mix>,
+    /// The workload file the pool was started for (boxed: most pools have none).
+    mix: Option<Box<Mix>>,
     keep_products: bool,
     timeout: Duration,
 }
@@ -348,7 +348,7 @@ impl ProcessPool {
             procs: Vec::new(),
             queue: SharedQueue::new(tasks.count())?,
             workload: *tasks.workload,
-            mix: tasks.mix.cloned(),
+            mix: tasks.mix.map(|m| Box::new(m.clone())),
             keep_products: store.is_some(),
             timeout,
         };
@@ -403,7 +403,7 @@ impl ProcessPool {
     ) -> Result<Execution, ProcError> {
         assert!(
             (*tasks.workload, keep_products) == (self.workload, self.keep_products)
-                && tasks.mix == self.mix.as_ref(),
+                && tasks.mix == self.mix.as_deref(),
             "a pool runs the workload and result mode it was started for"
         );
         self.queue.reset();
