@@ -82,7 +82,7 @@ pub struct RunArgs {
     pub results: Option<ResultMode>,
     /// Longest a task may take in a worker process before the worker is killed and the run
     /// fails, in seconds (also bounds a worker's start-up, at least 30 s). Default: 60 s plus
-    /// 2 s per GFLOP of one task.
+    /// 2 s per GFLOP of one task (a workload file's largest).
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, value_parser = positive_seconds)]
     pub task_timeout: Option<std::time::Duration>,
     /// Binary to start as worker processes (default: this engine itself).
