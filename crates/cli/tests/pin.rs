@@ -45,7 +45,7 @@ fn two_workers_on_distinct_cpus(strategy: &str) {
         return;
     }
     let r = pinned_run(strategy, "cores");
-    assert_eq!(r["schema_version"], 6);
+    assert_eq!(r["schema_version"], blaspar_core::record::SCHEMA_VERSION);
     let pinning = &r["pinning"];
     assert_eq!(pinning["mode"], "cores", "{pinning}");
     assert!(pinning["topology"].as_str().unwrap().contains("core(s)"));

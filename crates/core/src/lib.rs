@@ -2,7 +2,8 @@
 //!
 //! - [`Strategy`]: how a run uses the cores (one value, one text form everywhere); its
 //!   [`kind`] of parallelism, which answers and plots name and list configurations by.
-//! - [`Workload`]: N tasks of n x n matrices from a version-stable generator.
+//! - [`Workload`]: N tasks of n x n matrices from a version-stable generator; [`mix`]: a
+//!   workload file's task groups of different operations and shapes.
 //! - [`Backend`]: what every BLAS (or pure-Rust) backend crate implements.
 //! - [`verify`]: Freivalds' check of every product, with a stated tolerance.
 //! - [`operation`]: what a task computes (gemm, solve, cholesky, qr, eigh, svd) and its
@@ -21,6 +22,7 @@ pub mod backend;
 pub mod history;
 pub mod kind;
 pub mod machine;
+pub mod mix;
 pub mod operation;
 pub mod peak;
 pub mod record;

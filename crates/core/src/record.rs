@@ -3,6 +3,9 @@
 
 use crate::backend::{KernelChoice, ThreadScope};
 use crate::machine::Machine;
+use crate::mix::Mix;
+use crate::operation::Operation;
+use crate::task::Dims;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -23,7 +26,9 @@ use std::collections::BTreeMap;
 ///   may name its `check` (the operations beyond gemm).
 /// - 6: `pinning` added (`run --pin`: the mode, the topology, each worker's CPUs and where
 ///   its threads ran); `null` in older records, which ran unpinned.
-pub const SCHEMA_VERSION: u32 = 6;
+/// - 7: `time.task_seconds.idle_share` (0 when absent) and, for a run of a workload file,
+///   `workload_file` (absent otherwise).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +95,11 @@ pub struct TaskSeconds {
     pub busy: f64,
     /// workers x seconds_total - busy: hand-out, waiting, transfer, imbalance.
     pub idle: f64,
+    /// idle / (workers x seconds_total): the share of the workers' time in the run spent
+    /// on no task (hand-out, transfer, and imbalance: workers left without work while
+    /// others finish). 0 in records before schema 6.
+    #[serde(default)]
+    pub idle_share: f64,
 }
 
 /// Where the time went.
@@ -161,6 +171,61 @@ pub struct ThreadsSeen {
     pub threads: usize,
     /// CPUs they were seen on, as a kernel CPU list.
     pub cpus: String,
+}
+
+/// A run's workload file (`run --workload FILE`): what its tasks were.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadFile {
+    /// The file as given on the command line.
+    pub path: String,
+    /// Its `[[tasks]]` groups, in file order (task ids follow it, group by group).
+    pub groups: Vec<GroupRecord>,
+    /// Tasks of every group.
+    pub tasks: usize,
+    /// FLOPs of every task together (what `gflops` divides).
+    pub total_flops: f64,
+    /// The order the queue handed the tasks out in, in words.
+    pub order: String,
+}
+
+/// One group of a workload file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub op: Operation,
+    /// A is m x k, B is k x n (gemm); n x n operands otherwise (m = k = n).
+    pub dims: Dims,
+    pub count: usize,
+    /// `gemm 300x200x500`, `svd 200`.
+    pub label: String,
+    /// FLOPs of one task: 2 m k n for gemm, the operation's count otherwise.
+    pub flops_per_task: f64,
+    /// Its line in the file.
+    pub line: usize,
+}
+
+impl WorkloadFile {
+    /// The record of `mix`.
+    pub fn of(mix: &Mix) -> WorkloadFile {
+        WorkloadFile {
+            path: mix.path.clone(),
+            groups: mix
+                .groups
+                .iter()
+                .map(|g| GroupRecord {
+                    op: g.op,
+                    dims: g.dims,
+                    count: g.count,
+                    label: g.shape().label(),
+                    flops_per_task: g.shape().flops(),
+                    line: g.line,
+                })
+                .collect(),
+            tasks: mix.tasks(),
+            total_flops: mix.flops(),
+            order: "dynamic queue, largest task first by FLOPs (longest processing time first)"
+                .to_string(),
+        }
+    }
 }
 
 /// A task whose product failed verification.
@@ -249,12 +314,14 @@ pub struct RunRecord {
     /// binary does not count): proves that the product reached the library.
     pub gemm_calls_per_task: Option<MinMax>,
     /// What each task computed (`gemm`, `solve`, `cholesky`, `qr`, `eigh`, `svd`); records
-    /// before schema 5 read as gemm.
+    /// before schema 5 read as gemm. With a workload file, its first group's (every
+    /// group is in `workload_file`).
     #[serde(default)]
     pub operation: crate::operation::Operation,
     /// Number of tasks.
     pub tasks: usize,
-    /// Matrix size n (each task's operands are n x n).
+    /// Matrix size n (each task's operands are n x n; with a workload file, its largest
+    /// dimension).
     pub size: usize,
     /// Workload seed.
     pub seed: u64,
@@ -276,7 +343,8 @@ pub struct RunRecord {
     pub seconds_total: f64,
     /// Where the time went.
     pub time: TimeSplit,
-    /// 2 n^3 x tasks / seconds_total, in GFLOP/s.
+    /// FLOPs of every task (2 n^3 each for gemm; a workload file's `total_flops`) over
+    /// seconds_total, in GFLOP/s.
     pub gflops: f64,
     /// CPU seconds of every thread of the run (and of every worker process) over
     /// seconds_total: average CPUs busy (getrusage).
@@ -289,6 +357,9 @@ pub struct RunRecord {
     pub minor_faults: Option<u64>,
     /// Per-worker CPU over wall.
     pub workers_cpu: Vec<WorkerUsage>,
+    /// The workload file the run's tasks came from (`run --workload`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_file: Option<WorkloadFile>,
     /// True only when every task's product passed verification.
     pub results_verified: bool,
     /// Verification details.

@@ -39,20 +39,67 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 /// Largest accepted check ratio (LAPACK's test-suite threshold).
 pub const THRESHOLD: f64 = 30.0;
 
+/// A task's operand dimensions: A is m x k and B is k x n (gemm); the other operations
+/// take n x n operands (m = k = n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Dims {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Dims {
+    /// n x n operands.
+    pub fn square(n: usize) -> Dims {
+        Dims { m: n, k: n, n }
+    }
+
+    pub fn is_square(&self) -> bool {
+        self.m == self.k && self.k == self.n
+    }
+
+    /// The largest of m, k and n.
+    pub fn largest(&self) -> usize {
+        self.m.max(self.k).max(self.n)
+    }
+}
+
+impl std::fmt::Display for Dims {
+    /// `300x200x500` (m x k x n), or `200` when square.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_square() {
+            write!(f, "{}", self.n)
+        } else {
+            write!(f, "{}x{}x{}", self.m, self.k, self.n)
+        }
+    }
+}
+
 impl Operation {
     /// Task `task`'s input, from `w`'s generator with `threads` threads (see the module's
     /// "Inputs"); the values do not depend on `threads`.
     pub fn input(self, w: &Workload, task: usize, threads: usize) -> Input {
-        let a = w.matrix(task, 0, threads);
+        self.input_shaped(w, task, Dims::square(w.size), threads)
+    }
+
+    /// Task `task`'s input of dimensions `dims` (an m x k A and a k x n B for gemm; the
+    /// other operations read n), from `w`'s generator: the seed and the task's id choose
+    /// the streams, as for [`Operation::input`], which this is at `Dims::square(w.size)`.
+    pub fn input_shaped(self, w: &Workload, task: usize, dims: Dims, threads: usize) -> Input {
+        let Dims { m, k, n } = dims;
+        let a = match self {
+            Operation::Gemm => w.matrix_shaped(task, 0, (m, k), threads),
+            _ => w.matrix_shaped(task, 0, (n, n), threads),
+        };
         match self {
-            Operation::Gemm => Input::Pair(a, w.matrix(task, 1, threads)),
+            Operation::Gemm => Input::Pair(a, w.matrix_shaped(task, 1, (k, n), threads)),
             Operation::Solve => {
                 let mut rng = w.rng(task, 1, 0);
-                let b = Array1::from_shape_fn(w.size, |_| unit_f64(&mut rng));
+                let b = Array1::from_shape_fn(n, |_| unit_f64(&mut rng));
                 Input::System(a, b)
             }
             Operation::Cholesky | Operation::Eigh => {
-                let n = w.size as f64;
+                let n = n as f64;
                 let s = Array2::from_shape_fn(a.dim(), |(i, j)| {
                     0.5 * (a[[i, j]] + a[[j, i]]) + if i == j { n } else { 0.0 }
                 });
@@ -522,6 +569,40 @@ mod tests {
             assert!(bad.check.starts_with(op.name()), "{op}: {bad}");
             assert!(bad.value > bad.limit, "{op}: {bad}");
         }
+    }
+
+    #[test]
+    fn a_rectangular_product_is_generated_and_checked() {
+        let w = workload(8);
+        let dims = Dims {
+            m: 30,
+            k: 20,
+            n: 50,
+        };
+        let input = Operation::Gemm.input_shaped(&w, 3, dims, 1);
+        let Input::Pair(a, b) = &input else {
+            panic!("gemm takes a pair")
+        };
+        assert_eq!((a.dim(), b.dim()), ((30, 20), (20, 50)));
+        assert_eq!(input, Operation::Gemm.input_shaped(&w, 3, dims, 4));
+        assert_eq!(*a, w.matrix_shaped(3, 0, (30, 20), 1));
+        let mut out = reference(Operation::Gemm, &input);
+        let ok = verify(Operation::Gemm, &input, &out).unwrap();
+        assert!(ok.value <= ok.limit, "{ok:?}");
+        assert_eq!(ok.limit, crate::verify::tolerance(20));
+        corrupt(&mut out, 1e-6);
+        let bad = verify(Operation::Gemm, &input, &out).unwrap_err();
+        assert_eq!(bad.row, Some(5), "{bad}");
+        // A product of the wrong shape fails, it does not panic.
+        let wrong = Output::Product(Array2::zeros((30, 20)));
+        assert!(verify(Operation::Gemm, &input, &wrong).is_err());
+        // Square dimensions give exactly the square input.
+        assert_eq!(
+            Operation::Svd.input_shaped(&w, 1, Dims::square(8), 1),
+            Operation::Svd.input(&w, 1, 1)
+        );
+        assert_eq!(dims.to_string(), "30x20x50");
+        assert_eq!(Dims::square(7).to_string(), "7");
     }
 
     #[test]

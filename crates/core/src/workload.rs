@@ -356,8 +356,21 @@ impl Workload {
 
     /// Generates matrix `matrix` (A = 0, B = 1) of task `task` with `threads` threads.
     pub fn matrix(&self, task: usize, matrix: u64, threads: usize) -> Array2<f64> {
-        let n = self.size;
-        let mut data = vec![0.0; n * n];
+        self.matrix_shaped(task, matrix, (self.size, self.size), threads)
+    }
+
+    /// Generates matrix `matrix` (A = 0, B = 1) of task `task` as `rows x cols`, with
+    /// `threads` threads: the same blocks and streams as a square matrix, over its
+    /// `rows * cols` elements in row-major order (so an n x n shape gives [`Workload::matrix`]'s
+    /// values). Workload files' rectangular products draw their operands here.
+    pub fn matrix_shaped(
+        &self,
+        task: usize,
+        matrix: u64,
+        (rows, cols): (usize, usize),
+        threads: usize,
+    ) -> Array2<f64> {
+        let mut data = vec![0.0; rows * cols];
         let mut blocks: Vec<(usize, &mut [f64])> = data.chunks_mut(BLOCK).enumerate().collect();
         let fill = |blocks: &mut [(usize, &mut [f64])]| {
             for (k, block) in blocks.iter_mut() {
@@ -379,7 +392,7 @@ impl Workload {
                 fill(own);
             });
         }
-        Array2::from_shape_vec((n, n), data).expect("n*n elements for an n x n shape")
+        Array2::from_shape_vec((rows, cols), data).expect("rows*cols elements for its shape")
     }
 }
 
@@ -449,6 +462,23 @@ mod tests {
                 .parse::<Generation>()
                 .unwrap_err()
                 .contains("serial, parallel")
+        );
+    }
+
+    #[test]
+    fn a_rectangular_matrix_draws_the_square_ones_streams() {
+        let w = workload(1, 300, 5);
+        let square = w.matrix(0, 1, 1);
+        assert_eq!(w.matrix_shaped(0, 1, (300, 300), 2), square);
+        // 300 x 200 takes the first 60000 elements of the same streams, row-major.
+        let rect = w.matrix_shaped(0, 1, (300, 200), 1);
+        assert_eq!(rect.dim(), (300, 200));
+        let flat = square.as_slice().expect("standard layout");
+        assert_eq!(rect.as_slice().expect("standard layout"), &flat[..60_000]);
+        // 700 x 300 spans four blocks, the same whatever the threads.
+        assert_eq!(
+            w.matrix_shaped(0, 0, (700, 300), 1),
+            w.matrix_shaped(0, 0, (700, 300), 3)
         );
     }
 

@@ -150,6 +150,7 @@ pub fn run_and_report<B: Backend>(
         }
         ResultMode::Fingerprints => None,
     };
+    let tasks = opts.tasks();
     let mut exec = execute_run(backend, opts, store.as_mut(), &progress)?;
     exec.store_seconds = store.as_ref().map_or(0.0, ResultStore::ready_seconds);
     if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
@@ -158,11 +159,11 @@ pub fn run_and_report<B: Backend>(
     if store.is_some() {
         progress.announce(format!("verifying {} products ...", w.tasks));
     }
-    let verified = report::verify_unless_stopped(&exec, w, store.as_ref())?;
+    let verified = report::verify_unless_stopped(&exec, tasks, store.as_ref())?;
     let record = report::record(
         backend,
         opts.strategy,
-        w,
+        tasks,
         &exec,
         opts.results,
         verified,
@@ -175,6 +176,9 @@ pub fn run_and_report<B: Backend>(
     if let Some(line) = report::placement_line(&record) {
         println!("{line}");
     }
+    if let Some(file) = &record.workload_file {
+        println!("{}", report::workload_file_line(file));
+    }
     if let Some(path) = &opts.json {
         write_record(path, &record)?;
     }
@@ -185,8 +189,11 @@ pub fn run_and_report<B: Backend>(
         }
         return Err(stopped.into());
     }
-    // Only verified runs that reached the library enter the history.
-    blaspar_core::history::record_run(&record, opts.history.as_deref());
+    // Only verified runs that reached the library enter the history; not a workload file's
+    // yet, whose benchmark id (backend/strategy/TASKSxSIZE) could not name the file.
+    if opts.mix.is_none() {
+        blaspar_core::history::record_run(&record, opts.history.as_deref());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -197,7 +204,7 @@ fn execute_run<B: Backend>(
     store: Option<&mut ResultStore>,
     progress: &Progress,
 ) -> anyhow::Result<Execution> {
-    let (w, strategy) = (&opts.workload, opts.strategy);
+    let (w, strategy, tasks) = (&opts.workload, opts.strategy, opts.tasks());
     let settings = WorkerSettings {
         exe: opts.worker_exe.clone(),
         init: Some(EngineInit {
@@ -213,13 +220,22 @@ fn execute_run<B: Backend>(
             strategy.workers()
         ));
     }
-    let (mut workers, startup) =
-        Workers::start_pinned(backend, strategy, w, store.as_deref(), &settings, opts.pin)?;
-    progress.announce(format!(
-        "running {} tasks of {} x {} ...",
-        w.tasks, w.size, w.size
-    ));
-    let exec = workers.run(backend, strategy, w, store, &|| progress.bar.inc(1));
+    let (mut workers, startup) = Workers::start_pinned(
+        backend,
+        strategy,
+        tasks,
+        store.as_deref(),
+        &settings,
+        opts.pin,
+    )?;
+    progress.announce(match &opts.mix {
+        Some(mix) => format!(
+            "running the {} tasks of {} (largest first) ...",
+            w.tasks, mix.path
+        ),
+        None => format!("running {} tasks of {} x {} ...", w.tasks, w.size, w.size),
+    });
+    let exec = workers.run(backend, strategy, tasks, store, &|| progress.bar.inc(1));
     progress.bar.finish_and_clear();
     let mut exec = exec?;
     workers.shutdown()?;
@@ -259,7 +275,7 @@ fn refuse_unproven<B: Backend>(
         anyhow::bail!(
             "task {}'s product did not reach {}'s dgemm (ndarray's .dot uses its own matrixmultiply \
              when no dimension exceeds 7 or the layout is not BLAS-compatible): these figures would not \
-             measure {}; use a larger --size",
+             measure {}; use a larger --size (or larger dimensions in the workload file)",
             t.task,
             backend.name(),
             backend.name()

@@ -18,12 +18,13 @@ use crate::pin::{PinError, Placement as Placed, Plan, ProcessPinned, Watch};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
+use blaspar_core::mix::TaskSet;
 use blaspar_core::operation::Operation;
 use blaspar_core::schedule::TaskQueue;
 use blaspar_core::strategy::Placement;
 use blaspar_core::topology::PinMode;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
-use blaspar_core::{Backend, BlasThreads, Strategy, Workload};
+use blaspar_core::{Backend, BlasThreads, Strategy};
 use std::convert::Infallible;
 use std::time::Instant;
 
@@ -111,6 +112,33 @@ pub fn check_supported<B: Backend + ?Sized>(
     }
 }
 
+/// Checks that `backend` can run every operation of `tasks` on `strategy` honestly. A
+/// workload file's tasks differ in operation and shape, which one batched dgemm call over
+/// equal products cannot run: refused.
+pub fn check_supported_tasks<B: Backend + ?Sized>(
+    backend: &B,
+    strategy: Strategy,
+    tasks: TaskSet<'_>,
+) -> Result<(), ExecError> {
+    if let Some(mix) = tasks.mix
+        && strategy.placement() == Placement::Batched
+    {
+        return Err(ExecError::Unsupported(Unsupported {
+            strategy,
+            backend: backend.name().to_string(),
+            reason: format!(
+                "the workload file {} mixes operations and shapes, and {strategy} is one \
+                 batched dgemm call over equal products",
+                mix.path
+            ),
+        }));
+    }
+    tasks
+        .operations()
+        .into_iter()
+        .try_for_each(|op| check_supported(backend, strategy, op))
+}
+
 /// The started workers of one strategy.
 pub enum Workers {
     /// The calling thread does every task (pinned, with every thread of the process, for
@@ -123,29 +151,31 @@ pub enum Workers {
 }
 
 impl Workers {
-    /// Starts the workers of `strategy`, unpinned. Worker processes get `settings` (their
+    /// Starts the workers of `strategy` for `tasks` (a [`blaspar_core::Workload`], or a
+    /// workload file's [`TaskSet`]), unpinned. Worker processes get `settings` (their
     /// binary, the store to write to) and are ready, BLAS initialised, when this returns.
-    pub fn start<B: Backend + ?Sized>(
+    pub fn start<'t, B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: impl Into<TaskSet<'t>>,
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
     ) -> Result<(Workers, f64), ExecError> {
-        Workers::start_pinned(backend, strategy, workload, store, settings, PinMode::None)
+        Workers::start_pinned(backend, strategy, tasks, store, settings, PinMode::None)
     }
 
     /// [`Workers::start`], placing the workers as `pin` says ([`crate::pin`]): each worker
     /// has its CPUs before it first calls the library.
-    pub fn start_pinned<B: Backend + ?Sized>(
+    pub fn start_pinned<'t, B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: impl Into<TaskSet<'t>>,
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
         pin: PinMode,
     ) -> Result<(Workers, f64), ExecError> {
-        check_supported(backend, strategy, workload.operation)?;
+        let tasks = tasks.into();
+        check_supported_tasks(backend, strategy, tasks)?;
         // Read before the start-up is timed.
         let threads = strategy.blas_threads().count_or(backend.default_threads());
         let plan = Plan::new(pin, strategy.workers(), threads);
@@ -173,26 +203,32 @@ impl Workers {
                 Workers::Threads(pool, plan)
             }
             Placement::Processes => Workers::Processes(ProcessPool::start(
-                backend, strategy, workload, store, settings, &plan,
+                backend, strategy, tasks, store, settings, &plan,
             )?),
         };
         Ok((workers, t0.elapsed().as_secs_f64()))
     }
 
-    /// Runs `workload` once on these workers. Products go to `store` (or, when `None`, are
-    /// checked by their worker and dropped). `on_task_done` is called after each task.
-    /// Where the threads ran is in the execution's placement.
-    pub fn run<B: Backend + ?Sized>(
+    /// Runs `tasks` (a workload, or a workload file's tasks) once on these workers.
+    /// Products go to `store` (or, when `None`, are checked by their worker and dropped; a
+    /// workload file's always are). `on_task_done` is called after each task. Where the
+    /// threads ran is in the execution's placement.
+    pub fn run<'t, B: Backend + ?Sized>(
         &mut self,
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: impl Into<TaskSet<'t>>,
         store: Option<&mut ResultStore>,
         on_task_done: &(dyn Fn() + Sync),
     ) -> Result<Execution, ExecError> {
+        let set: TaskSet<'_> = tasks.into();
+        assert!(
+            set.mix.is_none() || store.is_none(),
+            "a workload file's results are checked by their workers, never stored"
+        );
         let (plan, workers) = match self {
             Workers::Processes(pool) => {
-                return Ok(pool.run(workload, store.is_some(), on_task_done)?);
+                return Ok(pool.run(set, store.is_some(), on_task_done)?);
             }
             Workers::CallingThread(plan) => (plan.clone(), 1),
             Workers::Threads(pool, plan) => (plan.clone(), pool.current_num_threads()),
@@ -204,7 +240,7 @@ impl Workers {
             _ => None,
         };
         let watch = Watch::start(plan.set(0).is_some());
-        let exec = self.run_in_process(backend, strategy, workload, store, on_task_done);
+        let exec = self.run_in_process(backend, strategy, set, store, on_task_done);
         let tracks = watch.finish();
         drop(pinned);
         let mut exec = exec?;
@@ -217,26 +253,28 @@ impl Workers {
         &mut self,
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        set: TaskSet<'_>,
         store: Option<&mut ResultStore>,
         on_task_done: &(dyn Fn() + Sync),
     ) -> Result<Execution, ExecError> {
+        let workload = set.workload;
         if strategy.placement() == Placement::Batched {
+            check_supported_tasks(backend, strategy, set)?;
             return crate::batched::execute(backend, strategy, workload, store, on_task_done)
                 .map_err(ExecError::from);
         }
-        let queue = TaskQueue::new(workload.tasks);
+        let queue = TaskQueue::new(set.count());
         let tasks = match store {
             Some(s) => {
                 assert_eq!((s.tasks(), s.size()), (workload.tasks, workload.size));
                 Tasks::IntoStore(s.claims(&queue))
             }
-            None => Tasks::Checked(&queue),
+            None => Tasks::Checked(&queue, set),
         };
         let keep_products = matches!(tasks, Tasks::IntoStore(_));
         let job = InProcessJob {
             backend,
-            workload,
+            set,
             tasks,
             threads: strategy.blas_threads(),
             on_task_done,
@@ -254,9 +292,9 @@ impl Workers {
         let minor_faults = process_minor_faults() - faults0;
         stop_point(|| {
             let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
-            format!("during the tasks ({done} of {} done)", workload.tasks)
+            format!("during the tasks ({done} of {} done)", set.count())
         })?;
-        let mut exec = in_task_order(per_worker, workload.tasks, keep_products);
+        let mut exec = in_task_order(per_worker, set.count(), keep_products);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds = cpu_seconds;
         exec.minor_faults = minor_faults;
@@ -274,18 +312,19 @@ impl Workers {
 
 /// Starts the workers, runs once, stops them: one command-line run. The start-up time is
 /// in the returned execution.
-pub fn execute<B: Backend + ?Sized>(
+pub fn execute<'t, B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
-    workload: &Workload,
+    tasks: impl Into<TaskSet<'t>>,
     store: Option<&mut ResultStore>,
     settings: &WorkerSettings,
     on_task_done: &(dyn Fn() + Sync),
 ) -> Result<Execution, ExecError> {
+    let tasks = tasks.into();
     let store_seconds = store.as_ref().map_or(0.0, |s| s.ready_seconds());
     let (mut workers, startup) =
-        Workers::start(backend, strategy, workload, store.as_deref(), settings)?;
-    let mut exec = workers.run(backend, strategy, workload, store, on_task_done)?;
+        Workers::start(backend, strategy, tasks, store.as_deref(), settings)?;
+    let mut exec = workers.run(backend, strategy, tasks, store, on_task_done)?;
     workers.shutdown()?;
     exec.startup_seconds = startup;
     exec.store_seconds = store_seconds;
@@ -296,8 +335,10 @@ pub fn execute<B: Backend + ?Sized>(
 enum Tasks<'a> {
     /// Each task with its slot of the store, which the product is written into.
     IntoStore(SlotClaims<'a, TaskQueue>),
-    /// Each product checked by its worker, then dropped (`--results fingerprints`).
-    Checked(&'a TaskQueue),
+    /// Each result checked by its worker, then dropped (`--results fingerprints`, and
+    /// workload files); the queue's positions are the set's order (largest first for a
+    /// file).
+    Checked(&'a TaskQueue, TaskSet<'a>),
 }
 
 impl<'a> Tasks<'a> {
@@ -305,7 +346,7 @@ impl<'a> Tasks<'a> {
     fn next(&self) -> Option<(usize, Sink<'a>)> {
         match self {
             Tasks::IntoStore(claims) => claims.next().map(|(task, slot)| (task, Sink::Slot(slot))),
-            Tasks::Checked(queue) => queue.next().map(|task| (task, Sink::Check)),
+            Tasks::Checked(queue, set) => queue.next().map(|i| (set.task_at(i), Sink::Check)),
         }
     }
 }
@@ -342,7 +383,7 @@ fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: boo
 
 struct InProcessJob<'a, B: Backend + ?Sized> {
     backend: &'a B,
-    workload: &'a Workload,
+    set: TaskSet<'a>,
     tasks: Tasks<'a>,
     threads: BlasThreads,
     on_task_done: &'a (dyn Fn() + Sync),
@@ -365,17 +406,11 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
             Some(_) => None,
             None => self.tasks.next(),
         };
-        let fed = feed(
-            self.workload,
-            backend.threads(),
-            next,
-            Instant::now,
-            |inputs| {
-                done.push(self.do_task(index, inputs, t0));
-                (self.on_task_done)();
-                Ok::<(), Infallible>(())
-            },
-        );
+        let fed = feed(self.set, backend.threads(), next, Instant::now, |inputs| {
+            done.push(self.do_task(index, inputs, t0));
+            (self.on_task_done)();
+            Ok::<(), Infallible>(())
+        });
         let Ok(()) = fed;
         WorkerResult {
             stats: WorkerStats {
@@ -403,6 +438,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let Inputs {
             task,
             with: sink,
+            op,
             input,
             generated: (g0, g1),
         } = inputs;
@@ -410,18 +446,18 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let m0 = Instant::now();
         let blas_threads = backend.threads();
         let calls0 = backend.gemm_calls_in_this_thread();
-        let result = compute(backend, self.workload, &input, sink);
+        let result = compute(backend, op, &input, sink);
         let m1 = since(Instant::now());
         // LAPACK reaches the library's dgemm through the Fortran dgemm_, which no binary
         // counts: the count proves products only.
         let gemm_calls = calls0
             .zip(backend.gemm_calls_in_this_thread())
-            .filter(|_| self.workload.operation == Operation::Gemm)
+            .filter(|_| op == Operation::Gemm)
             .map(|(before, after)| after - before);
         let (check, verify) = match result {
             None => (None, None),
             Some(r) => {
-                let check = feed::check(self.workload, &input, r);
+                let check = feed::check(op, &input, r);
                 (Some(check), Some((m1, since(Instant::now()))))
             }
         };

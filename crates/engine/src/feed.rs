@@ -2,12 +2,17 @@
 //! just before it multiplies (`serial`; `parallel` with as many helper threads as it has
 //! BLAS threads), or a generator thread of the worker's own that makes the next task's
 //! data while the worker multiplies the current one (`overlapped`). The data come from the
-//! pinned generator ([`Workload::generate_on`]) either way, so verification regenerates
-//! them. Thread workers and worker processes feed their tasks through [`feed`].
+//! pinned generator ([`Workload::generate_on`]; a workload file's task by its id,
+//! [`TaskSet::input`]) either way, so verification regenerates them. Thread workers and
+//! worker processes feed their tasks through [`feed`].
 
 use blaspar_core::Backend;
+use blaspar_core::mix::TaskSet;
+use blaspar_core::operation::Operation;
 use blaspar_core::task::{Failed, Input, Output, Passed, verify};
-use blaspar_core::workload::{Generation, Workload};
+use blaspar_core::workload::Generation;
+#[cfg(doc)]
+use blaspar_core::workload::Workload;
 use ndarray::ArrayViewMut2;
 use std::sync::mpsc::sync_channel;
 
@@ -16,6 +21,8 @@ pub struct Inputs<T, C> {
     pub task: usize,
     /// What came with the task from the queue (where its product goes).
     pub with: T,
+    /// What the task computes (a workload file's tasks differ).
+    pub op: Operation,
     /// The operation's operands (A and B for gemm).
     pub input: Input,
     /// When its generation started and ended, on the caller's clock.
@@ -32,24 +39,25 @@ pub struct Inputs<T, C> {
 /// runs and waits until `work` asks for them, so it takes at most one task ahead of its
 /// worker (which keeps the queue's dynamic balance and two tasks' inputs in memory).
 pub fn feed<T: Send, C: Send, E>(
-    workload: &Workload,
+    tasks: TaskSet<'_>,
     blas_threads: usize,
     mut next: impl FnMut() -> Option<(usize, T)> + Send,
     clock: impl Fn() -> C + Sync,
     mut work: impl FnMut(Inputs<T, C>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let generators = workload.generation.threads(blas_threads);
+    let generators = tasks.workload.generation.threads(blas_threads);
     let generate = |(task, with): (usize, T)| {
         let start = clock();
-        let input = workload.operation.input(workload, task, generators);
+        let input = tasks.input(task, generators);
         Inputs {
             task,
             with,
+            op: tasks.shape(task).op,
             input,
             generated: (start, clock()),
         }
     };
-    match workload.generation {
+    match tasks.workload.generation {
         Generation::Serial | Generation::Parallel => {
             while let Some(taken) = next() {
                 work(generate(taken))?;
@@ -79,16 +87,15 @@ pub enum Sink<'s> {
     Check,
 }
 
-/// One task's operation through `backend` with the calling thread's thread setting, into
-/// `sink`: `None` when the product went into its slot (checked after the run), else the
-/// result or the library's error, for [`check`].
+/// One task's operation `op` through `backend` with the calling thread's thread setting,
+/// into `sink`: `None` when the product went into its slot (checked after the run), else
+/// the result or the library's error, for [`check`].
 pub fn compute<B: Backend + ?Sized>(
     backend: &B,
-    workload: &Workload,
+    op: Operation,
     input: &Input,
     sink: Sink<'_>,
 ) -> Option<Result<Output, String>> {
-    let op = workload.operation;
     match (sink, input) {
         (Sink::Slot(slot), Input::Pair(a, b)) => {
             backend.multiply_into(a.view(), b.view(), slot);
@@ -103,18 +110,19 @@ pub fn compute<B: Backend + ?Sized>(
 
 /// The worker's check of a result [`compute`] returned (a library error fails the task).
 pub fn check(
-    workload: &Workload,
+    op: Operation,
     input: &Input,
     result: Result<Output, String>,
 ) -> Result<Passed, Failed> {
     result
         .map_err(Failed::no_result)
-        .and_then(|out| verify(workload.operation, input, &out))
+        .and_then(|out| verify(op, input, &out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blaspar_core::workload::Workload;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn workload(tasks: usize, generation: Generation) -> Workload {
@@ -139,7 +147,7 @@ mod tests {
             let mut queue = 0..w.tasks;
             let mut seen = Vec::new();
             feed(
-                &w,
+                (&w).into(),
                 2,
                 || queue.next().map(|t| (t, t * 10)),
                 std::time::Instant::now,
@@ -157,6 +165,46 @@ mod tests {
         }
     }
 
+    /// A workload file's tasks come with their own operation and shaped operands, in the
+    /// order the queue hands them out.
+    #[test]
+    fn a_workload_files_tasks_come_with_their_operation_and_shape() {
+        use blaspar_core::mix::Mix;
+        let mix = Mix::parse(
+            "w.toml",
+            "[[tasks]]\nop = \"gemm\"\nshape = [6, 4, 9]\ncount = 2\n\
+             [[tasks]]\nop = \"qr\"\nsize = 12\ncount = 1\n",
+        )
+        .unwrap();
+        let w = mix.workload(1, Generation::Overlapped);
+        let set = TaskSet {
+            workload: &w,
+            mix: Some(&mix),
+        };
+        let mut queue = 0..set.count();
+        let mut seen = Vec::new();
+        feed(
+            set,
+            1,
+            || queue.next().map(|i| (set.task_at(i), ())),
+            std::time::Instant::now,
+            |i| -> Result<(), ()> {
+                assert_eq!(i.input, set.input(i.task, 1));
+                seen.push((i.task, i.op, i.input.a().dim()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (2, Operation::Qr, (12, 12)),
+                (0, Operation::Gemm, (6, 4)),
+                (1, Operation::Gemm, (6, 4)),
+            ]
+        );
+    }
+
     /// The generator takes at most one task ahead of its worker, and makes it on a thread
     /// other than the worker's.
     #[test]
@@ -166,7 +214,7 @@ mod tests {
         let worker = std::thread::current().id();
         let mut ahead = Vec::new();
         feed(
-            &w,
+            (&w).into(),
             1,
             || {
                 assert_ne!(std::thread::current().id(), worker);
@@ -192,7 +240,7 @@ mod tests {
         let w = workload(100, Generation::Overlapped);
         let taken = AtomicUsize::new(0);
         let result = feed(
-            &w,
+            (&w).into(),
             1,
             || {
                 let t = taken.fetch_add(1, Ordering::SeqCst);

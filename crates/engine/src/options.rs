@@ -6,10 +6,11 @@ use blaspar_core::args::{
     backend, generation, operation, pin, positive, positive_seconds, preset, result_mode, strategy,
 };
 use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::mix::{Mix, TaskSet};
 use blaspar_core::operation::Operation;
 use blaspar_core::strategy::{Placement, generation_refused};
 use blaspar_core::topology::PinMode;
-use blaspar_core::workload::Generation;
+use blaspar_core::workload::{Bytes, Generation};
 use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
 use clap::{Args, Parser};
 use std::path::PathBuf;
@@ -39,6 +40,15 @@ pub struct RunArgs {
     /// Matrix size: each task multiplies two SIZE x SIZE matrices.
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = positive)]
     pub size: Option<usize>,
+    /// Workload file (TOML): task groups of different operations and shapes in one run,
+    /// instead of --preset/--tasks/--size/--op. Each [[tasks]] table has op, size = n
+    /// (n x n operands) or, for gemm, shape = [m, k, n] (A is m x k, B is k x n), and
+    /// count. Workers take the tasks from one dynamic queue, largest first by FLOPs; each
+    /// worker checks its own results (fingerprints: no result is kept, so the n x n result
+    /// store is not used); the record lists the groups and the idle share. Not for
+    /// batched-T (refused), and not appended to the history. See examples/mixed.toml
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["preset", "tasks", "size", "op"])]
+    pub workload: Option<PathBuf>,
     /// Seed of the data generator (Xoshiro256++).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -73,7 +83,7 @@ pub struct RunArgs {
     pub results: Option<ResultMode>,
     /// Longest a task may take in a worker process before the worker is killed and the run
     /// fails, in seconds (also bounds a worker's start-up, at least 30 s). Default: 60 s plus
-    /// 2 s per GFLOP of one task.
+    /// 2 s per GFLOP of one task (a workload file's largest).
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true, value_parser = positive_seconds)]
     pub task_timeout: Option<std::time::Duration>,
     /// Where workers run: none (the kernel places every thread), cores (worker i gets the
@@ -95,6 +105,80 @@ pub struct RunArgs {
     pub history: Option<String>,
 }
 
+impl RunArgs {
+    /// A run of the workload file at `path`: its tasks, checked by their workers
+    /// (fingerprints), within the memory available.
+    fn validate_file(&self, path: &std::path::Path) -> anyhow::Result<RunOptions> {
+        let mix = Mix::read(path)?;
+        let workload = mix.workload(self.seed, self.generation);
+        let results = match self.results {
+            Some(ResultMode::Matrices) => anyhow::bail!(
+                "--results matrices keeps n x n products; a workload file's results are checked \
+                 by each worker and not kept (--results fingerprints, its default)"
+            ),
+            _ => ResultMode::Fingerprints,
+        };
+        if let Some(reason) = generation_refused(self.strategy, self.generation) {
+            anyhow::bail!("--generation {} {reason}", self.generation);
+        }
+        if self.inject_corruption.is_some() {
+            anyhow::bail!(
+                "--inject-corruption needs --results matrices (it corrupts a kept product), \
+                 which a workload file does not keep"
+            );
+        }
+        let machine = Machine::detect();
+        let in_flight = match self.strategy.placement() {
+            Placement::Batched => workload.tasks,
+            _ => (self.strategy.workers() * self.generation.tasks_held())
+                .max(machine.cpus_allowed.len()),
+        };
+        let (available, source) = available_memory();
+        let need = mix.memory_bytes(in_flight).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the workload file {} is too large to count in bytes: smaller tasks",
+                mix.path
+            )
+        })?;
+        if need > available / 10 * 9 {
+            anyhow::bail!(
+                "the workload file {} needs {} (the operands and results of its {in_flight} \
+                 largest tasks at once, and a record of each of its {} tasks) but only {} is \
+                 available ({source}): fewer or smaller tasks, or fewer workers",
+                mix.path,
+                Bytes(need),
+                mix.tasks(),
+                Bytes(available)
+            );
+        }
+        Ok(RunOptions {
+            strategy: self.strategy,
+            workload,
+            mix: Some(mix),
+            backend: self.backend.clone(),
+            kernel: self.kernel.clone(),
+            json: self.json.clone(),
+            cache_dir: self.cache_dir.clone(),
+            results,
+            task_timeout: self.task_timeout,
+            worker_exe: self.worker_exe.clone(),
+            inject_corruption: None,
+            history: self.history.clone(),
+            pin: self.pin,
+        })
+    }
+}
+
+impl RunOptions {
+    /// The run's tasks: its workload, or its workload file's tasks.
+    pub fn tasks(&self) -> TaskSet<'_> {
+        TaskSet {
+            workload: &self.workload,
+            mix: self.mix.as_ref(),
+        }
+    }
+}
+
 /// `--preset`'s help, with the quick size of each operation.
 fn preset_help() -> String {
     let sizes: Vec<String> = Operation::ALL[1..]
@@ -113,7 +197,10 @@ fn preset_help() -> String {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub strategy: Strategy,
+    /// Seed, generation and task count (a workload file's: [`Mix::workload`]).
     pub workload: Workload,
+    /// The workload file's tasks (`--workload`).
+    pub mix: Option<Mix>,
     pub backend: String,
     pub kernel: String,
     pub json: Option<PathBuf>,
@@ -132,6 +219,9 @@ impl RunArgs {
     /// Resolves the preset against this machine and checks that the run can fit in memory.
     /// Allocates nothing.
     pub fn validate(&self) -> anyhow::Result<RunOptions> {
+        if let Some(path) = &self.workload {
+            return self.validate_file(path);
+        }
         let machine = Machine::detect();
         let mut workload = self.preset.workload(machine.default_parallelism, self.op);
         workload.tasks = self.tasks.unwrap_or(workload.tasks);
@@ -178,6 +268,7 @@ impl RunArgs {
         Ok(RunOptions {
             strategy: self.strategy,
             workload,
+            mix: None,
             backend: self.backend.clone(),
             kernel: self.kernel.clone(),
             json: self.json.clone(),
@@ -258,6 +349,78 @@ mod tests {
     fn overlapped_generation_is_recorded_in_the_workload() {
         let opts = parsed(&["-s", "procs-2", "--generation", "overlapped"]).unwrap();
         assert_eq!(opts.workload.generation, Generation::Overlapped);
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        f
+    }
+
+    const MIXED: &str = "[[tasks]]\nop = \"gemm\"\nshape = [30, 20, 50]\ncount = 3\n\
+                         [[tasks]]\nop = \"svd\"\nsize = 16\ncount = 2\n";
+
+    #[test]
+    fn a_workload_file_runs_its_tasks_with_fingerprints() {
+        let f = file(MIXED);
+        let path = f.path().to_str().unwrap();
+        let cli =
+            Cli::try_parse_from(["run", "-s", "threads-2", "--workload", path, "--seed", "3"])
+                .unwrap();
+        let opts = cli.run.validate().unwrap();
+        let mix = opts.mix.as_ref().expect("a workload file");
+        assert_eq!((opts.workload.tasks, opts.workload.size), (5, 50));
+        assert_eq!(opts.workload.seed, 3);
+        assert_eq!(opts.results, ResultMode::Fingerprints);
+        assert_eq!(mix.groups.len(), 2);
+        assert_eq!(opts.tasks().count(), 5);
+        let err = Cli::try_parse_from(["run", "-s", "threads-2", "--workload", path])
+            .unwrap()
+            .run;
+        let err = RunArgs {
+            results: Some(ResultMode::Matrices),
+            ..err
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--results matrices"), "{err}");
+    }
+
+    #[test]
+    fn a_workload_file_excludes_the_other_workload_options() {
+        let f = file(MIXED);
+        let path = f.path().to_str().unwrap();
+        for other in [
+            ["--tasks", "4"],
+            ["--size", "8"],
+            ["--op", "qr"],
+            ["--preset", "seed"],
+        ] {
+            let mut line = vec!["run", "-s", "sequential", "--workload", path];
+            line.extend_from_slice(&other);
+            let err = Cli::try_parse_from(line).unwrap_err().to_string();
+            assert!(
+                err.contains("cannot be used with") && err.contains(other[0]),
+                "{other:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_workload_file_is_one_line_naming_line_and_key() {
+        let f = file("[[tasks]]\nop = \"gemm\"\nsize = 4\ncount = 0\n");
+        let path = f.path().to_str().unwrap();
+        let err = Cli::try_parse_from(["run", "-s", "sequential", "--workload", path])
+            .unwrap()
+            .run
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("{path} line 4: key `count`: must be at least 1")
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ use crate::execution::{
 use crate::feed::{Inputs, Sink, check, compute, feed};
 use crate::pin::{Placement, Plan, Seen, Watch};
 use crate::store::{ResultStore, SharedQueue};
+use blaspar_core::mix::{Group, Mix, TaskSet};
 use blaspar_core::operation::Operation;
 use blaspar_core::task::{Failed, Passed};
 use blaspar_core::usage::{monotonic_ns, process_cpu_seconds};
@@ -74,9 +75,10 @@ pub struct WorkerSettings {
 }
 
 /// The default task timeout: 60 s plus 2 s per GFLOP of one task (a rate of 0.5 GFLOP/s,
-/// far below any backend), so that only a hung worker reaches it.
-pub fn default_task_timeout(workload: &Workload) -> Duration {
-    let gflop = 2.0 * (workload.size as f64).powi(3) / 1e9;
+/// far below any backend), so that only a hung worker reaches it. A workload file's
+/// largest task sets it.
+pub fn default_task_timeout<'t>(tasks: impl Into<TaskSet<'t>>) -> Duration {
+    let gflop = tasks.into().largest_task_flops() / 1e9;
     Duration::from_secs_f64(60.0 + 2.0 * gflop)
 }
 
@@ -90,6 +92,9 @@ pub struct WorkerSpec {
     /// BLAS threads to set (`None`: the library default).
     pub blas_threads: Option<usize>,
     pub workload: Workload,
+    /// A workload file's groups (the worker rebuilds its tasks and their order from them).
+    #[serde(default)]
+    pub mix: Option<Vec<Group>>,
     /// Descriptor of the worker's end of its channel to the parent (a Unix socket).
     pub channel_fd: RawFd,
     /// Descriptor of the result store (`None`: fingerprints only).
@@ -109,11 +114,12 @@ impl WorkerSpec {
     fn first<B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: TaskSet<'_>,
         settings: &WorkerSettings,
         store: Option<&ResultStore>,
         queue: &SharedQueue,
     ) -> WorkerSpec {
+        let workload = tasks.workload;
         let init = settings.init.clone().unwrap_or(EngineInit {
             kernel: "auto".to_string(),
             cache_dir: None,
@@ -126,6 +132,7 @@ impl WorkerSpec {
             cache_dir: init.cache_dir,
             blas_threads: strategy.blas_threads().requested(),
             workload: *workload,
+            mix: tasks.mix.map(|m| m.groups.clone()),
             channel_fd: -1,
             store_fd: store.map(ResultStore::fd),
             queue_fd: queue.fd(),
@@ -319,6 +326,8 @@ pub struct ProcessPool {
     procs: Vec<WorkerProc>,
     queue: SharedQueue,
     workload: Workload,
+    /// The workload file the pool was started for (boxed: most pools have none).
+    mix: Option<Box<Mix>>,
     keep_products: bool,
     timeout: Duration,
     plan: Plan,
@@ -339,7 +348,7 @@ impl ProcessPool {
     pub fn start<B: Backend + ?Sized>(
         backend: &B,
         strategy: Strategy,
-        workload: &Workload,
+        tasks: TaskSet<'_>,
         store: Option<&ResultStore>,
         settings: &WorkerSettings,
         plan: &Plan,
@@ -347,16 +356,17 @@ impl ProcessPool {
         let exe = worker_exe(settings)?;
         let timeout = settings
             .task_timeout
-            .unwrap_or_else(|| default_task_timeout(workload));
+            .unwrap_or_else(|| default_task_timeout(tasks));
         let mut pool = ProcessPool {
             procs: Vec::new(),
-            queue: SharedQueue::new(workload.tasks)?,
-            workload: *workload,
+            queue: SharedQueue::new(tasks.count())?,
+            workload: *tasks.workload,
+            mix: tasks.mix.map(|m| Box::new(m.clone())),
             keep_products: store.is_some(),
             timeout,
             plan: plan.clone(),
         };
-        let spec = WorkerSpec::first(backend, strategy, workload, settings, store, &pool.queue);
+        let spec = WorkerSpec::first(backend, strategy, tasks, settings, store, &pool.queue);
         let started = Instant::now();
         for index in 0..strategy.workers() {
             pool.stop_point(STARTING)?;
@@ -402,13 +412,13 @@ impl ProcessPool {
     /// given at start when `keep_products`, else each worker returns its check.
     pub fn run(
         &mut self,
-        workload: &Workload,
+        tasks: TaskSet<'_>,
         keep_products: bool,
         on_task_done: &(dyn Fn() + Sync),
     ) -> Result<Execution, ProcError> {
-        assert_eq!(
-            (*workload, keep_products),
-            (self.workload, self.keep_products),
+        assert!(
+            (*tasks.workload, keep_products) == (self.workload, self.keep_products)
+                && tasks.mix == self.mix.as_deref(),
             "a pool runs the workload and result mode it was started for"
         );
         self.queue.reset();
@@ -1171,6 +1181,14 @@ fn serve<B: Backend>(
 ) -> anyhow::Result<()> {
     let backend = init_backend(spec, init)?;
     let w = spec.workload;
+    let mix = spec
+        .mix
+        .clone()
+        .map(|groups| Mix::from_groups("the parent's workload file".to_string(), groups));
+    let tasks = TaskSet {
+        workload: &w,
+        mix: mix.as_ref(),
+    };
     let mut products = match spec.store_fd {
         // SAFETY: the parent created the store and kept this descriptor open for us.
         Some(fd) => {
@@ -1206,7 +1224,14 @@ fn serve<B: Backend>(
         if line.trim() != "run" {
             anyhow::bail!("unexpected request {:?}", line.trim());
         }
-        run_tasks(&backend, &w, &mut products, &queue, channel, !spec.cpus.is_empty())?;
+        run_tasks(
+            &backend,
+            tasks,
+            &mut products,
+            &queue,
+            channel,
+            !spec.cpus.is_empty(),
+        )?;
     }
 }
 
@@ -1231,10 +1256,11 @@ fn init_backend<B: Backend>(
     Ok(backend)
 }
 
-/// One run: takes tasks from the shared queue until none is left, reporting each.
+/// One run: takes tasks from the shared queue until none is left, reporting each (the
+/// queue's positions are the set's order: largest first for a workload file).
 fn run_tasks<B: Backend>(
     backend: &B,
-    w: &Workload,
+    tasks: TaskSet<'_>,
     products: &mut Products,
     queue: &SharedQueue,
     channel: &mut UnixStream,
@@ -1248,22 +1274,22 @@ fn run_tasks<B: Backend>(
         Products::Store(store) => {
             let claims = store.claims(queue);
             feed(
-                w,
+                tasks,
                 threads,
                 || claims.next(),
                 monotonic_ns,
                 |inputs| {
                     send(channel, &Reply::Took { task: inputs.task })?;
-                    let done = do_task(backend, w, inputs, Sink::Slot);
+                    let done = do_task(backend, inputs, Sink::Slot);
                     send(channel, &Reply::Done(done))
                 },
             )?;
         }
         Products::Checked => {
-            let next = || queue.next().map(|task| (task, ()));
-            feed(w, threads, next, monotonic_ns, |inputs| {
+            let next = || queue.next().map(|i| (tasks.task_at(i), ()));
+            feed(tasks, threads, next, monotonic_ns, |inputs| {
                 send(channel, &Reply::Took { task: inputs.task })?;
-                let done = do_task(backend, w, inputs, |()| Sink::Check);
+                let done = do_task(backend, inputs, |()| Sink::Check);
                 send(channel, &Reply::Done(done))
             })?;
         }
@@ -1283,13 +1309,13 @@ fn run_tasks<B: Backend>(
 /// when the sink is [`Sink::Check`].
 fn do_task<'s, B: Backend, T>(
     backend: &B,
-    w: &Workload,
     inputs: Inputs<T, u64>,
     sink: impl FnOnce(T) -> Sink<'s>,
 ) -> TaskDone {
     let Inputs {
         task,
         with,
+        op,
         input,
         generated: (g0, g1),
     } = inputs;
@@ -1297,14 +1323,14 @@ fn do_task<'s, B: Backend, T>(
     let m0 = monotonic_ns();
     let blas_threads = backend.threads();
     let calls0 = backend.gemm_calls_in_this_thread();
-    let result = compute(backend, w, &input, sink(with));
+    let result = compute(backend, op, &input, sink(with));
     let m1 = monotonic_ns();
     // LAPACK reaches the library's dgemm through the Fortran dgemm_, which no binary counts.
     let gemm_calls = calls0
         .zip(backend.gemm_calls_in_this_thread())
-        .filter(|_| w.operation == Operation::Gemm)
+        .filter(|_| op == Operation::Gemm)
         .map(|(before, after)| after - before);
-    let check = result.map(|r| WireCheck::of(check(w, &input, r)));
+    let check = result.map(|r| WireCheck::of(check(op, &input, r)));
     TaskDone {
         task,
         generate: (g0, g1),

@@ -4,15 +4,16 @@ use crate::execution::{Execution, Interrupted, stop_point};
 use crate::store::ResultStore;
 use blaspar_core::ResultMode;
 use blaspar_core::machine::{Machine, blas_env};
+use blaspar_core::mix::TaskSet;
 use blaspar_core::operation::Operation;
 use blaspar_core::record::{
     FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
-    WallPhases, WorkerUsage, union_length,
+    WallPhases, WorkerUsage, WorkloadFile, union_length,
 };
 use blaspar_core::task::{Failed, Passed, THRESHOLD, verify_product};
 use blaspar_core::verify::tolerance;
 use blaspar_core::workload::GENERATOR;
-use blaspar_core::{Backend, Strategy, Workload};
+use blaspar_core::{Backend, Strategy};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -22,32 +23,40 @@ pub const COMMIT: &str = env!("BLASPAR_COMMIT");
 /// Checks every task's product after the timed run, in parallel: A and B are regenerated
 /// from the workload's seed and the product is read from `store`. With fingerprints only
 /// (`store` is `None`) the workers' own checks are summarised. Returns the verification
-/// summary and its wall time.
-pub fn verify(
+/// summary and its wall time. `tasks` is the run's workload, or a workload file's tasks.
+pub fn verify<'t>(
     exec: &Execution,
-    workload: &Workload,
+    tasks: impl Into<TaskSet<'t>>,
     store: Option<&ResultStore>,
 ) -> (Verification, f64) {
-    verify_with(exec, workload, store, &|| Ok(())).expect("nothing stops this verification")
+    verify_with(exec, tasks.into(), store, &|| Ok(())).expect("nothing stops this verification")
 }
 
 /// [`verify`], ended early by a stop signal (checked before each product).
-pub fn verify_unless_stopped(
+pub fn verify_unless_stopped<'t>(
     exec: &Execution,
-    workload: &Workload,
+    tasks: impl Into<TaskSet<'t>>,
     store: Option<&ResultStore>,
 ) -> Result<(Verification, f64), Interrupted> {
-    verify_with(exec, workload, store, &|| {
+    verify_with(exec, tasks.into(), store, &|| {
         stop_point(|| "while verifying the products".to_string())
     })
 }
 
 fn verify_with(
     exec: &Execution,
-    workload: &Workload,
+    tasks: TaskSet<'_>,
     store: Option<&ResultStore>,
     go_on: &(dyn Fn() -> Result<(), Interrupted> + Sync),
 ) -> Result<(Verification, f64), Interrupted> {
+    if tasks.mix.is_some() {
+        let checks = exec
+            .checks
+            .as_ref()
+            .expect("a workload file's tasks are checked by their workers");
+        return Ok((mixed_verification(tasks, checks), 0.0));
+    }
+    let workload = tasks.workload;
     let start = Instant::now();
     let size = workload.size;
     let op = workload.operation;
@@ -108,6 +117,50 @@ fn verify_with(
     Ok((v, start.elapsed().as_secs_f64()))
 }
 
+/// The verification of a workload file's tasks, each checked by its worker against its
+/// own limit (Freivalds' tolerance for a product, depending on its inner dimension; 30 for
+/// the other operations): each task's value is recorded over its limit, so the
+/// tolerance is 1 and a failed task's check names its raw value and limit.
+fn mixed_verification(tasks: TaskSet<'_>, checks: &[Result<Passed, Failed>]) -> Verification {
+    let mut worst = 0.0f64;
+    let mut failed = Vec::new();
+    let mut fingerprints = Vec::with_capacity(checks.len());
+    for (task, r) in checks.iter().enumerate() {
+        fingerprints.push(r.as_ref().ok().map(|c| c.fingerprint));
+        match r {
+            Ok(c) => worst = worst.max(c.value / c.limit),
+            Err(f) => {
+                let share = f.value / f.limit;
+                worst = worst.max(share);
+                failed.push(FailedTask {
+                    task,
+                    row: f.row,
+                    rel_error: share,
+                    check: Some(format!(
+                        "{}: {} ({:.3e} against its limit {:.3e})",
+                        tasks.shape(task).label(),
+                        f.check,
+                        f.value,
+                        f.limit
+                    )),
+                });
+            }
+        }
+    }
+    Verification {
+        method: "each task by its worker right after its operation, with the operation's own \
+                 check: gemm Freivalds' C x = A (B x) (tolerance 4 (k+2) eps, k the inner \
+                 dimension), the others residual and orthogonality ratios <= 30 \
+                 (blaspar_core::operation); worst_rel_error and tolerance are each task's value \
+                 over its own limit"
+            .to_string(),
+        tolerance: 1.0,
+        worst_rel_error: worst,
+        failed_tasks: failed,
+        fingerprints,
+    }
+}
+
 /// What a run's record needs besides the run itself, collected before the backend starts.
 pub struct RunContext {
     pub started_unix: u64,
@@ -129,16 +182,18 @@ impl RunContext {
     }
 }
 
-/// Builds the result record of a run.
-pub fn record<B: Backend + ?Sized>(
+/// Builds the result record of a run (`tasks`: its workload, or a workload file's tasks).
+pub fn record<'t, B: Backend + ?Sized>(
     backend: &B,
     strategy: Strategy,
-    workload: &Workload,
+    tasks: impl Into<TaskSet<'t>>,
     exec: &Execution,
     results: ResultMode,
     (verification, verify_seconds): (Verification, f64),
     ctx: RunContext,
 ) -> RunRecord {
+    let tasks = tasks.into();
+    let workload = tasks.workload;
     let workers = strategy.workers();
     let total = exec.seconds_total;
     let kernel = backend.kernel();
@@ -173,10 +228,11 @@ pub fn record<B: Backend + ?Sized>(
         results: results.to_string(),
         seconds_total: total,
         time: time_split(exec, workers, verify_seconds),
-        gflops: workload.flops() / total / 1e9,
+        gflops: tasks.flops() / total / 1e9,
         cpu_utilisation: exec.cpu_seconds / total,
         minor_faults: Some(exec.minor_faults),
         workers_cpu: worker_usage(exec),
+        workload_file: tasks.mix.map(WorkloadFile::of),
         results_verified: verification.failed_tasks.is_empty(),
         verification,
         machine: ctx.machine,
@@ -209,6 +265,7 @@ fn time_split(exec: &Execution, workers: usize, verify_seconds: f64) -> TimeSpli
         .map(|t| (t.delivered - t.worker_end()).max(0.0))
         .sum();
     let busy = gen_sum + mul_sum + verify_sum;
+    let idle = (workers as f64 * total - busy).max(0.0);
     TimeSplit {
         wall: WallPhases {
             startup: exec.startup_seconds,
@@ -225,7 +282,12 @@ fn time_split(exec: &Execution, workers: usize, verify_seconds: f64) -> TimeSpli
             verify: verify_sum,
             transfer: transfer_sum,
             busy,
-            idle: (workers as f64 * total - busy).max(0.0),
+            idle,
+            idle_share: if total > 0.0 {
+                idle / (workers as f64 * total)
+            } else {
+                0.0
+            },
         },
     }
 }
@@ -329,7 +391,7 @@ pub fn time_line(r: &RunRecord) -> String {
     format!(
         "time: start-up {:.3} s{store} (not timed); wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, \
          multiplying {:.3} s); task-seconds generate {:.3}, multiply {:.3}{in_worker}, transfer {:.4}, \
-         idle {:.3}; verify {:.3} s (not timed); minor page faults in the run {}",
+         idle {:.3} ({:.1}% of workers x wall); verify {:.3} s (not timed); minor page faults in the run {}",
         w.startup,
         w.setup,
         w.tasks,
@@ -339,8 +401,26 @@ pub fn time_line(r: &RunRecord) -> String {
         t.multiply,
         t.transfer,
         t.idle,
+        100.0 * t.idle_share,
         w.verify,
         r.minor_faults.map_or("?".to_string(), |f| f.to_string())
+    )
+}
+
+/// A workload file's line: its groups, tasks, FLOPs and the order they ran in.
+pub fn workload_file_line(f: &WorkloadFile) -> String {
+    let groups: Vec<String> = f
+        .groups
+        .iter()
+        .map(|g| format!("{} x {}", g.count, g.label))
+        .collect();
+    format!(
+        "workload file {}: {} ({} tasks, {:.3} GFLOP in all), {}",
+        f.path,
+        groups.join(", "),
+        f.tasks,
+        f.total_flops / 1e9,
+        f.order
     )
 }
 
