@@ -62,6 +62,7 @@ pub fn bench_workload(
                 seed: 0,
                 generation: Default::default(),
                 operation: op,
+                corrupt: None,
             };
             Ok((w, w.label()))
         }

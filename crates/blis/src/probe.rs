@@ -579,6 +579,7 @@ fn probe_in_child(mode: &str) -> ProbeOutcome {
         seed: 1,
         generation: Default::default(),
         operation: Default::default(),
+        corrupt: None,
     };
     let (a, b) = w.generate(0);
     let mut c = vec![0.0; n * n];
@@ -609,6 +610,7 @@ fn check_shape(m: usize, k: usize, n: usize) -> Result<(), String> {
         seed: 9,
         generation: Default::default(),
         operation: Default::default(),
+        corrupt: None,
     }
     .rng(m * 7 + k * 3 + n, 0, 0);
     let a = Array2::from_shape_simple_fn((m, k), || blaspar_core::workload::unit_f64(&mut rng));

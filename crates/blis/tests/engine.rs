@@ -313,3 +313,48 @@ fn a_corrupted_product_names_its_task_and_fails() {
     assert_eq!(failed, vec![3]);
     assert_eq!(rec.verification.fingerprints[3], None);
 }
+
+/// Every operation's check catches a wrong result in the worker that computed it, on a
+/// thread worker and in a worker process: exactly that task fails, by its operation's
+/// check, and the others pass.
+#[test]
+fn a_corrupted_result_of_every_operation_fails_exactly_its_task() {
+    let c = cache();
+    for op in ["gemm", "solve", "cholesky", "qr", "eigh", "svd"] {
+        for strategy in ["threads-2", "procs-2"] {
+            let (out, rec) = run(
+                exe(),
+                &[
+                    "-s",
+                    strategy,
+                    "--op",
+                    op,
+                    "--results",
+                    "fingerprints",
+                    "--tasks",
+                    "4",
+                    "--size",
+                    "40",
+                    "--inject-corruption",
+                    "2",
+                ],
+                &[("BLASPAR_CACHE_DIR", c.path().to_str().unwrap())],
+            );
+            let what = format!("{op} on {strategy}: {}", text(&out));
+            assert_eq!(out.status.code(), Some(1), "{what}");
+            assert!(text(&out).contains("task 2 of 4 failed"), "{what}");
+            assert!(!text(&out).contains("panicked at"), "{what}");
+            let rec = rec.expect("the record is written, marked unverified");
+            assert_eq!(rec.operation.name(), op);
+            assert!(!rec.results_verified, "{what}");
+            let failed: Vec<_> = rec.verification.failed_tasks.iter().collect();
+            assert_eq!(failed.len(), 1, "{what}");
+            assert_eq!(failed[0].task, 2, "{what}");
+            if op != "gemm" {
+                assert!(failed[0].check.is_some(), "{what}: {:?}", failed[0]);
+            }
+            let passed = rec.verification.fingerprints.iter().flatten().count();
+            assert_eq!(passed, 3, "{what}");
+        }
+    }
+}

@@ -400,6 +400,7 @@ impl Mix {
             seed,
             generation,
             operation: self.groups[0].op,
+            corrupt: None,
         }
     }
 }
@@ -592,6 +593,7 @@ count = 3
             seed: 1,
             generation: Generation::Serial,
             operation: Operation::Qr,
+            corrupt: None,
         };
         let set = TaskSet::from(&w);
         assert_eq!((set.count(), set.task_at(2)), (3, 2));

@@ -157,6 +157,21 @@ pub enum Output {
     },
 }
 
+impl Output {
+    /// Adds 1 to one entry of the result's main matrix (the solution vector for solve): the
+    /// testing aid of `run --inject-corruption`, which every operation's check must catch.
+    pub fn corrupt_one_entry(&mut self) {
+        let (i, j) = (0, 0);
+        match self {
+            Output::Product(m) | Output::Cholesky(m) => m[[i, j]] += 1.0,
+            Output::Solution(x) => x[i] += 1.0,
+            Output::Qr { factors, .. } => factors[[i, j]] += 1.0,
+            Output::Eigh { vectors, .. } => vectors[[i, j]] += 1.0,
+            Output::Svd { vt, .. } => vt[[i, j]] += 1.0,
+        }
+    }
+}
+
 /// A task whose result failed a check.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{check}{}: {value:.3e} exceeds the limit {limit:.3e}", row.map_or(String::new(), |r| format!(" (row {r})")))]
@@ -431,6 +446,7 @@ mod tests {
             seed: 7,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         }
     }
 

@@ -136,6 +136,7 @@ mod tests {
             seed: 3,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         };
         let (a, b) = w.generate(0);
         let mut c = naive(&a, &b);
@@ -155,6 +156,7 @@ mod tests {
             seed: 1,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         };
         let (a, b) = w.generate(0);
         let c = naive(&a, &b);

@@ -178,6 +178,7 @@ impl Preset {
             seed: 0,
             generation: Default::default(),
             operation: op,
+            corrupt: None,
         }
     }
 }
@@ -204,6 +205,11 @@ pub struct Workload {
     /// What each task computes ([`Operation`]; records before it existed read as gemm).
     #[serde(default)]
     pub operation: Operation,
+    /// Testing aid (`run --inject-corruption` where workers check their results): the
+    /// worker changes one entry of this task's result before its check, as a library
+    /// that computed it wrongly would. `None` in every real run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<usize>,
 }
 
 /// Why a workload cannot run.
@@ -423,6 +429,7 @@ mod tests {
             seed,
             generation: Generation::Serial,
             operation: Default::default(),
+            corrupt: None,
         }
     }
 
@@ -495,6 +502,7 @@ mod tests {
             seed: 0,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         };
         let m = 2000 * 2000 * 8;
         assert_eq!(
@@ -513,6 +521,7 @@ mod tests {
                 seed: 0,
                 generation: Default::default(),
                 operation: Default::default(),
+                corrupt: None,
             }
             .memory_bytes(KEEP_2),
             None
@@ -529,6 +538,7 @@ mod tests {
                 seed: 0,
                 generation: Default::default(),
                 operation: Default::default(),
+                corrupt: None,
             }
             .check(KEEP_2, gib, "test"),
             Err(WorkloadError::NoTasks)
@@ -540,6 +550,7 @@ mod tests {
                 seed: 0,
                 generation: Default::default(),
                 operation: Default::default(),
+                corrupt: None,
             }
             .check(KEEP_2, gib, "test"),
             Err(WorkloadError::NoSize)
@@ -550,6 +561,7 @@ mod tests {
             seed: 0,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         };
         let err = big.check(KEEP_2, 2 * gib, "MemAvailable").unwrap_err();
         let text = err.to_string();
@@ -574,6 +586,7 @@ mod tests {
                 seed: 0,
                 generation: Default::default(),
                 operation: Default::default(),
+                corrupt: None,
             }
         );
         assert_eq!(Preset::Quick.workload(2, Operation::Gemm).tasks, 16);

@@ -457,7 +457,7 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         let (check, verify) = match result {
             None => (None, None),
             Some(r) => {
-                let check = feed::check(op, &input, r);
+                let check = feed::check(op, &input, r, self.set.workload.corrupt == Some(task));
                 (Some(check), Some((m1, since(Instant::now()))))
             }
         };

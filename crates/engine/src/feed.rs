@@ -109,12 +109,20 @@ pub fn compute<B: Backend + ?Sized>(
 }
 
 /// The worker's check of a result [`compute`] returned (a library error fails the task).
+/// `corrupt`: the testing aid of [`Workload::corrupt`], true for the task it names.
 pub fn check(
     op: Operation,
     input: &Input,
     result: Result<Output, String>,
+    corrupt: bool,
 ) -> Result<Passed, Failed> {
     result
+        .map(|mut out| {
+            if corrupt {
+                out.corrupt_one_entry();
+            }
+            out
+        })
         .map_err(Failed::no_result)
         .and_then(|out| verify(op, input, &out))
 }
@@ -132,6 +140,7 @@ mod tests {
             seed: 3,
             generation,
             operation: Default::default(),
+            corrupt: None,
         }
     }
 

@@ -96,7 +96,9 @@ pub struct RunArgs {
     /// Binary to start as worker processes (default: this engine itself).
     #[arg(long, value_name = "FILE")]
     pub worker_exe: Option<PathBuf>,
-    /// Testing aid: add 1.0 to one entry of this task's product before verification.
+    /// Testing aid: add 1.0 to one entry of this task's result before verification (a
+    /// kept product in the store, or, where workers check their results, the result its
+    /// worker checks).
     #[arg(long, hide = true, value_name = "TASK")]
     pub inject_corruption: Option<usize>,
     /// History file the run is appended to (`off`: none; default: $BLASPAR_HISTORY, else
@@ -110,7 +112,7 @@ impl RunArgs {
     /// (fingerprints), within the memory available.
     fn validate_file(&self, path: &std::path::Path) -> anyhow::Result<RunOptions> {
         let mix = Mix::read(path)?;
-        let workload = mix.workload(self.seed, self.generation);
+        let mut workload = mix.workload(self.seed, self.generation);
         let results = match self.results {
             Some(ResultMode::Matrices) => anyhow::bail!(
                 "--results matrices keeps n x n products; a workload file's results are checked \
@@ -121,12 +123,7 @@ impl RunArgs {
         if let Some(reason) = generation_refused(self.strategy, self.generation) {
             anyhow::bail!("--generation {} {reason}", self.generation);
         }
-        if self.inject_corruption.is_some() {
-            anyhow::bail!(
-                "--inject-corruption needs --results matrices (it corrupts a kept product), \
-                 which a workload file does not keep"
-            );
-        }
+        workload.corrupt = corrupted_task(self.inject_corruption, mix.tasks())?;
         let machine = Machine::detect();
         let in_flight = match self.strategy.placement() {
             Placement::Batched => workload.tasks,
@@ -252,19 +249,13 @@ impl RunArgs {
             anyhow::bail!("--generation {} {reason}", self.generation);
         }
         workload.check(plan, available, &source)?;
-        if let Some(task) = self.inject_corruption
-            && task >= workload.tasks
-        {
-            anyhow::bail!(
-                "--inject-corruption {task} names no task (tasks are 0..{})",
-                workload.tasks - 1
-            );
-        }
-        if self.inject_corruption.is_some() && results == ResultMode::Fingerprints {
-            anyhow::bail!(
-                "--inject-corruption needs --results matrices (it corrupts a kept product)"
-            );
-        }
+        let corrupt = corrupted_task(self.inject_corruption, workload.tasks)?;
+        // Kept products are corrupted in the store; checked results by their worker.
+        let (inject_corruption, corrupt) = match results {
+            ResultMode::Matrices => (corrupt, None),
+            ResultMode::Fingerprints => (None, corrupt),
+        };
+        workload.corrupt = corrupt;
         Ok(RunOptions {
             strategy: self.strategy,
             workload,
@@ -277,9 +268,20 @@ impl RunArgs {
             task_timeout: self.task_timeout,
             worker_exe: self.worker_exe.clone(),
             pin: self.pin,
-            inject_corruption: self.inject_corruption,
+            inject_corruption,
             history: self.history.clone(),
         })
+    }
+}
+
+/// `--inject-corruption`'s task, checked to be one of the run's `tasks`.
+fn corrupted_task(task: Option<usize>, tasks: usize) -> anyhow::Result<Option<usize>> {
+    match task {
+        Some(t) if t >= tasks => anyhow::bail!(
+            "--inject-corruption {t} names no task (tasks are 0..{})",
+            tasks - 1
+        ),
+        t => Ok(t),
     }
 }
 

@@ -161,10 +161,33 @@ pub struct TaskDone {
 pub struct WireCheck {
     /// `None` when it passed, else which check failed.
     pub failed: Option<String>,
+    /// A failed check's value is infinite for a NaN or no result, and a failed task has no
+    /// fingerprint (NaN): JSON has neither, so they travel as `null` ([`finite_or_null`]).
+    #[serde(with = "finite_or_null")]
     pub value: f64,
+    #[serde(with = "finite_or_null")]
     pub limit: f64,
+    #[serde(with = "finite_or_null")]
     pub fingerprint: f64,
     pub row: Option<usize>,
+}
+
+/// An `f64` on the wire: finite values as numbers, the others as `null`, read back as
+/// infinity (serde_json would write `null` for them and then refuse to read it).
+mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
 }
 
 impl WireCheck {
@@ -1280,7 +1303,7 @@ fn run_tasks<B: Backend>(
                 monotonic_ns,
                 |inputs| {
                     send(channel, &Reply::Took { task: inputs.task })?;
-                    let done = do_task(backend, inputs, Sink::Slot);
+                    let done = do_task(backend, inputs, Sink::Slot, tasks.workload.corrupt);
                     send(channel, &Reply::Done(done))
                 },
             )?;
@@ -1289,7 +1312,7 @@ fn run_tasks<B: Backend>(
             let next = || queue.next().map(|i| (tasks.task_at(i), ()));
             feed(tasks, threads, next, monotonic_ns, |inputs| {
                 send(channel, &Reply::Took { task: inputs.task })?;
-                let done = do_task(backend, inputs, |()| Sink::Check);
+                let done = do_task(backend, inputs, |()| Sink::Check, tasks.workload.corrupt);
                 send(channel, &Reply::Done(done))
             })?;
         }
@@ -1311,6 +1334,7 @@ fn do_task<'s, B: Backend, T>(
     backend: &B,
     inputs: Inputs<T, u64>,
     sink: impl FnOnce(T) -> Sink<'s>,
+    corrupt: Option<usize>,
 ) -> TaskDone {
     let Inputs {
         task,
@@ -1330,7 +1354,8 @@ fn do_task<'s, B: Backend, T>(
         .zip(backend.gemm_calls_in_this_thread())
         .filter(|_| op == Operation::Gemm)
         .map(|(before, after)| after - before);
-    let check = result.map(|r| WireCheck::of(check(op, &input, r)));
+    let corrupt = corrupt == Some(task);
+    let check = result.map(|r| WireCheck::of(check(op, &input, r, corrupt)));
     TaskDone {
         task,
         generate: (g0, g1),
@@ -1355,6 +1380,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_failed_check_crosses_the_wire() {
+        let failed = WireCheck::of(Err(Failed::no_result("dgesv: info 3".into())));
+        let line = serde_json::to_string(&failed).unwrap();
+        let back: WireCheck = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.failed.as_deref(), failed.failed.as_deref());
+        assert_eq!((back.value, back.limit), (failed.value, failed.limit));
+        assert!(back.value.is_infinite(), "{line}");
+        let passed = WireCheck::of(Ok(Passed {
+            value: 0.5,
+            limit: 30.0,
+            fingerprint: -1.25,
+        }));
+        let back: WireCheck =
+            serde_json::from_str(&serde_json::to_string(&passed).unwrap()).unwrap();
+        assert_eq!(back.fingerprint, -1.25);
+    }
+
+    #[test]
     fn statuses_read_as_words() {
         assert_eq!(
             describe_status(ExitStatus::from_raw(9)),
@@ -1374,6 +1417,7 @@ mod tests {
             seed: 0,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         };
         let seed = Workload {
             tasks: 1,
@@ -1381,6 +1425,7 @@ mod tests {
             seed: 0,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         };
         assert!(default_task_timeout(&small) >= Duration::from_secs(60));
         assert_eq!(default_task_timeout(&seed), Duration::from_secs(92));

@@ -28,6 +28,7 @@ fn main() -> Result<(), String> {
         seed: 1,
         generation: Default::default(),
         operation: Default::default(),
+        corrupt: None,
     };
     let b = Faer::new();
     b.set_threads(threads);

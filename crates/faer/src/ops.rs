@@ -279,6 +279,7 @@ mod tests {
             seed: 5,
             generation: Default::default(),
             operation: Default::default(),
+            corrupt: None,
         }
     }
 

@@ -19,6 +19,7 @@ fn workload(tasks: usize, size: usize) -> Workload {
         seed: 3,
         generation: Default::default(),
         operation: Default::default(),
+        corrupt: None,
     }
 }
 

@@ -411,6 +411,7 @@ fn workload(n: usize) -> Workload {
         seed: 11,
         generation: Default::default(),
         operation: Default::default(),
+        corrupt: None,
     }
 }
 
