@@ -3,19 +3,21 @@
 //!
 //! Each operation was swept on its own (`DIR/<op>/`, its own rows, tie set and
 //! confidence). The reference is gemm's answer when gemm was swept, else the first
-//! operation's. For every other operation, the reference's best configuration (the same
-//! library, strategy and data generation) is looked up among that operation's own
-//! measurements:
-//! - **the same answer** when it is in the operation's tie set: the measurements cannot
-//!   tell it from the operation's best beyond the margin;
-//! - **the best changes** when it is outside: the operation's best is faster by the given
-//!   factor (median over median), beyond the margin and the noise (the tie test's
-//!   bootstrap, at 95%), with the operation's confidence that its set beats the rest;
-//! - **not measured** when the operation's sweep did not measure it (a refusal, a budget).
+//! operation's. Its answer is its tie set, not its single best (which may be one of many
+//! configurations the measurements cannot tell apart): for every other operation, the
+//! configurations of the reference's tie set (the same library, strategy and data
+//! generation) are looked up among that operation's own measurements:
+//! - **the same answer** when one of them is in the operation's tie set: the measurements
+//!   cannot tell it from the operation's best beyond the margin;
+//! - **the best changes** when none is: the operation's best beats the fastest of them by
+//!   the given factor (median over median), beyond the margin and the noise (the tie
+//!   test's bootstrap, at 95%), with the operation's confidence that its set beats the
+//!   rest;
+//! - **not measured** when the operation's sweep measured none of them (refusals, a
+//!   budget).
 //!
 //! The same question is asked of the kind of parallelism (the tutorial's question comes
-//! before the library's): is the reference's best kind among the kinds of the operation's
-//! tie set?
+//! before the library's): do the kinds of the two tie sets meet?
 
 use crate::answer::{Answer, AvoidWhat, Recommendation};
 use crate::summary::{Row, summarise};
@@ -30,39 +32,64 @@ pub struct Swept {
     pub rec: Recommendation,
 }
 
-/// What happened to the reference's best configuration in another operation's sweep.
+/// What became of the reference's tie set in another operation's sweep.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// In the tie set; its median over the best's.
-    Same { factor: f64 },
-    /// Outside the tie set: slower than the operation's best by `factor`.
-    Changes { factor: f64 },
-    /// Not among the operation's measurements.
+    /// `config` (`threads-2 on blis`), of the reference's tie set, is in the operation's
+    /// tie set too; its median over the operation's best's.
+    Same { config: String, factor: f64 },
+    /// None of the reference's tie set is in the operation's: the fastest of them there,
+    /// `config`, is slower than the operation's best by `factor`.
+    Changes { config: String, factor: f64 },
+    /// None of the reference's tie set is among the operation's measurements.
     NotMeasured,
 }
 
-/// The verdict for `reference`'s best configuration in `other`'s sweep, workload `answer`.
+/// `strategy on backend`.
+fn name(backend: &str, strategy: &str, generation: blaspar_core::workload::Generation) -> String {
+    format!(
+        "{} on {backend}",
+        blaspar_core::strategy::label(strategy, generation)
+    )
+}
+
+/// The verdict for `reference`'s tie set in `other`'s sweep, workload `answer`.
 pub fn verdict(reference: &Answer, other: &Swept, answer: &Answer) -> Verdict {
-    let r = &reference.best;
-    let same = |backend: &str, strategy: &str, generation| {
-        backend == r.backend && strategy == r.strategy && generation == r.generation
-    };
-    let sums = summarise(&other.rows);
-    let Some(there) = sums.iter().find(|s| {
-        (s.tasks, s.size) == (answer.tasks, answer.size)
-            && same(&s.backend, &s.strategy, s.generation)
-    }) else {
-        return Verdict::NotMeasured;
-    };
-    let factor = there.median_seconds / answer.best.median_seconds;
-    if answer
+    let key = |b: &str, s: &str, g| (b.to_string(), s.to_string(), g);
+    let wanted: Vec<_> = reference
         .tie_set
         .iter()
-        .any(|c| same(&c.backend, &c.strategy, c.generation))
+        .map(|c| key(&c.backend, &c.strategy, c.generation))
+        .collect();
+    let sums = summarise(&other.rows);
+    // summarise sorts fastest first.
+    let there: Vec<_> = sums
+        .iter()
+        .filter(|s| (s.tasks, s.size) == (answer.tasks, answer.size))
+        .filter(|s| wanted.contains(&key(&s.backend, &s.strategy, s.generation)))
+        .collect();
+    let tied = |b: &str, s: &str, g| {
+        answer
+            .tie_set
+            .iter()
+            .any(|c| key(&c.backend, &c.strategy, c.generation) == key(b, s, g))
+    };
+    let best = answer.best.median_seconds;
+    match there
+        .iter()
+        .find(|s| tied(&s.backend, &s.strategy, s.generation))
     {
-        Verdict::Same { factor }
-    } else {
-        Verdict::Changes { factor }
+        Some(s) => Verdict::Same {
+            config: name(&s.backend, &s.strategy, s.generation),
+            factor: s.median_seconds / best,
+        },
+        None => match there.first() {
+            Some(s) => Verdict::Changes {
+                config: name(&s.backend, &s.strategy, s.generation),
+                factor: s.median_seconds / best,
+            },
+            None => Verdict::NotMeasured,
+        },
     }
 }
 
@@ -174,59 +201,51 @@ pub fn report(swept: &[Swept]) -> String {
 
 /// One operation's line: the configuration verdict, then the kind's.
 fn sentence(reference: Operation, r: &Answer, s: &Swept, a: &Answer) -> String {
-    let name = |c: &crate::answer::Choice| {
-        format!(
-            "{} on {}",
-            blaspar_core::strategy::label(&c.strategy, c.generation),
-            c.backend
-        )
-    };
+    let best = name(&a.best.backend, &a.best.strategy, a.best.generation);
     let head = format!("- **{}** ({}x{}):", s.op.name(), a.tasks, a.size);
+    let set = format!("{reference}'s tie set ({} configurations)", r.tie_set.len());
     let config = match verdict(r, s, a) {
-        Verdict::Same { factor } => format!(
-            "the same answer: {reference}'s best, {}, is in its tie set ({:.2}x the best's \
-             median, within the margin and the noise).",
-            name(&r.best),
-            factor
+        Verdict::Same { config, factor } => format!(
+            "the same answer: {config}, of {set}, is in its tie set ({factor:.2}x its best's \
+             median, within the margin and the noise); its best is {best}."
         ),
-        Verdict::Changes { factor } => format!(
-            "**the best changes**: {} beats {reference}'s best, {}, by {:.2}x, beyond the \
-             margin ({:.1}%) and the noise (outside the tie set; confidence that the set beats \
-             the rest {:.0}%).",
-            name(&a.best),
-            name(&r.best),
-            factor,
+        Verdict::Changes { config, factor } => format!(
+            "**the best changes**: {best} beats every configuration of {set} measured here, \
+             the fastest of them, {config}, by {factor:.2}x, beyond the margin ({:.1}%) and the \
+             noise (outside its tie set; confidence that its set beats the rest {:.0}%).",
             100.0 * s.rec.margin,
             100.0 * a.confidence
         ),
         Verdict::NotMeasured => format!(
-            "{reference}'s best, {}, was not measured here (refused or cut by the budget); \
-             its best is {}.",
-            name(&r.best),
-            name(&a.best)
+            "no configuration of {set} was measured here (refused or cut by the budget); its \
+             best is {best}."
         ),
     };
-    let kinds = tied_kinds(a);
-    let kind = if kinds.contains(&r.best.kind) {
+    let names = |kinds: &[Option<Kind>]| {
+        kinds
+            .iter()
+            .map(|k| kind_name(*k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (ours, theirs) = (tied_kinds(r), tied_kinds(a));
+    let shared: Vec<Option<Kind>> = theirs
+        .iter()
+        .filter(|k| ours.contains(k))
+        .copied()
+        .collect();
+    let kind = if shared.is_empty() {
         format!(
-            "The kind of parallelism stays: {} is among its tied kinds ({}).",
-            kind_name(r.best.kind),
-            kinds
-                .iter()
-                .map(|k| kind_name(*k))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "**The kind of parallelism changes**: its tied kinds ({}) share none with \
+             {reference}'s ({}).",
+            names(&theirs),
+            names(&ours)
         )
     } else {
         format!(
-            "**The kind of parallelism changes**: {reference}'s {} is not among its tied kinds \
-             ({}).",
-            kind_name(r.best.kind),
-            kinds
-                .iter()
-                .map(|k| kind_name(*k))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "The kind of parallelism stays: its tied kinds ({}) share {} with {reference}'s.",
+            names(&theirs),
+            names(&shared)
         )
     };
     format!("{head} {config} {kind}")
@@ -278,7 +297,10 @@ mod tests {
         );
         let r = &gemm.rec.workloads[0];
         match verdict(r, &svd, &svd.rec.workloads[0]) {
-            Verdict::Changes { factor } => assert!((factor - 2.0).abs() < 0.01, "{factor}"),
+            Verdict::Changes { config, factor } => {
+                assert_eq!(config, "threads-2 on blis");
+                assert!((factor - 2.0).abs() < 0.01, "{factor}");
+            }
             v => panic!("{v:?}"),
         }
         assert!(matches!(
@@ -288,7 +310,7 @@ mod tests {
         let text = report(&[svd, gemm, qr]);
         assert!(text.contains("## Against gemm's answer"), "{text}");
         assert!(
-            text.contains("- **svd** (16x1000): **the best changes**: blas-2 on blis"),
+            text.contains("- **svd** (16x1000): **the best changes**: blas-2 on blis beats"),
             "{text}"
         );
         assert!(
@@ -312,7 +334,7 @@ mod tests {
             verdict(r, &svd, &svd.rec.workloads[0]),
             Verdict::NotMeasured
         );
-        assert!(report(&[gemm, svd]).contains("was not measured here"));
+        assert!(report(&[gemm, svd]).contains("was measured here"));
         assert!(report(&[]).contains("Nothing was swept"));
     }
 }
