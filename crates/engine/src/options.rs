@@ -148,10 +148,21 @@ impl RunArgs {
                 Bytes(available)
             );
         }
-        Ok(RunOptions {
+        Ok(self.options(workload, Some(mix), results, None))
+    }
+
+    /// The validated options: the arguments as given, with what validation decided.
+    fn options(
+        &self,
+        workload: Workload,
+        mix: Option<Mix>,
+        results: ResultMode,
+        inject_corruption: Option<usize>,
+    ) -> RunOptions {
+        RunOptions {
             strategy: self.strategy,
             workload,
-            mix: Some(mix),
+            mix,
             backend: self.backend.clone(),
             kernel: self.kernel.clone(),
             json: self.json.clone(),
@@ -159,10 +170,10 @@ impl RunArgs {
             results,
             task_timeout: self.task_timeout,
             worker_exe: self.worker_exe.clone(),
-            inject_corruption: None,
+            inject_corruption,
             history: self.history.clone(),
             pin: self.pin,
-        })
+        }
     }
 }
 
@@ -256,21 +267,7 @@ impl RunArgs {
             ResultMode::Fingerprints => (None, corrupt),
         };
         workload.corrupt = corrupt;
-        Ok(RunOptions {
-            strategy: self.strategy,
-            workload,
-            mix: None,
-            backend: self.backend.clone(),
-            kernel: self.kernel.clone(),
-            json: self.json.clone(),
-            cache_dir: self.cache_dir.clone(),
-            results,
-            task_timeout: self.task_timeout,
-            worker_exe: self.worker_exe.clone(),
-            pin: self.pin,
-            inject_corruption,
-            history: self.history.clone(),
-        })
+        Ok(self.options(workload, None, results, inject_corruption))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod check;
 pub mod compare;
 pub mod engines;
 pub mod history;
+pub mod jsonl;
 pub mod operations;
 pub mod placement;
 pub mod race;

@@ -22,7 +22,6 @@ use blaspar_core::strategy::label;
 use blaspar_core::topology::PinMode;
 use blaspar_core::workload::Generation;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
 /// Confidence of the interval of each comparison.
@@ -101,7 +100,7 @@ impl PinSweep<'_> {
     /// and returns every row of the file.
     pub fn measure(&self, rows: &[Row]) -> anyhow::Result<Vec<PinRow>> {
         let path = self.out.join("pin.jsonl");
-        let mut done = read_rows(&path)?;
+        let mut done: Vec<PinRow> = crate::jsonl::read(&path, "a placement row")?;
         let mut modes = vec![PinMode::None];
         modes.extend(self.modes.iter().filter(|&&m| m != PinMode::None));
         modes.dedup();
@@ -117,7 +116,7 @@ impl PinSweep<'_> {
                         continue;
                     }
                     let row = self.run(t, pin, pair, &json)?;
-                    append_row(&path, &row)?;
+                    crate::jsonl::append(&path, &row)?;
                     done.push(row);
                 }
             }
@@ -331,39 +330,6 @@ pub fn section(rows: &[PinRow], margin: f64) -> String {
         }
     );
     t
-}
-
-fn read_rows(path: &Path) -> anyhow::Result<Vec<PinRow>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!(
-                    "{} line {} is not a placement row (a partial write?): fix or remove it to resume",
-                    path.display(),
-                    i + 1
-                )
-            })
-        })
-        .collect()
-}
-
-fn append_row(path: &Path, row: &PinRow) -> anyhow::Result<()> {
-    let mut line = serde_json::to_string(row)?;
-    line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    // One write per row: an interrupted sweep leaves whole lines.
-    f.write_all(line.as_bytes())?;
-    f.sync_data()?;
-    Ok(())
 }
 
 #[cfg(test)]

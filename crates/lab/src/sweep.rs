@@ -610,7 +610,7 @@ impl Measure<'_> {
             let repeat = 1 + rows.iter().filter(|r| measures(r, &config)).count();
             bar.set_message(format!("{} (run {repeat})", crate::race::name(&config)));
             let row = self.run(&config, repeat, round, &json, &bar)?;
-            append_row(self.runs_path, &row)?;
+            crate::jsonl::append(self.runs_path, &row)?;
             rows.push(row);
             bar.inc(1);
         }
@@ -700,48 +700,21 @@ fn around_best(rows: &[Row], base: &[Config], cpus: usize) -> Vec<Config> {
 }
 
 fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str::<Row>(l)
-                .map(|mut row| {
-                    // Rows written before workload lists carry the workload in the record only.
-                    if let (0, Some(rec)) = (row.tasks, &row.record) {
-                        (row.tasks, row.size) = (rec.tasks, rec.size);
-                    }
-                    // Rows written before rounds: each repeat was a round.
-                    if row.round == 0 {
-                        row.round = row.repeat;
-                    }
-                    row
-                })
-                .with_context(|| {
-                format!(
-                    "{} line {} is not a sweep row (a partial write?): fix or remove it to resume",
-                    path.display(),
-                    i + 1
-                )
-            })
+    let rows: Vec<Row> = crate::jsonl::read(path, "a sweep row")?;
+    Ok(rows
+        .into_iter()
+        .map(|mut row| {
+            // Rows written before workload lists carry the workload in the record only.
+            if let (0, Some(rec)) = (row.tasks, &row.record) {
+                (row.tasks, row.size) = (rec.tasks, rec.size);
+            }
+            // Rows written before rounds: each repeat was a round.
+            if row.round == 0 {
+                row.round = row.repeat;
+            }
+            row
         })
-        .collect()
-}
-
-fn append_row(path: &Path, row: &Row) -> anyhow::Result<()> {
-    let mut line = serde_json::to_string(row)?;
-    line.push('\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    // One write per row: an interrupted sweep leaves whole lines.
-    f.write_all(line.as_bytes())?;
-    f.sync_data()?;
-    Ok(())
+        .collect())
 }
 
 #[cfg(test)]
