@@ -147,7 +147,7 @@ pub fn report(swept: &[Swept]) -> String {
     );
     let _ = writeln!(
         t,
-        "| operation | routine | workload | best | kind | GFLOP/s | tie set: kinds (configurations) | confidence | BLAS threads alone |\n\
+        "| operation | routine | workload | best (runs) | kind | GFLOP/s | tie set: kinds (configurations) | confidence | BLAS threads alone |\n\
          |---|---|---|---|---|---:|---|---:|---|"
     );
     for s in swept {
@@ -155,18 +155,23 @@ pub fn report(swept: &[Swept]) -> String {
             let kinds: Vec<&str> = tied_kinds(a).into_iter().map(kind_name).collect();
             let _ = writeln!(
                 t,
-                "| {} | {} | {}x{} | {} on {} | {} | {:.1} | {} ({}) | {:.0}% | {} |",
+                "| {} | {} | {}x{} | {} on {} ({}) | {} | {:.1} | {} ({}) | {} | {} |",
                 s.op.name(),
                 s.op.routine(),
                 a.tasks,
                 a.size,
                 blaspar_core::strategy::label(&a.best.strategy, a.best.generation),
                 a.best.backend,
+                a.best.runs,
                 kind_name(a.best.kind),
                 a.best.gflops,
                 kinds.join(", "),
                 a.tie_set.len(),
-                100.0 * a.confidence,
+                if a.best.runs < 2 {
+                    "- (no noise estimate)".to_string()
+                } else {
+                    format!("{:.0}%", 100.0 * a.confidence)
+                },
                 blas_threads_factor(a),
             );
         }
@@ -208,6 +213,13 @@ fn sentence(reference: Operation, r: &Answer, s: &Swept, a: &Answer) -> String {
         Verdict::Same { config, factor } => format!(
             "the same answer: {config}, of {set}, is in its tie set ({factor:.2}x its best's \
              median, within the margin and the noise); its best is {best}."
+        ),
+        Verdict::Changes { config, factor } if a.best.runs < 2 => format!(
+            "**the best changes, by single measurements**: {best} beats every configuration of \
+             {set} measured here, the fastest of them, {config}, by {factor:.2}x; but each \
+             configuration was measured once (the budget ran out after the first round), so \
+             there is no noise estimate: beyond the margin ({:.1}%), not shown beyond the noise.",
+            100.0 * s.rec.margin
         ),
         Verdict::Changes { config, factor } => format!(
             "**the best changes**: {best} beats every configuration of {set} measured here, \
@@ -321,8 +333,23 @@ mod tests {
             text.contains("- **qr** (16x1000): the same answer"),
             "{text}"
         );
-        assert!(text.contains("| gemm | dgemm | 16x1000 | threads-2 on blis | task-threads |"));
-        assert!(text.contains("| blas-2 on blis | blas-threads |"), "{text}");
+        assert!(text.contains("| gemm | dgemm | 16x1000 | threads-2 on blis (3) | task-threads |"));
+        assert!(
+            text.contains("| blas-2 on blis (3) | blas-threads |"),
+            "{text}"
+        );
+        // One measurement each: no noise estimate, and the report says so.
+        let once = swept(
+            Operation::Eigh,
+            &[("blis", "threads-2", &[2.0]), ("blis", "blas-2", &[1.0])],
+        );
+        let gemm = swept(
+            Operation::Gemm,
+            &[("blis", "threads-2", &[1.0, 1.01, 0.99])],
+        );
+        let text = report(&[gemm, once]);
+        assert!(text.contains("by single measurements"), "{text}");
+        assert!(text.contains("(no noise estimate)"), "{text}");
     }
 
     #[test]
