@@ -61,6 +61,13 @@ bench_smoke() { # every strategy of every built engine once, through the criteri
     done
 }
 stage "bench smoke (every engine, cargo bench -- --test)" bench_smoke
+bench_smoke_op() { # an operation beyond gemm through the criterion suite: its own group
+    local log=target/bench-smoke-op.log
+    BLASPAR_BENCH_OP=svd BLASPAR_BENCH_WORKLOAD=4x64 \
+        cargo bench --locked -- --test '/(threads|procs)-[0-9]+$' 2>&1 | tee "$log"
+    grep -q "^Testing svd-4x64/" "$log" || { echo "error: no svd-4x64 group (see $log)" >&2; return 1; }
+}
+stage "bench smoke (svd, the threads and procs strategies)" bench_smoke_op
 every_engine() { # a refusal (exit status 4: the backend cannot run it honestly) is an answer
     local entry status
     for entry in "${ENGINES[@]}"; do
