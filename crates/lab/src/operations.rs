@@ -167,7 +167,7 @@ pub fn report(swept: &[Swept]) -> String {
                 a.best.gflops,
                 kinds.join(", "),
                 a.tie_set.len(),
-                if a.best.runs < 2 {
+                if !noise_known(s, a) {
                     "- (no noise estimate)".to_string()
                 } else {
                     format!("{:.0}%", 100.0 * a.confidence)
@@ -179,9 +179,10 @@ pub fn report(swept: &[Swept]) -> String {
     let _ = writeln!(
         t,
         "\n## Against {}'s answer\n\n\
-         For each operation, {}'s best configuration measured in that operation's own sweep: \
-         the same answer when it is in the operation's tie set, a different one when the \
-         operation's best beats it beyond the margin and the noise.\n",
+         For each operation, the configurations of {}'s tie set measured in that operation's \
+         own sweep: the same answer when one of them is in the operation's tie set, a \
+         different one when the operation's best beats them all beyond the margin and the \
+         noise.\n",
         reference.op.name(),
         reference.op.name()
     );
@@ -204,6 +205,15 @@ pub fn report(swept: &[Swept]) -> String {
     t
 }
 
+/// Whether `a`'s workload has a noise estimate: some configuration of it was measured
+/// twice or more (the bootstrap pools their residuals; with none, every configuration
+/// was measured once and the tie test compares medians alone).
+fn noise_known(s: &Swept, a: &Answer) -> bool {
+    summarise(&s.rows)
+        .iter()
+        .any(|x| (x.tasks, x.size) == (a.tasks, a.size) && x.runs >= 2)
+}
+
 /// One operation's line: the configuration verdict, then the kind's.
 fn sentence(reference: Operation, r: &Answer, s: &Swept, a: &Answer) -> String {
     let best = name(&a.best.backend, &a.best.strategy, a.best.generation);
@@ -214,7 +224,7 @@ fn sentence(reference: Operation, r: &Answer, s: &Swept, a: &Answer) -> String {
             "the same answer: {config}, of {set}, is in its tie set ({factor:.2}x its best's \
              median, within the margin and the noise); its best is {best}."
         ),
-        Verdict::Changes { config, factor } if a.best.runs < 2 => format!(
+        Verdict::Changes { config, factor } if !noise_known(s, a) => format!(
             "**the best changes, by single measurements**: {best} beats every configuration of \
              {set} measured here, the fastest of them, {config}, by {factor:.2}x; but each \
              configuration was measured once (the budget ran out after the first round), so \
