@@ -136,7 +136,8 @@ pub struct WorkerUsage {
 
 /// Where a run's workers were placed (`run --pin`) and where their threads ran, as the
 /// kernel saw it: every thread's `processor` (the CPU it last ran on, field 39 of
-/// `/proc/<pid>/task/<tid>/stat`), sampled through the timed run. CPU sets are kernel CPU
+/// `/proc/<pid>/task/<tid>/stat`), sampled through the timed run of a pinned run (an
+/// unpinned run samples nothing: its workers' `seen` are empty). CPU sets are kernel CPU
 /// lists (`0-3,8`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pinning {
