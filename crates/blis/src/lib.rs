@@ -203,7 +203,13 @@ impl Backend for Blis {
         if let Some(why) = self.operation_unsupported(op) {
             return Err(why);
         }
-        // libflame's LAPACK over this BLIS (checked at start-up: `libflame`).
+        // libflame's LAPACK over this BLIS (checked at start-up: `libflame`). One call at a
+        // time in a process: even initialised once, libflame gave a wrong SVD next to
+        // another thread's LAPACK call (a workload file of gemm, svd and cholesky on
+        // threads-2). Thread workers therefore take turns for the operations beyond gemm
+        // (their measurements show it); worker processes run them side by side.
+        static LIBFLAME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = LIBFLAME.lock().unwrap_or_else(|e| e.into_inner());
         blaspar_cblas::lapack::compute(self, op, input)
     }
 }
