@@ -378,6 +378,14 @@ pub fn operations_are_correct_from_several_threads_at_once<B: Backend + ?Sized>(
     if matches!(backend.thread_scope(), ThreadScope::Fixed { threads } if threads != 1) {
         return;
     }
+    if let Some(why) = backend.concurrent_calls_unsupported() {
+        // The engine refuses strategies that would call it from several threads at once.
+        eprintln!(
+            "{}: concurrent operations not checked: {why}",
+            backend.name()
+        );
+        return;
+    }
     for op in Operation::ALL {
         if backend.operation_unsupported(op).is_some() {
             continue;
