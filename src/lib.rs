@@ -56,14 +56,7 @@ pub fn bench_workload(
         .and_then(|(t, n)| Some((t.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
     match parsed {
         Some((tasks, size)) if tasks > 0 && size > 0 => {
-            let w = Workload {
-                tasks,
-                size,
-                seed: 0,
-                generation: Default::default(),
-                operation: op,
-                corrupt: None,
-            };
+            let w = Workload::new(tasks, size, op);
             Ok((w, w.label()))
         }
         _ => anyhow::bail!(

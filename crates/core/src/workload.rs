@@ -172,14 +172,7 @@ impl Preset {
             Preset::Seed => (100, 2000),
             Preset::Quick => ((2 * cpus).max(16), op.size_matching_gemm(1000)),
         };
-        Workload {
-            tasks,
-            size,
-            seed: 0,
-            generation: Default::default(),
-            operation: op,
-            corrupt: None,
-        }
+        Workload::new(tasks, size, op)
     }
 }
 
@@ -334,6 +327,18 @@ impl Workload {
             });
         }
         Ok(())
+    }
+
+    /// `tasks` tasks of `op` on n x n operands, seed 0, serial generation.
+    pub fn new(tasks: usize, size: usize, op: Operation) -> Workload {
+        Workload {
+            tasks,
+            size,
+            seed: 0,
+            generation: Default::default(),
+            operation: op,
+            corrupt: None,
+        }
     }
 
     /// Short label used in bench groups, history ids and file names ([`label`]).
