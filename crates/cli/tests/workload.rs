@@ -114,6 +114,25 @@ fn a_mixed_file_runs_on_threads_and_processes_with_the_same_results() {
 }
 
 #[test]
+fn a_workload_file_run_enters_the_history_under_the_file_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "products.toml", PRODUCTS);
+    let history = dir.path().join("history.jsonl");
+    let h = history.to_str().unwrap();
+    let (out, record) = run("matrixmultiply", "threads-2", &file, &["--history", h]);
+    assert!(out.status.success(), "{}", text(&out));
+    let label = record.unwrap().workload_file.unwrap().label();
+    assert!(label.starts_with("file-products-"), "{label}");
+    let lines = std::fs::read_to_string(&history).expect("a history entry");
+    let entry: serde_json::Value =
+        serde_json::from_str(lines.lines().next().unwrap().split('\t').next().unwrap()).unwrap();
+    assert_eq!(
+        entry["benchmark"],
+        format!("matrixmultiply/threads-2/{label}").as_str()
+    );
+}
+
+#[test]
 fn mixed_operations_run_on_blis_each_checked_by_its_worker() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(

@@ -99,6 +99,22 @@ pub fn benchmark_id(
     )
 }
 
+/// The benchmark `r` measured, as its history entry names it: [`benchmark_id`] with the
+/// strategy labelled with its generation and placement (`threads-2+ogen+pin-cores`) and a
+/// workload file's run labelled by the file ([`crate::mix::label`]:
+/// `blis/procs-2/file-mixed-5d0c39e1`).
+pub fn run_id(r: &RunRecord) -> String {
+    let pin = r
+        .pinning
+        .as_ref()
+        .map_or(crate::topology::PinMode::None, |p| p.mode);
+    let strategy = crate::strategy::label_placed(&r.strategy, r.generation, pin);
+    match &r.workload_file {
+        Some(file) => format!("{}/{strategy}/{}", r.backend, file.label()),
+        None => benchmark_id(&r.backend, &strategy, r.operation, r.tasks, r.size),
+    }
+}
+
 /// The CPU model without its nominal clock ("... CPU @ 2.10GHz"), whitespace collapsed.
 fn cpu_without_clock(model: &str) -> String {
     let cut = model.split(" @ ").next().unwrap_or(model);
@@ -181,13 +197,7 @@ impl Entry {
             commit: r.commit.clone(),
             machine,
             machine_label,
-            benchmark: benchmark_id(
-                &r.backend,
-                &crate::strategy::label(&r.strategy, r.generation),
-                r.operation,
-                r.tasks,
-                r.size,
-            ),
+            benchmark: run_id(&r),
             seconds: r.seconds_total,
             source: source.to_string(),
             started_unix: r.started_unix,
@@ -470,6 +480,35 @@ mod tests {
         );
         assert_eq!(got.record["schema_version"], 1);
         assert_eq!(got.record["strategy"], "threads-2");
+    }
+
+    #[test]
+    fn pinned_and_workload_file_runs_have_ids_of_their_own() {
+        let plain: RunRecord = serde_json::from_value(record()).unwrap();
+        assert_eq!(run_id(&plain), "blis/threads-2/16x1000");
+        let mut pinned = plain.clone();
+        pinned.generation = crate::workload::Generation::Overlapped;
+        pinned.pinning = Some(crate::record::Pinning {
+            mode: crate::topology::PinMode::Cores,
+            topology: String::new(),
+            workers: Vec::new(),
+            other_threads: Default::default(),
+            method: String::new(),
+        });
+        assert_eq!(run_id(&pinned), "blis/threads-2+ogen+pin-cores/16x1000");
+        let mix = crate::mix::Mix::parse(
+            "examples/mixed.toml",
+            "[[tasks]]\nop = \"svd\"\nsize = 40\ncount = 2\n",
+        )
+        .unwrap();
+        let mut file = plain.clone();
+        file.workload_file = Some(crate::record::WorkloadFile::of(&mix));
+        let id = run_id(&file);
+        assert_eq!(id, format!("blis/threads-2/{}", mix.label()));
+        assert!(id.starts_with("blis/threads-2/file-mixed-"), "{id}");
+        let mut json = record();
+        json["workload_file"] = serde_json::to_value(&file.workload_file).unwrap();
+        assert_eq!(Entry::from_record(json, "run").unwrap().benchmark, id);
     }
 
     #[test]

@@ -391,6 +391,14 @@ impl Mix {
             .checked_add((self.tasks as u64).checked_mul(PER_TASK_BYTES)?)
     }
 
+    /// The workload's name in bench groups and history ids ([`label`]).
+    pub fn label(&self) -> String {
+        label(
+            &self.path,
+            self.groups.iter().map(|g| (g.op, g.dims, g.count)),
+        )
+    }
+
     /// The run's [`Workload`]: every task of the file, `size` the largest dimension (for
     /// the kernel probe's size class and the record), `operation` the first group's.
     pub fn workload(&self, seed: u64, generation: Generation) -> Workload {
@@ -403,6 +411,32 @@ impl Mix {
             corrupt: None,
         }
     }
+}
+
+/// A workload file's name in bench groups and history ids: `file-<stem>-<crc>`, the file's
+/// stem and the CRC-32 of its groups (operation, dimensions and count of each, in order):
+/// `file-mixed-5d0c39e1`. Two files of the same tasks share it wherever they lie; an edited
+/// file gets another, so a history never compares runs of different tasks under one name.
+pub fn label(path: &str, groups: impl Iterator<Item = (Operation, Dims, usize)>) -> String {
+    let mut text = String::new();
+    for (op, dims, count) in groups {
+        text.push_str(&format!("{} {} {count};", op.name(), dims));
+    }
+    let stem = Path::new(path).file_stem().map_or_else(
+        || "workload".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("file-{stem}-{:08x}", crc32fast::hash(text.as_bytes()))
 }
 
 /// 1-based line of byte `offset` in `text`.
@@ -554,6 +588,24 @@ count = 3
         assert_eq!(mix.operations(), vec![Operation::Gemm, Operation::Svd]);
         let w = mix.workload(4, Generation::Parallel);
         assert_eq!((w.tasks, w.size, w.seed), (8, 500, 4));
+    }
+
+    #[test]
+    fn the_label_names_the_file_and_changes_with_its_tasks() {
+        let mix = Mix::parse("examples/my mix.toml", EXAMPLE).unwrap();
+        let label = mix.label();
+        assert!(label.starts_with("file-my_mix-"), "{label}");
+        assert_eq!(label.len(), "file-my_mix-".len() + 8, "{label}");
+        // The same tasks elsewhere: the same name; one count changed: another.
+        assert_eq!(
+            Mix::parse("/tmp/my mix.toml", EXAMPLE).unwrap().label(),
+            label
+        );
+        let edited = EXAMPLE.replace("count = 3", "count = 4");
+        assert_ne!(
+            Mix::parse("examples/my mix.toml", &edited).unwrap().label(),
+            label
+        );
     }
 
     #[test]

@@ -205,6 +205,14 @@ pub struct GroupRecord {
 }
 
 impl WorkloadFile {
+    /// Its name in bench groups and history ids ([`crate::mix::label`]), as its run had it.
+    pub fn label(&self) -> String {
+        crate::mix::label(
+            &self.path,
+            self.groups.iter().map(|g| (g.op, g.dims, g.count)),
+        )
+    }
+
     /// The record of `mix`.
     pub fn of(mix: &Mix) -> WorkloadFile {
         WorkloadFile {

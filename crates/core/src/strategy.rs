@@ -12,6 +12,7 @@
 //! description, whether it has a worker axis) plus one executor arm in the engine; the
 //! sweep's grid and neighbours, the plots' P x T plane and the tables read it from here.
 
+use crate::topology::PinMode;
 use crate::workload::Generation;
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -472,6 +473,15 @@ pub fn label(strategy: &str, generation: Generation) -> String {
     }
 }
 
+/// [`label`], marked `+pin-cores` or `+pin-spread` when the run placed its workers
+/// (`run --pin`); unpinned runs keep the plain label.
+pub fn label_placed(strategy: &str, generation: Generation, pin: PinMode) -> String {
+    match pin {
+        PinMode::None => label(strategy, generation),
+        _ => format!("{}+pin-{pin}", label(strategy, generation)),
+    }
+}
+
 /// Why `generation` makes no sense for `strategy`, if it does not (the run refuses it; the
 /// sweep does not measure it).
 pub fn generation_refused(strategy: Strategy, generation: Generation) -> Option<String> {
@@ -487,6 +497,22 @@ pub fn generation_refused(strategy: Strategy, generation: Generation) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placed_run_is_labelled_with_its_placement() {
+        assert_eq!(
+            label_placed("threads-2", Generation::Serial, PinMode::Cores),
+            "threads-2+pin-cores"
+        );
+        assert_eq!(
+            label_placed("blas-2", Generation::Parallel, PinMode::Spread),
+            "blas-2+pgen+pin-spread"
+        );
+        assert_eq!(
+            label_placed("procs-2", Generation::Serial, PinMode::None),
+            "procs-2"
+        );
+    }
 
     fn names(v: &[Strategy]) -> Vec<String> {
         v.iter().map(Strategy::to_string).collect()

@@ -189,11 +189,9 @@ pub fn run_and_report<B: Backend>(
         }
         return Err(stopped.into());
     }
-    // Only verified runs that reached the library enter the history; not a workload file's
-    // yet, whose benchmark id (backend/strategy/TASKSxSIZE) could not name the file.
-    if opts.mix.is_none() {
-        blaspar_core::history::record_run(&record, opts.history.as_deref());
-    }
+    // Only verified runs that reached the library enter the history (a workload file's
+    // under the file's label, `blis/threads-2/file-mixed-5d0c39e1`).
+    blaspar_core::history::record_run(&record, opts.history.as_deref());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,8 +7,8 @@
 //! with the unpinned runs of the same pairs by the paired statistics of `compare`
 //! ([`compare_paired`]: the Hodges-Lehmann estimate of pinned / unpinned with its 95%
 //! interval, the sweep's margin as the threshold). The runs go to `DIR/pin.jsonl`, not
-//! `runs.jsonl`: the race and its answer stay unpinned. Pinned runs stay out of the history
-//! (`--history off`), whose entries do not name a placement. Each is appended as it is measured,
+//! `runs.jsonl`: the race and its answer stay unpinned. Pinned runs enter the history under
+//! their own ids (`threads-2+pin-cores`). Each is appended as it is measured,
 //! so a resumed sweep measures only the pairs missing.
 
 use crate::engines::{Outcome, Spec, shuffled};
@@ -18,7 +18,7 @@ use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::operation::Operation;
 use blaspar_core::record::RunRecord;
-use blaspar_core::strategy::label;
+use blaspar_core::strategy::label_placed;
 use blaspar_core::topology::PinMode;
 use blaspar_core::workload::Generation;
 use serde::{Deserialize, Serialize};
@@ -63,14 +63,6 @@ impl PinRow {
 /// interval.
 pub fn pairs(repeats: usize) -> usize {
     repeats.max(min_pairs(CONFIDENCE))
-}
-
-/// The configuration label of a pinned run, as tables name it: `threads-2+pin-cores`.
-pub fn pin_label(strategy: &str, generation: Generation, pin: PinMode) -> String {
-    match pin {
-        PinMode::None => label(strategy, generation),
-        _ => format!("{}+pin-{pin}", label(strategy, generation)),
-    }
 }
 
 /// Each backend's fastest configuration per workload among `rows`, fastest first.
@@ -127,7 +119,7 @@ impl PinSweep<'_> {
 
     fn run(&self, t: &Target, pin: PinMode, pair: usize, json: &Path) -> anyhow::Result<PinRow> {
         let ((tasks, size), backend, strategy, generation) = t.clone();
-        let name = pin_label(&strategy, generation, pin);
+        let name = label_placed(&strategy, generation, pin);
         eprintln!(
             "pin: {backend} {name} on {tasks}x{size} (pair {pair} of {})",
             self.pairs
@@ -143,12 +135,8 @@ impl PinSweep<'_> {
         };
         let _ = std::fs::remove_file(json);
         let mut args = spec.args(json);
+        // (The history names a pinned run `threads-2+pin-cores`: apart from unpinned ones.)
         args.extend(["--pin".to_string(), pin.to_string()]);
-        // The history names a run by its strategy and generation, not its placement: a
-        // pinned run there would pass for an unpinned one.
-        if pin != PinMode::None {
-            args.extend(["--history".to_string(), "off".to_string()]);
-        }
         let output = std::process::Command::new(blaspar_core::registry::engine_path(&backend))
             .args(args)
             .output()
@@ -265,7 +253,7 @@ pub fn section(rows: &[PinRow], margin: f64) -> String {
     let compared = comparisons(rows, margin);
     for c in &compared {
         let ((tasks, size), backend, strategy, generation) = &c.target;
-        let name = pin_label(strategy, *generation, c.pin);
+        let name = label_placed(strategy, *generation, c.pin);
         let ran_on = c.last.map_or_else(String::new, threads_ran_on);
         match &c.result {
             Ok(r) => {
@@ -298,7 +286,7 @@ pub fn section(rows: &[PinRow], margin: f64) -> String {
             let why = r.refused.as_ref()?;
             Some(format!(
                 "{} on {}: {why}",
-                pin_label(&r.strategy, r.generation, r.pin),
+                label_placed(&r.strategy, r.generation, r.pin),
                 r.backend
             ))
         })
@@ -417,19 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn labels_and_pairs() {
-        assert_eq!(
-            pin_label("threads-2", Generation::Serial, PinMode::Cores),
-            "threads-2+pin-cores"
-        );
-        assert_eq!(
-            pin_label("blas-2", Generation::Parallel, PinMode::Spread),
-            "blas-2+pgen+pin-spread"
-        );
-        assert_eq!(
-            pin_label("procs-2", Generation::Serial, PinMode::None),
-            "procs-2"
-        );
+    fn pairs_are_the_repeats_at_least_enough_for_an_interval() {
         assert_eq!(pairs(3), 6);
         assert_eq!(pairs(8), 8);
     }
