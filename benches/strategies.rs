@@ -16,13 +16,16 @@
 //! are verified (outside the timing) before the next (the operations other than gemm are
 //! checked by their workers as they compute, and the first iteration's checks are read).
 //!
-//! Workload: `BLASPAR_BENCH_WORKLOAD=quick|seed|TASKSxSIZE` (default quick).
-//! Operations: `BLASPAR_BENCH_OP=gemm,svd,...` (default gemm), one group each.
+//! Workload: `BLASPAR_BENCH_WORKLOAD=quick|seed|TASKSxSIZE` (default quick), or a workload
+//! file (`examples/mixed.toml`: a path ending in `.toml`, as `run --workload` reads it), one
+//! group named by the file (`file-mixed-5d0c39e1`, as its history ids) whose tasks their
+//! workers check (batched strategies refuse it, as `run` does).
+//! Operations: `BLASPAR_BENCH_OP=gemm,svd,...` (default gemm), one group each (not with a
+//! workload file, whose groups name their operations).
 //! `cargo bench -- --test` runs every bench once.
 
-use blaspar_bench::{EngineDir, bench_ops, bench_workload, engines};
+use blaspar_bench::{EngineDir, bench_groups, engines};
 use blaspar_core::Strategy;
-use blaspar_core::Workload;
 use blaspar_core::machine::Machine;
 use blaspar_engine::serve::{ServeSettings, ServedEngine};
 use criterion::measurement::WallTime;
@@ -72,12 +75,8 @@ fn main() {
     let machine = Machine::detect();
     let spec = std::env::var("BLASPAR_BENCH_WORKLOAD").ok();
     let ops = std::env::var("BLASPAR_BENCH_OP").ok();
-    let ops = bench_ops(ops.as_deref()).unwrap_or_else(|e| fail(format!("{e:#}")));
-    let workloads: Vec<(Workload, String)> = ops
-        .iter()
-        .map(|&op| bench_workload(spec.as_deref(), machine.default_parallelism, op))
-        .collect::<anyhow::Result<_>>()
-        .unwrap_or_else(|e| fail(e));
+    let groups = bench_groups(spec.as_deref(), ops.as_deref(), machine.default_parallelism)
+        .unwrap_or_else(|e| fail(format!("{e:#}")));
     let dir = EngineDir::of_this_process().unwrap_or_else(|e| fail(e));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let engines = engines(
@@ -86,7 +85,7 @@ fn main() {
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )
     .unwrap_or_else(|e| fail(format!("{e:#}")));
-    let labels: Vec<&str> = workloads.iter().map(|(_, l)| l.as_str()).collect();
+    let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
     eprintln!(
         "workloads {}, {} CPUs usable, engines in {}: {}",
         labels.join(", "),
@@ -101,17 +100,18 @@ fn main() {
 
     let mut criterion = Criterion::default().configure_from_args();
     let mut skipped = Vec::new();
-    for (workload, label) in &workloads {
+    for g in &groups {
+        let label = &g.label;
         let mut group = criterion.benchmark_group(label);
         group
-            .throughput(Throughput::Elements(workload.flops() as u64))
+            .throughput(Throughput::Elements(g.tasks().flops() as u64))
             .sampling_mode(SamplingMode::Flat)
             .sample_size(10)
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3));
         for (engine, exe) in &engines {
             let mut served =
-                ServedEngine::start(exe, engine.name, workload, &ServeSettings::default())
+                ServedEngine::start(exe, engine.name, g.tasks(), &ServeSettings::default())
                     .unwrap_or_else(|e| fail(e));
             eprintln!("{}", served.describe());
             for s in Strategy::default_set(machine.default_parallelism) {

@@ -66,8 +66,13 @@ bench_smoke_op() { # an operation beyond gemm through the criterion suite: its o
     BLASPAR_BENCH_OP=svd BLASPAR_BENCH_WORKLOAD=4x64 \
         cargo bench --locked -- --test '/(threads|procs)-[0-9]+$' 2>&1 | tee "$log"
     grep -q "^Testing svd-4x64/" "$log" || { echo "error: no svd-4x64 group (see $log)" >&2; return 1; }
+    # A workload file (mixed operations and shapes) through the suite, on BLIS.
+    BLASPAR_BENCH_WORKLOAD=examples/mixed.toml \
+        cargo bench --locked -- --test 'blis/(threads|procs)-[0-9]+$' 2>&1 | tee "$log"
+    grep -q "^Testing file-mixed-[0-9a-f]*/blis/procs-2" "$log" \
+        || { echo "error: no file-mixed group (see $log)" >&2; return 1; }
 }
-stage "bench smoke (svd, the threads and procs strategies)" bench_smoke_op
+stage "bench smoke (svd and a workload file, the threads and procs strategies)" bench_smoke_op
 every_engine() { # a refusal (exit status 4: the backend cannot run it honestly) is an answer
     local entry status
     for entry in "${ENGINES[@]}"; do

@@ -13,8 +13,10 @@
 //! edit. `BLASPAR_ENGINE_DIR` names another folder of engines instead, measured as they
 //! are (nothing is built).
 
+use blaspar_core::mix::{Mix, TaskSet};
 use blaspar_core::operation::Operation;
 use blaspar_core::registry::{ENGINES, Engine, engine_binary_name};
+use blaspar_core::workload::Generation;
 use blaspar_core::{Preset, Workload};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,6 +38,63 @@ pub fn bench_ops(spec: Option<&str>) -> anyhow::Result<Vec<Operation>> {
         }
     }
     Ok(ops)
+}
+
+/// One criterion group of the suite: the workload every backend and strategy of it runs.
+#[derive(Clone, Debug)]
+pub struct BenchGroup {
+    /// The tasks' count and seed (a workload file's: [`Mix::workload`]).
+    pub workload: Workload,
+    /// A workload file's tasks, when `BLASPAR_BENCH_WORKLOAD` names one.
+    pub mix: Option<Mix>,
+    /// The group's name: `quick-16x1000`, `svd-8x500`, `file-mixed-5d0c39e1`.
+    pub label: String,
+}
+
+impl BenchGroup {
+    /// What the served engines run.
+    pub fn tasks(&self) -> TaskSet<'_> {
+        TaskSet {
+            workload: &self.workload,
+            mix: self.mix.as_ref(),
+        }
+    }
+}
+
+/// The suite's groups from `BLASPAR_BENCH_WORKLOAD` (`workload`) and `BLASPAR_BENCH_OP`
+/// (`ops`): one per operation of a preset or `TASKSxSIZE` ([`bench_workload`]), or the
+/// one group of a workload file (a path ending in `.toml`, as `run --workload` reads it;
+/// its tasks name their operations, so `BLASPAR_BENCH_OP` is refused beside it).
+pub fn bench_groups(
+    workload: Option<&str>,
+    ops: Option<&str>,
+    cpus: usize,
+) -> anyhow::Result<Vec<BenchGroup>> {
+    if let Some(path) = workload.map(str::trim).filter(|w| w.ends_with(".toml")) {
+        if let Some(ops) = ops {
+            anyhow::bail!(
+                "BLASPAR_BENCH_OP='{ops}' beside the workload file {path}: the file names each \
+                 group's operation (unset BLASPAR_BENCH_OP)"
+            );
+        }
+        let mix = Mix::read(Path::new(path))?;
+        return Ok(vec![BenchGroup {
+            workload: mix.workload(0, Generation::Serial),
+            label: mix.label(),
+            mix: Some(mix),
+        }]);
+    }
+    bench_ops(ops)?
+        .into_iter()
+        .map(|op| {
+            let (workload, label) = bench_workload(workload, cpus, op)?;
+            Ok(BenchGroup {
+                workload,
+                mix: None,
+                label,
+            })
+        })
+        .collect()
 }
 
 /// The bench workload of `op` from `BLASPAR_BENCH_WORKLOAD`: `quick` (default; its size
@@ -274,6 +333,47 @@ mod tests {
         );
         let (w, label) = bench_workload(Some("8x500"), 2, Operation::Qr).unwrap();
         assert_eq!((w.operation, label.as_str()), (Operation::Qr, "qr-8x500"));
+    }
+
+    #[test]
+    fn a_workload_file_is_one_group_named_by_its_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.toml");
+        std::fs::write(
+            &path,
+            "[[tasks]]\nop = \"gemm\"\nshape = [30, 20, 50]\ncount = 3\n\
+             [[tasks]]\nop = \"svd\"\nsize = 16\ncount = 2\n",
+        )
+        .unwrap();
+        let spec = path.to_str().unwrap();
+        let groups = bench_groups(Some(spec), None, 2).unwrap();
+        assert_eq!(groups.len(), 1);
+        let g = &groups[0];
+        assert!(g.label.starts_with("file-mixed-"), "{}", g.label);
+        assert_eq!(g.tasks().count(), 5);
+        assert_eq!(g.tasks().operations(), [Operation::Gemm, Operation::Svd]);
+        let e = bench_groups(Some(spec), Some("svd"), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("BLASPAR_BENCH_OP='svd' beside the workload file"),
+            "{e}"
+        );
+        std::fs::write(&path, "[[tasks]]\nop = \"lu\"\nsize = 4\ncount = 1\n").unwrap();
+        let e = bench_groups(Some(spec), None, 2).unwrap_err().to_string();
+        assert!(e.contains("line 2: key `op`"), "{e}");
+        let missing = dir.path().join("none.toml");
+        let e = bench_groups(missing.to_str(), None, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read the workload file"), "{e}");
+        // Without a file: one group per operation, as before.
+        let labels: Vec<String> = bench_groups(Some("4x8"), Some("gemm,qr"), 2)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.label)
+            .collect();
+        assert_eq!(labels, ["4x8", "qr-4x8"]);
     }
 
     #[test]

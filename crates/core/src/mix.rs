@@ -35,7 +35,7 @@
 
 use crate::operation::Operation;
 use crate::task::{Dims, Input};
-use crate::workload::{Generation, Workload};
+use crate::workload::{Bytes, Generation, Workload};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use toml::Spanned;
@@ -397,6 +397,30 @@ impl Mix {
             &self.path,
             self.groups.iter().map(|g| (g.op, g.dims, g.count)),
         )
+    }
+
+    /// Refuses a run with `in_flight` tasks at once that would need more than nine tenths
+    /// of the `available` memory (`source` says where that figure comes from), in one line
+    /// naming the file and what to change.
+    pub fn fits(&self, in_flight: usize, available: u64, source: &str) -> Result<(), String> {
+        let need = self.memory_bytes(in_flight).ok_or_else(|| {
+            format!(
+                "the workload file {} is too large to count in bytes: smaller tasks",
+                self.path
+            )
+        })?;
+        if need > available / 10 * 9 {
+            return Err(format!(
+                "the workload file {} needs {} (the operands and results of its {in_flight} \
+                 largest tasks at once, and a record of each of its {} tasks) but only {} is \
+                 available ({source}): fewer or smaller tasks, or fewer workers",
+                self.path,
+                Bytes(need),
+                self.tasks(),
+                Bytes(available)
+            ));
+        }
+        Ok(())
     }
 
     /// The run's [`Workload`]: every task of the file, `size` the largest dimension (for

@@ -10,7 +10,7 @@ use blaspar_core::mix::{Mix, TaskSet};
 use blaspar_core::operation::Operation;
 use blaspar_core::strategy::{Placement, generation_refused};
 use blaspar_core::topology::PinMode;
-use blaspar_core::workload::{Bytes, Generation};
+use blaspar_core::workload::Generation;
 use blaspar_core::{MemoryPlan, Preset, ResultMode, Strategy, Workload};
 use clap::{Args, Parser};
 use std::path::PathBuf;
@@ -131,23 +131,8 @@ impl RunArgs {
                 .max(machine.cpus_allowed.len()),
         };
         let (available, source) = available_memory();
-        let need = mix.memory_bytes(in_flight).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the workload file {} is too large to count in bytes: smaller tasks",
-                mix.path
-            )
-        })?;
-        if need > available / 10 * 9 {
-            anyhow::bail!(
-                "the workload file {} needs {} (the operands and results of its {in_flight} \
-                 largest tasks at once, and a record of each of its {} tasks) but only {} is \
-                 available ({source}): fewer or smaller tasks, or fewer workers",
-                mix.path,
-                Bytes(need),
-                mix.tasks(),
-                Bytes(available)
-            );
-        }
+        mix.fits(in_flight, available, &source)
+            .map_err(anyhow::Error::msg)?;
         Ok(self.options(workload, Some(mix), results, None))
     }
 

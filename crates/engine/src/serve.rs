@@ -35,7 +35,7 @@
 //! a hung engine is an error, never a hang. The engine dies with the harness
 //! (`PR_SET_PDEATHSIG`), and its worker processes with it.
 
-use crate::execute::{ExecError, Workers, check_supported};
+use crate::execute::{ExecError, Workers, check_supported_tasks};
 use crate::execution::{EngineInit, Execution};
 use crate::procs::{
     Channel, Silence, StderrTail, Wait, WorkerSettings, default_task_timeout, describe_status,
@@ -44,6 +44,7 @@ use crate::procs::{
 use crate::report;
 use crate::store::ResultStore;
 use blaspar_core::machine::{Machine, available_memory};
+use blaspar_core::mix::{Group, Mix, TaskSet};
 use blaspar_core::operation::Operation;
 use blaspar_core::strategy::Placement;
 use blaspar_core::{Backend, MemoryPlan, Strategy, Workload};
@@ -66,8 +67,11 @@ pub const SERVE_ENV: &str = "BLASPAR_SERVE";
 pub struct ServeSpec {
     /// The backend the harness expects (the engine refuses to serve another).
     pub backend: String,
-    /// The workload every strategy runs.
+    /// The workload every strategy runs (a workload file's: [`Mix::workload`]).
     pub workload: Workload,
+    /// A workload file's path and groups (`None`: every task alike, as `workload` says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<(String, Vec<Group>)>,
     /// Kernel request (`auto`, `default`, a name) and probe cache, as for `run`.
     pub kernel: String,
     pub cache_dir: Option<PathBuf>,
@@ -199,12 +203,14 @@ impl ServedEngine {
     /// Starts `exe` (the engine of `backend`) serving `workload`, and waits for its hello
     /// (the backend initialised). Start it from a thread that outlives it: the engine dies
     /// with that thread (`PR_SET_PDEATHSIG`).
-    pub fn start(
+    pub fn start<'t>(
         exe: &Path,
         backend: &str,
-        workload: &Workload,
+        tasks: impl Into<TaskSet<'t>>,
         settings: &ServeSettings,
     ) -> Result<ServedEngine, ServeError> {
+        let tasks: TaskSet<'_> = tasks.into();
+        let workload = tasks.workload;
         let spawn_err = |source| ServeError::Spawn {
             backend: backend.to_string(),
             exe: exe.to_path_buf(),
@@ -214,6 +220,7 @@ impl ServedEngine {
         let spec = ServeSpec {
             backend: backend.to_string(),
             workload: *workload,
+            mix: tasks.mix.map(|m| (m.path.clone(), m.groups.clone())),
             kernel: settings.kernel.clone(),
             cache_dir: settings.cache_dir.clone(),
             task_timeout: settings.task_timeout,
@@ -237,7 +244,7 @@ impl ServedEngine {
         let stderr = StderrTail::follow(child.stderr.take().expect("piped"));
         let task_timeout = settings
             .task_timeout
-            .unwrap_or_else(|| default_task_timeout(workload));
+            .unwrap_or_else(|| default_task_timeout(tasks));
         let mut engine = ServedEngine {
             backend: backend.to_string(),
             pid: child.id(),
@@ -246,7 +253,8 @@ impl ServedEngine {
             channel: Channel::new(ours),
             stderr,
             start_timeout: settings.start_timeout,
-            run_timeout: task_timeout.saturating_mul(workload.tasks.max(1) as u32),
+            run_timeout: task_timeout
+                .saturating_mul(u32::try_from(tasks.count().max(1)).unwrap_or(u32::MAX)),
         };
         let when = "while initialising its backend";
         match engine.answer(when, settings.start_timeout)? {
@@ -564,15 +572,30 @@ struct Started {
 struct Served<'b, B: Backend> {
     backend: &'b B,
     spec: &'b ServeSpec,
+    /// The harness's workload file, rebuilt from its groups.
+    mix: Option<Mix>,
     started: Option<Started>,
 }
 
 impl<'b, B: Backend> Served<'b, B> {
     fn new(backend: &'b B, spec: &'b ServeSpec) -> Self {
+        let mix = spec
+            .mix
+            .clone()
+            .map(|(path, groups)| Mix::from_groups(path, groups));
         Served {
             backend,
             spec,
+            mix,
             started: None,
+        }
+    }
+
+    /// The tasks every strategy runs.
+    fn tasks(&self) -> TaskSet<'_> {
+        TaskSet {
+            workload: &self.spec.workload,
+            mix: self.mix.as_ref(),
         }
     }
 
@@ -611,7 +634,7 @@ impl<'b, B: Backend> Served<'b, B> {
     fn answer(&mut self, request: Request) -> anyhow::Result<ServeReply> {
         match request {
             Request::Check(strategy) => Ok(
-                match check_supported(self.backend, strategy, self.spec.workload.operation) {
+                match check_supported_tasks(self.backend, strategy, self.tasks()) {
                     Ok(()) => ServeReply::Supported,
                     Err(ExecError::Unsupported(u)) => ServeReply::Unsupported { reason: u.reason },
                     Err(e) => return Err(e.into()),
@@ -634,7 +657,8 @@ impl<'b, B: Backend> Served<'b, B> {
         let w = &self.spec.workload;
         let machine = Machine::detect();
         let (available, source) = available_memory();
-        let keep_products = w.operation == Operation::Gemm;
+        // A workload file's results are checked by their workers, as in its runs.
+        let keep_products = w.operation == Operation::Gemm && self.mix.is_none();
         let plan = MemoryPlan {
             keep_products,
             in_flight: match strategy.placement() {
@@ -642,7 +666,12 @@ impl<'b, B: Backend> Served<'b, B> {
                 _ => strategy.workers().max(machine.cpus_allowed.len()),
             },
         };
-        w.check(plan, available, &source)?;
+        match &self.mix {
+            Some(mix) => mix
+                .fits(plan.in_flight, available, &source)
+                .map_err(anyhow::Error::msg)?,
+            None => w.check(plan, available, &source)?,
+        }
         let store = if keep_products {
             Some(ResultStore::new(w.tasks, w.size).map_err(ExecError::from)?)
         } else {
@@ -657,8 +686,13 @@ impl<'b, B: Backend> Served<'b, B> {
             }),
             task_timeout: self.spec.task_timeout,
         };
-        let (workers, startup_seconds) =
-            Workers::start(self.backend, strategy, w, store.as_ref(), &settings)?;
+        let (workers, startup_seconds) = Workers::start(
+            self.backend,
+            strategy,
+            self.tasks(),
+            store.as_ref(),
+            &settings,
+        )?;
         self.started = Some(Started {
             strategy,
             workers,
@@ -671,6 +705,10 @@ impl<'b, B: Backend> Served<'b, B> {
     }
 
     fn run(&mut self) -> anyhow::Result<ServeReply> {
+        let tasks = TaskSet {
+            workload: &self.spec.workload,
+            mix: self.mix.as_ref(),
+        };
         let Some(s) = self.started.as_mut() else {
             anyhow::bail!("run: no strategy is started (start S first)");
         };
@@ -683,7 +721,7 @@ impl<'b, B: Backend> Served<'b, B> {
         let w = &self.spec.workload;
         let exec = s
             .workers
-            .run(self.backend, s.strategy, w, s.store.as_mut(), &|| {})?;
+            .run(self.backend, s.strategy, tasks, s.store.as_mut(), &|| {})?;
         if let (Some(task), Some(store)) = (
             self.spec.inject_corruption.filter(|&t| t < w.tasks),
             s.store.as_mut(),
@@ -697,6 +735,10 @@ impl<'b, B: Backend> Served<'b, B> {
     }
 
     fn verify(&mut self) -> anyhow::Result<ServeReply> {
+        let tasks = TaskSet {
+            workload: &self.spec.workload,
+            mix: self.mix.as_ref(),
+        };
         let Some(s) = self.started.as_mut() else {
             anyhow::bail!("verify: no strategy is started");
         };
@@ -724,7 +766,7 @@ impl<'b, B: Backend> Served<'b, B> {
                 s.strategy
             );
         }
-        let (v, _) = report::verify(&exec, w, s.store.as_ref());
+        let (v, _) = report::verify(&exec, tasks, s.store.as_ref());
         if let Some(why) = v.failure(w.tasks) {
             anyhow::bail!("{why}");
         }
