@@ -219,3 +219,83 @@ fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_round_one()
         "{err}"
     );
 }
+
+#[test]
+fn a_workload_file_is_swept_as_one_workload_named_by_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("products.toml");
+    std::fs::write(
+        &file,
+        "[[tasks]]\nop = \"gemm\"\nshape = [40, 30, 50]\ncount = 3\n\
+         [[tasks]]\nop = \"gemm\"\nsize = 24\ncount = 2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sweep");
+    let run = front()
+        .args(["sweep", "--backends", "matrixmultiply", "--workload"])
+        .arg(&file)
+        .args(["--strategies", "sequential,threads-2,procs-2,batched-2"])
+        .args([
+            "--no-race",
+            "--repeats",
+            "1",
+            "--peak-seconds",
+            "0.05",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("engine starts");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let r = rows(&out);
+    let measured: Vec<_> = r.iter().filter(|x| !x["record"].is_null()).collect();
+    assert_eq!(measured.len(), 3, "{r:?}");
+    for x in &measured {
+        // Named by its task count and largest dimension; the record names the file.
+        assert_eq!(
+            (x["tasks"].as_u64(), x["size"].as_u64()),
+            (Some(5), Some(50))
+        );
+        assert_eq!(x["record"]["workload_file"]["tasks"], 5);
+    }
+    let batched = r.iter().find(|x| x["strategy"] == "batched-2").unwrap();
+    assert!(
+        batched["refused"]
+            .as_str()
+            .unwrap()
+            .contains("mixes operations and shapes"),
+        "{batched}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.starts_with("# Sweep of the workload file file-products-"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("3 x gemm 40x30x50, 2 x gemm 24 (5 tasks"),
+        "{summary}"
+    );
+    assert!(!summary.contains("Single-thread GEMM"), "{summary}");
+    // Its options exclude the generated workload's.
+    let both = front()
+        .args(["sweep", "--workload"])
+        .arg(&file)
+        .args(["--tasks", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    let bad = front()
+        .args(["sweep", "--workload"])
+        .arg(dir.path().join("none.toml"))
+        .args(["--out"])
+        .arg(dir.path().join("never"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("cannot read the workload file"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

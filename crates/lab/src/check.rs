@@ -11,7 +11,7 @@
 
 use crate::advise::{SWEEPS, newest, pick, read};
 use crate::answer::Choice;
-use crate::engines::{Outcome, Spec};
+use crate::engines::{Outcome, Source, Spec};
 use crate::stats::{Comparison, compare_paired};
 use anyhow::Context;
 use blaspar_core::ResultMode;
@@ -104,6 +104,8 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
         args.runs,
         path.display()
     );
+    let file = workload_file(&dir)?;
+    let source = file.as_deref().map_or(Source::Generated, Source::File);
     let json = dir.join("last-check-run.json");
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let bar = ProgressBar::new(args.runs as u64).with_style(
@@ -123,6 +125,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
                 c,
                 rec.operation,
                 (answer.tasks, answer.size),
+                source,
                 &json,
             )?);
         }
@@ -154,11 +157,24 @@ fn name(c: &Choice) -> String {
     format!("{} on {}", label(&c.strategy, c.generation), c.backend)
 }
 
+/// The workload file a sweep in `dir` measured, if it measured one (its rows' records name
+/// it, as its command line gave it).
+fn workload_file(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let rows: Vec<crate::summary::Row> =
+        crate::jsonl::read(&dir.join("runs.jsonl"), "a sweep row")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.record.as_ref()?.workload_file.as_ref())
+        .map(|f| PathBuf::from(&f.path))
+        .next())
+}
+
 /// One verified run's seconds.
 fn seconds(
     c: &Choice,
     op: Operation,
     workload: (usize, usize),
+    source: Source<'_>,
     json: &Path,
 ) -> anyhow::Result<f64> {
     let outcome = Spec {
@@ -169,6 +185,7 @@ fn seconds(
         op,
         generation: c.generation,
         results: ResultMode::Matrices,
+        source,
     }
     .run(json)?;
     match outcome {

@@ -14,6 +14,17 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use std::path::Path;
 use std::process::Output;
 
+/// Where an engine run's tasks come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Source<'a> {
+    /// The pinned generator's `tasks` x `size`, of one operation (`--tasks --size --op`).
+    #[default]
+    Generated,
+    /// A workload file (`--workload FILE`): its own operations and shapes; `tasks` and
+    /// `size` of the [`Spec`] are its task count and largest dimension, for the rows.
+    File(&'a Path),
+}
+
 /// One engine run as the lab asks for it (sweep, check and compare).
 #[derive(Clone, Copy, Debug)]
 pub struct Spec<'a> {
@@ -24,13 +35,15 @@ pub struct Spec<'a> {
     pub op: Operation,
     pub generation: Generation,
     pub results: ResultMode,
+    pub source: Source<'a>,
 }
 
 impl Spec<'_> {
     /// The arguments of `run ... --json json`. `--op` and `--generation` are passed only
     /// when they are not the defaults (gemm, serial), and `--results` only for gemm (the
     /// other operations have one mode): binaries older than those options, which compare
-    /// may run, do not know them.
+    /// may run, do not know them. A workload file's run passes the file instead of the
+    /// task count, size, operation and results (its workers check every task).
     pub fn args(&self, json: &Path) -> Vec<String> {
         let mut args: Vec<String> = [
             "run",
@@ -38,18 +51,27 @@ impl Spec<'_> {
             self.backend,
             "--strategy",
             self.strategy,
-            "--tasks",
-            &self.tasks.to_string(),
-            "--size",
-            &self.size.to_string(),
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if self.op == Operation::Gemm {
-            args.extend(["--results".to_string(), self.results.to_string()]);
-        } else {
-            args.extend(["--op".to_string(), self.op.name().to_string()]);
+        match self.source {
+            Source::File(path) => {
+                args.extend(["--workload".to_string(), path.display().to_string()]);
+            }
+            Source::Generated => {
+                args.extend([
+                    "--tasks".to_string(),
+                    self.tasks.to_string(),
+                    "--size".to_string(),
+                    self.size.to_string(),
+                ]);
+                if self.op == Operation::Gemm {
+                    args.extend(["--results".to_string(), self.results.to_string()]);
+                } else {
+                    args.extend(["--op".to_string(), self.op.name().to_string()]);
+                }
+            }
         }
         if self.generation != Generation::Serial {
             args.extend(["--generation".to_string(), self.generation.to_string()]);

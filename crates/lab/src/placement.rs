@@ -11,7 +11,7 @@
 //! their own ids (`threads-2+pin-cores`). Each is appended as it is measured,
 //! so a resumed sweep measures only the pairs missing.
 
-use crate::engines::{Outcome, Spec, shuffled};
+use crate::engines::{Outcome, Source, Spec, shuffled};
 use crate::stats::{StatsError, Verdict, compare_paired, min_pairs};
 use crate::summary::{Row, summarise};
 use anyhow::Context;
@@ -85,6 +85,7 @@ pub struct PinSweep<'a> {
     pub pairs: usize,
     pub op: Operation,
     pub results: ResultMode,
+    pub source: Source<'a>,
 }
 
 impl PinSweep<'_> {
@@ -132,6 +133,7 @@ impl PinSweep<'_> {
             op: self.op,
             generation,
             results: self.results,
+            source: self.source,
         };
         let _ = std::fs::remove_file(json);
         let mut args = spec.args(json);

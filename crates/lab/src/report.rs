@@ -7,6 +7,7 @@ use crate::race::{DROP_LEVEL, LogEntry, Status};
 use crate::summary::{Row, Summary, summarise};
 use blaspar_core::Strategy;
 use blaspar_core::machine::Machine;
+use blaspar_core::operation::Operation;
 use blaspar_core::peak::Peak;
 use blaspar_core::record::RunRecord;
 use blaspar_core::registry::Engine;
@@ -25,6 +26,9 @@ pub struct How {
     pub raced: bool,
     /// The time budget, when it ran out before the measurements were done.
     pub budget: Option<std::time::Duration>,
+    /// What the tasks were when they were not the generator's n x n of one operation: a
+    /// workload file (`file-mixed-0dc868f1`), named in the headings.
+    pub tasks_from: Option<String>,
 }
 
 /// The summary in the tutorial's table form per backend, the best per backend and overall,
@@ -48,19 +52,18 @@ pub fn report(
     } else {
         format!("{} interleaved repeats", how.repeats)
     };
+    let what = match &how.tasks_from {
+        Some(name) => format!("{name} (mixed operations)"),
+        None => format!("{} ({})", rec.operation.name(), rec.operation.routine()),
+    };
     let _ = writeln!(
         t,
-        "# Sweep of {} ({}): {measured}\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
+        "# Sweep of {what}: {measured}\n\nPeak (measured, {}): {:.1} GFLOP/s on one core, {:.1} on {} CPUs. \
          Times are medians; spread is (max - min) / median; GFLOP/s counts data generation, as the \
          tutorial's times do; generate / multiply / transfer / idle are shares of workers x time. \
          Every configuration listed was measured; the others were not (the pruned grid, then the \
          neighbours of the best on the P x T plane).\n",
-        rec.operation.name(),
-        rec.operation.routine(),
-        peak.isa,
-        peak.one_core_gflops,
-        peak.all_cores_gflops,
-        peak.threads
+        peak.isa, peak.one_core_gflops, peak.all_cores_gflops, peak.threads
     );
     if let Some(b) = how.budget {
         let _ = writeln!(
@@ -83,7 +86,14 @@ pub fn report(
             .filter(|r| (r.tasks, r.size) == (tasks, size))
             .cloned()
             .collect();
-        let _ = writeln!(t, "## {tasks} tasks of {size}x{size}\n");
+        match &how.tasks_from {
+            Some(name) => {
+                let _ = writeln!(t, "## {tasks} tasks of {name} (largest dimension {size})\n");
+            }
+            None => {
+                let _ = writeln!(t, "## {tasks} tasks of {size}x{size}\n");
+            }
+        }
         let answer = rec
             .workloads
             .iter()
@@ -314,12 +324,22 @@ fn backend_section(t: &mut String, b: &str, rows: &[Row], sums: &[Summary], peak
             best.median_gflops
         );
     }
+    // One operation's rate: a workload file's tasks mix operations, whose rates differ.
+    let mixed = rows
+        .iter()
+        .any(|r| r.record.as_ref().is_some_and(|r| r.workload_file.is_some()));
+    let op = rows.first().map_or(Operation::Gemm, |r| r.operation);
     if let Some(seq) = sums.iter().find(|s| {
         s.backend == b && s.strategy == "sequential" && s.generation == Generation::Serial
-    }) {
+    }) && !mixed
+    {
+        let what = match op {
+            Operation::Gemm => "GEMM (sequential, multiply phase only)".to_string(),
+            op => format!("{op} (sequential, compute phase only)"),
+        };
         let _ = writeln!(
             t,
-            "\nSingle-thread GEMM (sequential, multiply phase only): {:.1} GFLOP/s, {:.0}% of the one-core peak.",
+            "\nSingle-thread {what}: {:.1} GFLOP/s, {:.0}% of the one-core peak.",
             seq.gemm_gflops_per_worker,
             100.0 * seq.gemm_gflops_per_worker / peak.one_core_gflops
         );
@@ -715,6 +735,7 @@ mod tests {
             max_repeats: 6,
             raced: true,
             budget: Some(std::time::Duration::from_secs(90)),
+            tasks_from: None,
         };
         let log = vec![LogEntry {
             configuration: "blis sequential (16x1000)".into(),

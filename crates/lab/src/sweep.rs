@@ -10,7 +10,7 @@
 //! the measured f64 peak. Search around the best, scaling lists and plots come next.
 
 use crate::answer::{Recommendation, recommend};
-use crate::engines::{Outcome, Spec, shuffled};
+use crate::engines::{Outcome, Source, Spec, shuffled};
 use crate::operations::Swept;
 use crate::placement::PinSweep;
 use crate::race::{Config, Race, measures};
@@ -23,6 +23,7 @@ use blaspar_core::args::{
     strategy,
 };
 use blaspar_core::machine::Machine;
+use blaspar_core::mix::Mix;
 use blaspar_core::operation::Operation;
 use blaspar_core::peak::Peak;
 use blaspar_core::strategy::{generation_refused, label};
@@ -114,12 +115,23 @@ pub struct SweepArgs {
     /// more.
     #[arg(long, value_delimiter = ',', default_value = "none", value_parser = pin)]
     pub pin: Vec<PinMode>,
+    /// Sweep a workload file's tasks (as `run --workload FILE` runs them: mixed operations
+    /// and shapes, largest first) instead of generated ones: one workload, named in the
+    /// tables by its task count and largest dimension; batched strategies refuse it. No
+    /// time budget unless --budget gives one.
+    #[arg(long, value_name = "FILE.toml", conflicts_with_all = ["tasks", "sizes", "ops", "preset"])]
+    pub workload: Option<PathBuf>,
 }
 
 /// Runs a sweep of each operation of `--ops`: one alone in DIR; several one after the
 /// other, each in DIR/<op>/ (sharing one peak measurement), then DIR/operations.md.
 pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(default_out);
+    if let Some(path) = &args.workload {
+        let mix = Mix::read(path)?;
+        let file = WorkloadFile { path, mix: &mix };
+        return sweep_op(args, mix.groups[0].op, &out, Some(file)).map(drop);
+    }
     let mut ops: Vec<Operation> = Vec::new();
     for &op in &args.ops {
         if !ops.contains(&op) {
@@ -127,7 +139,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         }
     }
     if let [op] = ops[..] {
-        return sweep_op(args, op, &out).map(drop);
+        return sweep_op(args, op, &out, None).map(drop);
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let cpus = Machine::detect().cpus_allowed.len().max(1);
@@ -147,7 +159,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
             op.routine(),
             dir.display()
         );
-        let (rows, rec) = sweep_op(args, op, &dir)?;
+        let (rows, rec) = sweep_op(args, op, &dir, None)?;
         swept.push(Swept { op, rows, rec });
     }
     let text = crate::operations::report(&swept);
@@ -157,17 +169,31 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sweeps one operation into `out`: measures what is missing from `runs.jsonl` (the grid,
-/// then around each backend's best), then writes the summary, the README and the plots
-/// from all the rows.
+/// A workload file being swept.
+#[derive(Clone, Copy)]
+struct WorkloadFile<'a> {
+    path: &'a Path,
+    mix: &'a Mix,
+}
+
+/// Sweeps one operation (or a workload file, `op` its first group's) into `out`: measures
+/// what is missing from `runs.jsonl` (the grid, then around each backend's best), then
+/// writes the summary, the README and the plots from all the rows.
 fn sweep_op(
     args: &SweepArgs,
     op: Operation,
     out: &Path,
+    file: Option<WorkloadFile<'_>>,
 ) -> anyhow::Result<(Vec<Row>, Recommendation)> {
     let machine = Machine::detect();
     let cpus = machine.cpus_allowed.len().max(1);
-    let workloads = workloads(args, &machine, op);
+    let (workloads, source) = match file {
+        Some(f) => (
+            vec![(f.mix.tasks(), f.mix.largest_dim())],
+            Source::File(f.path),
+        ),
+        None => (workloads(args, &machine, op), Source::Generated),
+    };
     let backends = built_backends(&args.backends)?;
     let out = out.to_path_buf();
     let runs_path = out.join("runs.jsonl");
@@ -197,6 +223,7 @@ fn sweep_op(
         out: &out,
         runs_path: &runs_path,
         op,
+        source,
         results: args.results,
         deadline: budget(args).map(|b| std::time::Instant::now() + b),
         budget_spent: false,
@@ -250,6 +277,7 @@ fn sweep_op(
             pairs: crate::placement::pairs(args.repeats),
             op,
             results: args.results,
+            source,
         }
         .measure(&rows)?
     } else {
@@ -261,8 +289,14 @@ fn sweep_op(
         max_repeats: args.max_repeats,
         raced: !args.no_race,
         budget: budget(args).filter(|_| ctx.budget_spent),
+        tasks_from: file.map(|f| format!("the workload file {}", f.mix.label())),
     };
     let mut text = report(&rows, &peak, &how, &log, &rec);
+    if let Some(f) = file {
+        // After the heading: what the file's tasks are.
+        let at = text.find("\n\n").map_or(0, |i| i + 2);
+        text.insert_str(at, &file_section(f));
+    }
     text.push_str(&crate::placement::section(&pinned, args.margin / 100.0));
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
@@ -283,9 +317,36 @@ fn sweep_op(
 /// a half (its first round of every configuration always completes).
 pub const QUICK_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
 
+/// The summary's opening words on a workload file: what its tasks are, and how its rows
+/// are named.
+fn file_section(f: WorkloadFile<'_>) -> String {
+    let groups: Vec<String> = f
+        .mix
+        .groups
+        .iter()
+        .map(|g| format!("{} x {}", g.count, g.shape().label()))
+        .collect();
+    format!(
+        "Workload file `{}` ({}): {} ({} tasks, {:.2} GFLOP; every task checked by its \
+         worker; the queue hands the largest out first). Its rows are named {} x {} below: \
+         the task count and the largest dimension. The split's idle share is the imbalance \
+         left after scheduling.\n\n",
+        f.path.display(),
+        f.mix.label(),
+        groups.join(", "),
+        f.mix.tasks(),
+        f.mix.flops() / 1e9,
+        f.mix.tasks(),
+        f.mix.largest_dim()
+    )
+}
+
 /// `--budget`, or [`QUICK_BUDGET`] for the quick preset's own workload.
 fn budget(args: &SweepArgs) -> Option<std::time::Duration> {
-    let quick = args.preset == Preset::Quick && args.tasks.is_empty() && args.sizes.is_empty();
+    let quick = args.preset == Preset::Quick
+        && args.tasks.is_empty()
+        && args.sizes.is_empty()
+        && args.workload.is_none();
     args.budget.or(quick.then_some(QUICK_BUDGET))
 }
 
@@ -561,6 +622,7 @@ struct Measure<'a> {
     out: &'a Path,
     runs_path: &'a Path,
     op: Operation,
+    source: Source<'a>,
     results: ResultMode,
     /// When the time budget runs out.
     deadline: Option<std::time::Instant>,
@@ -638,6 +700,7 @@ impl Measure<'_> {
             op: self.op,
             generation,
             results: self.results,
+            source: self.source,
         }
         .run(json)?;
         let (record, refused) = match outcome {

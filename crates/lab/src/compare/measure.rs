@@ -3,7 +3,7 @@
 //! as soon as it is measured (a failure later keeps what was measured).
 
 use super::{Bench, BenchResult, CompareArgs, Rev};
-use crate::engines::{Spec, refusal_reason, shuffled};
+use crate::engines::{Source, Spec, refusal_reason, shuffled};
 use anyhow::Context;
 use blaspar_core::ResultMode;
 use blaspar_core::history;
@@ -39,6 +39,7 @@ fn run_benchmark(rev: &Rev, bench: &Bench, json: &Path) -> anyhow::Result<Measur
                 op: bench.op,
                 generation: blaspar_core::workload::Generation::Serial,
                 results: ResultMode::Matrices,
+                source: Source::Generated,
             }
             .args(json),
         )
