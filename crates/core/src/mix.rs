@@ -33,6 +33,7 @@
 //! worker for its whole duration. The record's `time.task_seconds.idle_share` says how
 //! much imbalance remained.
 
+use crate::folder::{Files, LoadError, Loaded};
 use crate::operation::Operation;
 use crate::task::{Dims, Input};
 use crate::workload::{Generation, Workload};
@@ -117,6 +118,9 @@ pub struct Mix {
     /// The first queue position of each group of `queue_groups`.
     queue_starts: Vec<usize>,
     tasks: usize,
+    /// The folder of `.npy` files the tasks come from (`run --input`), one group per task;
+    /// `None` for a workload file, whose operands come from the generator.
+    pub files: Option<Files>,
 }
 
 /// A workload file that cannot be used: one line naming the file, line and key.
@@ -306,6 +310,25 @@ impl Mix {
             queue_groups,
             queue_starts,
             tasks,
+            files: None,
+        }
+    }
+
+    /// The tasks of a folder of `.npy` files ([`crate::folder`]): one group per task (its
+    /// dimensions from the headers, `line` its first file's place in the folder), the same
+    /// queue, largest first.
+    pub fn from_files(files: Files) -> Mix {
+        let groups = (0..files.tasks.len())
+            .map(|t| Group {
+                op: files.op,
+                dims: files.dims(t),
+                count: 1,
+                line: files.tasks[t].a + 1,
+            })
+            .collect();
+        Mix {
+            files: Some(files.clone()),
+            ..Mix::from_groups(files.folder.path.display().to_string(), groups)
         }
     }
 
@@ -442,6 +465,9 @@ pub struct TaskSet<'a> {
     /// Seed, generation and task count (a file's: [`Mix::workload`]).
     pub workload: &'a Workload,
     pub mix: Option<&'a Mix>,
+    /// With `--input DIR --loading parent`: every file's matrix, loaded by the parent
+    /// before the run ([`Files::read_all`]), which the workers take their operands from.
+    pub loaded: Option<Loaded<'a>>,
 }
 
 impl<'a> From<&'a Workload> for TaskSet<'a> {
@@ -449,6 +475,7 @@ impl<'a> From<&'a Workload> for TaskSet<'a> {
         TaskSet {
             workload,
             mix: None,
+            loaded: None,
         }
     }
 }
@@ -479,6 +506,21 @@ impl TaskSet<'_> {
     pub fn input(&self, task: usize, threads: usize) -> Input {
         let s = self.shape(task);
         s.op.input_shaped(self.workload, task, s.dims, threads)
+    }
+
+    /// The folder of `.npy` files the tasks come from (`--input`), if they do.
+    pub fn files(&self) -> Option<&Files> {
+        self.mix.and_then(|m| m.files.as_ref())
+    }
+
+    /// Task `task`'s operands: from its files (`--input`: read from the folder, or taken
+    /// from what the parent loaded), else from the pinned generator ([`TaskSet::input`]).
+    /// A file that cannot be read any more is an error naming it and the task.
+    pub fn load(&self, task: usize, threads: usize) -> Result<Input, LoadError> {
+        match self.files() {
+            Some(files) => files.input(self.workload, task, self.loaded.map(|l| l.values)),
+            None => Ok(self.input(task, threads)),
+        }
     }
 
     /// FLOPs of every task together.
@@ -572,6 +614,7 @@ count = 3
         let set = TaskSet {
             workload: &w,
             mix: Some(&mix),
+            loaded: None,
         };
         assert_eq!(set.task_at(0), 5);
         assert_eq!(set.count(), 10);

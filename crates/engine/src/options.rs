@@ -5,6 +5,7 @@
 use blaspar_core::args::{
     backend, generation, operation, pin, positive, positive_seconds, preset, result_mode, strategy,
 };
+use blaspar_core::folder::{Files, Folder, Loading};
 use blaspar_core::machine::{Machine, available_memory};
 use blaspar_core::mix::{Mix, TaskSet};
 use blaspar_core::operation::Operation;
@@ -49,6 +50,23 @@ pub struct RunArgs {
     /// batched-T (refused), and not appended to the history. See examples/mixed.toml
     #[arg(long, value_name = "FILE", conflicts_with_all = ["preset", "tasks", "size", "op"])]
     pub workload: Option<PathBuf>,
+    /// Folder of .npy files (float64, 2-D, C or Fortran order) whose matrices are the
+    /// tasks, instead of --preset/--tasks/--size: files in name order (other files are
+    /// ignored); every header is checked before anything runs. solve, cholesky, qr, eigh,
+    /// svd: one task per (square) file; cholesky and eigh read its lower triangle, as
+    /// LAPACK and NumPy do; solve's b comes from the generator (--seed). gemm: a file A
+    /// (m x k) is multiplied by the next unused file when that one has k rows (A B), else
+    /// by its own transpose (A A^T). Tasks run largest first by FLOPs and are checked by
+    /// their workers (fingerprints); the record lists the folder, files, tasks and loading
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "tasks", "size", "workload"])]
+    pub input: Option<PathBuf>,
+    /// With --input, who reads the files: workers (each worker reads its task's files when
+    /// it takes the task: parallel loading; with --generation overlapped, the next task's
+    /// while the current one computes) or parent (every file before the workers start,
+    /// into shared memory the workers read: sequential loading, a wall phase of its own,
+    /// counted in the run's seconds). The time split calls it load
+    #[arg(long, value_parser = loading, requires = "input")]
+    pub loading: Option<Loading>,
     /// Seed of the data generator (Xoshiro256++).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -108,14 +126,43 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// A run over the `.npy` files of `dir`: every header checked, the tasks made by the
+    /// folder's rule, then run as a workload file's tasks are.
+    fn validate_input(&self, dir: &std::path::Path) -> anyhow::Result<RunOptions> {
+        let loading = self.loading.unwrap_or_default();
+        let files = Files::plan(Folder::scan(dir)?, self.op, loading)?;
+        if self.generation == Generation::Parallel {
+            anyhow::bail!(
+                "--generation parallel makes each task's random data with several threads; \
+                 --input reads each task's operands from its files instead: use serial (the \
+                 worker reads them) or overlapped (the next task's files are read while the \
+                 current one computes)"
+            );
+        }
+        let parent_bytes = match loading {
+            Loading::Parent => files.data_bytes(),
+            Loading::Workers => 0,
+        };
+        self.validate_mix(Mix::from_files(files), parent_bytes)
+    }
+
     /// A run of the workload file at `path`: its tasks, checked by their workers
     /// (fingerprints), within the memory available.
     fn validate_file(&self, path: &std::path::Path) -> anyhow::Result<RunOptions> {
-        let mix = Mix::read(path)?;
+        self.validate_mix(Mix::read(path)?, 0)
+    }
+
+    /// A run of `mix`'s tasks, checked by their workers (fingerprints), within the memory
+    /// available with `held` bytes more (the files the parent loads).
+    fn validate_mix(&self, mix: Mix, held: u64) -> anyhow::Result<RunOptions> {
         let mut workload = mix.workload(self.seed, self.generation);
+        let what = match &mix.files {
+            Some(_) => format!("the tasks of --input {}", mix.path),
+            None => format!("the workload file {}", mix.path),
+        };
         let results = match self.results {
             Some(ResultMode::Matrices) => anyhow::bail!(
-                "--results matrices keeps n x n products; a workload file's results are checked \
+                "--results matrices keeps n x n products; the results of {what} are checked \
                  by each worker and not kept (--results fingerprints, its default)"
             ),
             _ => ResultMode::Fingerprints,
@@ -131,21 +178,33 @@ impl RunArgs {
                 .max(machine.cpus_allowed.len()),
         };
         let (available, source) = available_memory();
-        let need = mix.memory_bytes(in_flight).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the workload file {} is too large to count in bytes: smaller tasks",
-                mix.path
-            )
-        })?;
+        let need = mix
+            .memory_bytes(in_flight)
+            .and_then(|n| n.checked_add(held))
+            .ok_or_else(|| {
+                anyhow::anyhow!("{what} are too large to count in bytes: smaller tasks")
+            })?;
         if need > available / 10 * 9 {
+            let parent = if held > 0 {
+                format!(
+                    ", and every file's matrix loaded by the parent ({})",
+                    Bytes(held)
+                )
+            } else {
+                String::new()
+            };
             anyhow::bail!(
-                "the workload file {} needs {} (the operands and results of its {in_flight} \
-                 largest tasks at once, and a record of each of its {} tasks) but only {} is \
-                 available ({source}): fewer or smaller tasks, or fewer workers",
-                mix.path,
+                "{what} need {} (the operands and results of the {in_flight} largest tasks at \
+                 once, and a record of each of the {} tasks{parent}) but only {} is available \
+                 ({source}): fewer or smaller tasks, fewer workers{}",
                 Bytes(need),
                 mix.tasks(),
-                Bytes(available)
+                Bytes(available),
+                if held > 0 {
+                    ", or --loading workers"
+                } else {
+                    ""
+                }
             );
         }
         Ok(self.options(workload, Some(mix), results, None))
@@ -183,8 +242,14 @@ impl RunOptions {
         TaskSet {
             workload: &self.workload,
             mix: self.mix.as_ref(),
+            loaded: None,
         }
     }
+}
+
+/// `--loading`'s values.
+fn loading(s: &str) -> Result<Loading, String> {
+    s.parse()
 }
 
 /// `--preset`'s help, with the quick size of each operation.
@@ -229,6 +294,9 @@ impl RunArgs {
     pub fn validate(&self) -> anyhow::Result<RunOptions> {
         if let Some(path) = &self.workload {
             return self.validate_file(path);
+        }
+        if let Some(dir) = &self.input {
+            return self.validate_input(dir);
         }
         let machine = Machine::detect();
         let mut workload = self.preset.workload(machine.default_parallelism, self.op);
