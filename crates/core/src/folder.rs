@@ -32,15 +32,13 @@ use crate::task::{Dims, Input};
 use crate::workload::{Workload, unit_f64};
 use ndarray::{Array1, Array2, ArrayView2};
 use ndarray_npy::ReadNpyExt;
+use ndarray_npy::npy::header::{Header, ReadHeaderError};
 use serde::{Deserialize, Serialize};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The `.npy` magic string.
 const MAGIC: &[u8] = b"\x93NUMPY";
-
-/// Longest header accepted (NumPy writes 64-byte aligned headers of a few hundred bytes).
-const MAX_HEADER: usize = 1 << 20;
 
 /// Who reads the files (`--loading`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,56 +134,64 @@ pub struct LoadError {
 }
 
 /// Checks the header of the `.npy` file at `path` without reading its data: the matrix's
-/// shape and order, or what is wrong (without the file's name).
+/// shape and order, or what is wrong (without the file's name). The header is parsed by
+/// ndarray-npy's own reader, so a file that passes is one [`Files::read`] can read.
 pub fn header(path: &Path) -> Result<NpyFile, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let bytes = file
         .metadata()
         .map_err(|e| format!("cannot read its length: {e}"))?
         .len();
-    let mut start = [0u8; 12];
-    let got = read_up_to(&mut file, &mut start).map_err(|e| format!("cannot read: {e}"))?;
-    if got < 10 || &start[..6] != MAGIC {
+    let mut magic = [0u8; 6];
+    if read_up_to(&mut file, &mut magic).map_err(|e| format!("cannot read: {e}"))? < 6
+        || magic != MAGIC
+    {
         return Err("not a .npy file (no \\x93NUMPY magic at its start)".to_string());
     }
-    let (major, minor) = (start[6], start[7]);
-    let (len_bytes, header_len) = match major {
-        1 => (2, u16::from_le_bytes([start[8], start[9]]) as usize),
-        2 | 3 if got == 12 => (
-            4,
-            u32::from_le_bytes([start[8], start[9], start[10], start[11]]) as usize,
-        ),
-        2 | 3 => return Err("truncated: the .npy header ends early".to_string()),
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let h = Header::from_reader(&mut file).map_err(|e| match e {
+        ReadHeaderError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "truncated: the .npy header ends early".to_string()
+        }
+        ReadHeaderError::Io(e) => format!("cannot read: {e}"),
+        ReadHeaderError::Parse(e) => format!("bad .npy header: {e}"),
+    })?;
+    let header_bytes = file
+        .stream_position()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let descr = h.type_descriptor.to_string();
+    let descr = descr.trim_matches('\'');
+    if descr != "<f8" {
+        return Err(format!("dtype {descr}, expected float64 (<f8)"));
+    }
+    let shape = |dims: &[usize]| {
+        let inner: Vec<String> = dims.iter().map(usize::to_string).collect();
+        match dims {
+            [one] => format!("({one},)"),
+            _ => format!("({})", inner.join(", ")),
+        }
+    };
+    let (rows, cols) = match *h.shape.as_slice() {
+        [rows, cols] if rows > 0 && cols > 0 => (rows, cols),
+        [_, _] => return Err(format!("empty matrix (shape {})", shape(&h.shape))),
         _ => {
             return Err(format!(
-                "unsupported .npy version {major}.{minor} (1, 2 or 3 expected)"
+                "{}-D array (shape {}), expected a 2-D matrix",
+                h.shape.len(),
+                shape(&h.shape)
             ));
         }
     };
-    if header_len > MAX_HEADER {
-        return Err(format!(
-            "a .npy header of {header_len} bytes is beyond any NumPy writes"
-        ));
-    }
-    let prefix = 8 + len_bytes;
-    let mut text = vec![0u8; header_len];
-    let have = &start[prefix.min(got)..got];
-    text[..have.len().min(header_len)].copy_from_slice(&have[..have.len().min(header_len)]);
-    let rest = &mut text[have.len().min(header_len)..];
-    if read_up_to(&mut file, rest).map_err(|e| format!("cannot read: {e}"))? < rest.len() {
-        return Err("truncated: the .npy header ends early".to_string());
-    }
-    let text = String::from_utf8_lossy(&text);
-    let (rows, cols, fortran_order) = parse_header(&text)?;
     let data = (rows as u64)
         .checked_mul(cols as u64)
         .and_then(|e| e.checked_mul(8))
         .ok_or_else(|| format!("shape ({rows}, {cols}) is too large to count in bytes"))?;
-    let expected = (prefix + header_len) as u64 + data;
+    let expected = header_bytes + data;
     if bytes < expected {
         return Err(format!(
-            "truncated: {bytes} bytes, expected {expected} (header {} + {rows} x {cols} x 8)",
-            prefix + header_len
+            "truncated: {bytes} bytes, expected {expected} (header {header_bytes} + {rows} x \
+             {cols} x 8)"
         ));
     }
     if bytes > expected {
@@ -201,7 +207,7 @@ pub fn header(path: &Path) -> Result<NpyFile, String> {
             .unwrap_or_default(),
         rows,
         cols,
-        fortran_order,
+        fortran_order: h.layout.is_fortran(),
         bytes,
     })
 }
@@ -216,57 +222,6 @@ fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-/// Rows, columns and Fortran order from a header dictionary such as
-/// `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`.
-fn parse_header(text: &str) -> Result<(usize, usize, bool), String> {
-    let value = |key: &str| -> Result<&str, String> {
-        let at = text
-            .find(&format!("'{key}'"))
-            .ok_or_else(|| format!("the .npy header has no '{key}'"))?;
-        let after = text[at + key.len() + 2..].trim_start();
-        after
-            .strip_prefix(':')
-            .map(str::trim_start)
-            .ok_or_else(|| format!("the .npy header's '{key}' has no value"))
-    };
-    let descr = value("descr")?;
-    let descr = descr
-        .strip_prefix('\'')
-        .and_then(|d| d.split('\'').next())
-        .ok_or_else(|| "the .npy header's 'descr' is not a dtype string".to_string())?;
-    if descr != "<f8" {
-        return Err(format!("dtype {descr}, expected float64 (<f8)"));
-    }
-    let order = value("fortran_order")?;
-    let fortran_order = if order.starts_with("True") {
-        true
-    } else if order.starts_with("False") {
-        false
-    } else {
-        return Err("the .npy header's 'fortran_order' is neither True nor False".to_string());
-    };
-    let shape = value("shape")?;
-    let inner = shape
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| "the .npy header's 'shape' is not a tuple".to_string())?;
-    let dims: Vec<usize> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(|d| d.trim_end_matches('L').parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("the .npy header's shape ({inner}) is not a tuple of sizes"))?;
-    match dims.as_slice() {
-        &[rows, cols] if rows > 0 && cols > 0 => Ok((rows, cols, fortran_order)),
-        &[rows, cols] => Err(format!("empty matrix (shape ({rows}, {cols}))")),
-        _ => Err(format!(
-            "{}-D array (shape ({inner})), expected a 2-D matrix",
-            dims.len()
-        )),
-    }
 }
 
 /// A checked folder: its `.npy` files in name order, and what else it holds.
@@ -333,16 +288,16 @@ impl Folder {
 
     /// The one line that says what was ignored, if anything was.
     pub fn ignored_line(&self) -> Option<String> {
-        (!self.ignored.is_empty()).then(|| {
-            format!(
-                "--input {}: ignored {} entr{} that {} not .npy files: {}",
-                self.path.display(),
-                self.ignored.len(),
-                if self.ignored.len() == 1 { "y" } else { "ies" },
-                if self.ignored.len() == 1 { "is" } else { "are" },
-                self.ignored.join(", ")
-            )
-        })
+        let what = match self.ignored.len() {
+            0 => return None,
+            1 => "1 entry that is not a .npy file".to_string(),
+            n => format!("{n} entries that are not .npy files"),
+        };
+        Some(format!(
+            "--input {}: ignored {what}: {}",
+            self.path.display(),
+            self.ignored.join(", ")
+        ))
     }
 }
 
@@ -704,6 +659,15 @@ mod tests {
                     0,
                 ),
                 "empty matrix (shape (0, 3))",
+            ),
+            (
+                raw(
+                    d,
+                    "key.npy",
+                    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1, }",
+                    32,
+                ),
+                "bad .npy header: unknown key: 'x'",
             ),
             (d.join("text.npy"), "not a .npy file"),
             (d.join("tiny.npy"), "not a .npy file"),
