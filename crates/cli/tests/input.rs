@@ -25,7 +25,7 @@ fn npy(
         "{{'descr': '{descr}', 'fortran_order': {}, 'shape': ({rows}, {cols}), }}",
         if fortran { "True" } else { "False" }
     );
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -51,7 +51,7 @@ fn npy(
 /// followed by `data` zero bytes.
 fn raw(dir: &Path, name: &str, shape: &str, data: usize) {
     let mut header = format!("{{'descr': '<f8', 'fortran_order': False, {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -246,6 +246,9 @@ fn an_injected_corruption_fails_the_task_naming_its_file() {
     );
 }
 
+/// Writes one file into a folder.
+type MakeFile = dyn Fn(&Path);
+
 /// The front binary alone (no engine is reached): exit status 2 and one line.
 fn rejected(args: &[&str]) -> String {
     let out = Command::new(EXE)
@@ -266,7 +269,7 @@ fn rejected(args: &[&str]) -> String {
 
 #[test]
 fn every_bad_file_is_one_line_naming_it_before_anything_runs() {
-    let cases: [(&str, &dyn Fn(&Path), &str); 6] = [
+    let cases: [(&str, &MakeFile, &str); 6] = [
         (
             "text.npy",
             &|d| std::fs::write(d.join("text.npy"), "1,2\n3,4\n").unwrap(),

@@ -20,7 +20,7 @@
 //!   when that one has k rows (A B, both used), otherwise by its own transpose (A A^T, m x k
 //!   times k x m). Every task's dimensions are known from the headers.
 //!
-//! The tasks then run as a workload file's ([`crate::mix`]): one group per task, one
+//! The tasks then run as a workload file's (`Mix::from_files`): one group per task, one
 //! dynamic queue that hands them out largest first by FLOPs, each result checked by its
 //! worker. **Loading** ([`Loading`]) is done by the workers (each reads its task's files when
 //! it takes the task, in place of generating: the task-seconds the record calls `load`) or
@@ -544,7 +544,7 @@ mod tests {
     /// A .npy file of `header` (the dictionary) and `data` bytes, version 1.0.
     fn raw(dir: &Path, name: &str, header: &str, data: usize) -> PathBuf {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
