@@ -236,6 +236,80 @@ mod tests {
         );
     }
 
+    /// Tasks from `.npy` files are loaded in place of generated, whoever loads; a file gone
+    /// since the check ends the feed with an error naming it and its task.
+    #[test]
+    fn files_are_loaded_in_place_of_generated_and_a_missing_one_ends_the_feed() {
+        use blaspar_core::folder::{Files, Folder, Loading};
+        use blaspar_core::mix::Mix;
+        use ndarray_npy::WriteNpyExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (name, n) in [("a.npy", 5), ("b.npy", 7), ("c.npy", 3)] {
+            let m = ndarray::Array2::from_shape_fn((n, n), |(i, j)| (i * n + j) as f64);
+            m.write_npy(std::fs::File::create(dir.path().join(name)).unwrap())
+                .unwrap();
+        }
+        let files = Files::plan(
+            Folder::scan(dir.path()).unwrap(),
+            Operation::Qr,
+            Loading::Workers,
+        )
+        .unwrap();
+        let mix = Mix::from_files(files);
+        for generation in [Generation::Serial, Generation::Overlapped] {
+            let w = mix.workload(0, generation);
+            let set = TaskSet {
+                workload: &w,
+                mix: Some(&mix),
+                loaded: None,
+            };
+            let mut queue = 0..set.count();
+            let mut seen = Vec::new();
+            feed(
+                set,
+                1,
+                || queue.next().map(|i| (set.task_at(i), ())),
+                std::time::Instant::now,
+                |i| -> Result<(), Fail> {
+                    seen.push((i.task, i.input.a().dim()));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                seen,
+                [(1, (7, 7)), (0, (5, 5)), (2, (3, 3))],
+                "{generation}"
+            );
+        }
+        std::fs::remove_file(dir.path().join("a.npy")).unwrap();
+        for generation in [Generation::Serial, Generation::Overlapped] {
+            let w = mix.workload(0, generation);
+            let set = TaskSet {
+                workload: &w,
+                mix: Some(&mix),
+                loaded: None,
+            };
+            let mut queue = 0..set.count();
+            let mut done = Vec::new();
+            let result = feed(
+                set,
+                1,
+                || queue.next().map(|i| (set.task_at(i), ())),
+                std::time::Instant::now,
+                |i| -> Result<(), LoadError> {
+                    done.push(i.task);
+                    Ok(())
+                },
+            );
+            let err = result.unwrap_err();
+            assert_eq!(err.task, 0, "{generation}");
+            assert!(err.file.ends_with("a.npy"), "{err}");
+            // Task c, after a in the queue, never ran.
+            assert_eq!(done, [1], "{generation}");
+        }
+    }
+
     /// The generator takes at most one task ahead of its worker, and makes it on a thread
     /// other than the worker's.
     #[test]

@@ -157,7 +157,7 @@ impl RunArgs {
     fn validate_mix(&self, mix: Mix, held: u64) -> anyhow::Result<RunOptions> {
         let mut workload = mix.workload(self.seed, self.generation);
         let what = match &mix.files {
-            Some(_) => format!("the tasks of --input {}", mix.path),
+            Some(_) => format!("the folder {} (--input)", mix.path),
             None => format!("the workload file {}", mix.path),
         };
         let results = match self.results {
@@ -182,7 +182,7 @@ impl RunArgs {
             .memory_bytes(in_flight)
             .and_then(|n| n.checked_add(held))
             .ok_or_else(|| {
-                anyhow::anyhow!("{what} are too large to count in bytes: smaller tasks")
+                anyhow::anyhow!("{what} is too large to count in bytes: smaller tasks")
             })?;
         if need > available / 10 * 9 {
             let parent = if held > 0 {
@@ -194,9 +194,9 @@ impl RunArgs {
                 String::new()
             };
             anyhow::bail!(
-                "{what} need {} (the operands and results of the {in_flight} largest tasks at \
-                 once, and a record of each of the {} tasks{parent}) but only {} is available \
-                 ({source}): fewer or smaller tasks, fewer workers{}",
+                "{what} needs {} (the operands and results of its {in_flight} largest tasks at \
+                 once, and a record of each of its {} tasks{parent}) but only {} is available \
+                 ({source}): fewer or smaller tasks, or fewer workers{}",
                 Bytes(need),
                 mix.tasks(),
                 Bytes(available),
@@ -488,6 +488,81 @@ mod tests {
             err,
             format!("{path} line 4: key `count`: must be at least 1")
         );
+    }
+
+    /// A sparse float64 `.npy` file of `n` x `n` (its data all zero, taking no disk).
+    fn sparse_npy(dir: &std::path::Path, name: &str, n: usize) {
+        let mut header =
+            format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {n}), }}");
+        while !(10 + header.len() + 1).is_multiple_of(64) {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(bytes.len() as u64 + (n * n * 8) as u64).unwrap();
+    }
+
+    fn input(dir: &std::path::Path, extra: &[&str]) -> anyhow::Result<RunOptions> {
+        let mut line = vec!["run", "-s", "threads-2", "--input", dir.to_str().unwrap()];
+        line.extend_from_slice(extra);
+        Cli::try_parse_from(line).unwrap().run.validate()
+    }
+
+    #[test]
+    fn an_input_folder_runs_its_files_as_tasks_checked_by_their_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        sparse_npy(dir.path(), "a.npy", 6);
+        sparse_npy(dir.path(), "b.npy", 9);
+        let opts = input(dir.path(), &["--op", "qr", "--seed", "5"]).unwrap();
+        let files = opts.tasks().files().expect("tasks from files").clone();
+        assert_eq!((files.tasks.len(), files.loading), (2, Loading::Workers));
+        assert_eq!((opts.workload.tasks, opts.workload.size), (2, 9));
+        assert_eq!(opts.results, ResultMode::Fingerprints);
+        // Largest first: b (9 x 9) before a.
+        assert_eq!(opts.tasks().task_at(0), 1);
+        let opts = input(
+            dir.path(),
+            &["--loading", "parent", "--generation", "overlapped"],
+        );
+        assert_eq!(
+            opts.unwrap().tasks().files().unwrap().loading,
+            Loading::Parent
+        );
+        let err = input(dir.path(), &["--generation", "parallel"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--generation parallel"), "{err}");
+        let err = input(dir.path(), &["--results", "matrices"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("(--input) are checked by each worker"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_the_parent_cannot_hold_are_refused_and_workers_may_load_them() {
+        // 1000 files of 10000 x 10000 (800 MB each, sparse): 800 GB for the parent to hold,
+        // three matrices per task in flight for the workers.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..1000 {
+            sparse_npy(dir.path(), &format!("m{i:04}.npy"), 10_000);
+        }
+        let err = input(dir.path(), &["--op", "qr", "--loading", "parent"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("every file's matrix loaded by the parent (745.1 GiB)")
+                && err.contains("or --loading workers"),
+            "{err}"
+        );
+        assert!(input(dir.path(), &["--op", "qr"]).is_ok());
     }
 
     #[test]
