@@ -162,8 +162,12 @@ impl RunArgs {
         };
         let results = match self.results {
             Some(ResultMode::Matrices) => anyhow::bail!(
-                "--results matrices keeps n x n products; the results of {what} are checked \
-                 by each worker and not kept (--results fingerprints, its default)"
+                "--results matrices keeps n x n products; {} results are checked by each \
+                 worker and not kept (--results fingerprints, its default)",
+                match mix.files {
+                    Some(_) => "an input folder's",
+                    None => "a workload file's",
+                }
             ),
             _ => ResultMode::Fingerprints,
         };
