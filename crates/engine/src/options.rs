@@ -545,7 +545,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("(--input) are checked by each worker"),
+            err.contains("an input folder's results are checked"),
             "{err}"
         );
     }
