@@ -64,7 +64,7 @@ pub struct RunArgs {
     /// it takes the task: parallel loading; with --generation overlapped, the next task's
     /// while the current one computes) or parent (every file before the workers start,
     /// into shared memory the workers read: sequential loading, a wall phase of its own,
-    /// counted in the run's seconds). The time split calls it load
+    /// counted in the run's seconds). Default: workers. The time split calls it load
     #[arg(long, value_parser = loading, requires = "input")]
     pub loading: Option<Loading>,
     /// Seed of the data generator (Xoshiro256++).
