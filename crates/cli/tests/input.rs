@@ -91,14 +91,10 @@ fn run(strategy: &str, dir: &Path, extra: &[&str]) -> (Output, Option<RunRecord>
         .arg(&json)
         .output()
         .expect("blaspar starts");
-    let record = std::fs::read(&json).ok().map(|b| {
-        // A failed task's infinite error is written as null (JSON has no infinity).
-        serde_json::from_slice(&b).unwrap_or_else(|e| {
-            assert!(!out.status.success(), "a verified run's record parses: {e}");
-            None
-        })
-    });
-    (out, record.flatten())
+    let record = std::fs::read(&json)
+        .ok()
+        .map(|b| serde_json::from_slice(&b).expect("the record parses"));
+    (out, record)
 }
 
 fn text(out: &Output) -> String {
@@ -227,9 +223,11 @@ fn an_svd_folder_and_cholesky_of_the_lower_triangle() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    if let Some(r) = record {
-        assert!(!r.results_verified);
-    }
+    // Recorded as every failed verification is: the task's error is infinite (no result).
+    let r = record.expect("a record");
+    assert!(!r.results_verified);
+    assert_eq!(r.verification.failed_tasks[0].task, 1);
+    assert!(r.verification.failed_tasks[0].rel_error.is_infinite());
 }
 
 #[test]

@@ -337,7 +337,9 @@ pub struct FailedTask {
     pub task: usize,
     /// The row of C where Freivalds' check failed (gemm; `null` for the other operations).
     pub row: Option<usize>,
-    /// The check's value: Freivalds' relative error, or `residual / (norm n eps)`.
+    /// The check's value: Freivalds' relative error, or `residual / (norm n eps)`; `null`
+    /// when there was no result to check (the library failed: infinite).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub rel_error: f64,
     /// Which check failed, in words (the operations beyond gemm; absent for gemm).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,7 +355,9 @@ pub struct Verification {
     /// The largest accepted value: Freivalds' relative tolerance per row, `4 (n + 2) eps`,
     /// or the operations' ratio threshold (30).
     pub tolerance: f64,
-    /// Worst value over all tasks (and rows, for gemm).
+    /// Worst value over all tasks (and rows, for gemm); `null` when a task had no result
+    /// to check (infinite).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub worst_rel_error: f64,
     /// Tasks that failed (empty when all passed).
     pub failed_tasks: Vec<FailedTask>,
@@ -481,6 +485,12 @@ pub struct RunRecord {
     pub pinning: Option<Pinning>,
 }
 
+/// A check's value as written: JSON has no infinity, so serde_json writes an infinite
+/// value (a task whose library call failed has no result to check) as `null`.
+fn null_as_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
+
 /// Length of the union of half-open intervals `[start, end)`.
 pub fn union_length(intervals: &mut [(f64, f64)]) -> f64 {
     intervals.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -511,6 +521,20 @@ mod tests {
         assert_eq!(union_length(&mut []), 0.0);
         assert_eq!(union_length(&mut [(0.0, 1.0), (0.5, 2.0), (3.0, 4.0)]), 3.0);
         assert_eq!(union_length(&mut [(3.0, 4.0), (0.0, 1.0)]), 2.0);
+    }
+
+    #[test]
+    fn a_failed_check_without_a_result_reads_back_as_infinite() {
+        let failed = FailedTask {
+            task: 3,
+            row: None,
+            rel_error: f64::INFINITY,
+            check: Some("dpotrf: info 1".to_string()),
+        };
+        let text = serde_json::to_string(&failed).unwrap();
+        assert!(text.contains("\"rel_error\":null"), "{text}");
+        let back: FailedTask = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, failed);
     }
 
     #[test]
