@@ -316,6 +316,8 @@ pub struct Files {
     pub op: Operation,
     pub tasks: Vec<FileTask>,
     pub loading: Loading,
+    /// Where each file's matrix starts in the parent's buffer ([`Files::offsets`]).
+    offsets: Vec<usize>,
 }
 
 impl Files {
@@ -339,11 +341,13 @@ impl Files {
                     .collect()
             }
         };
+        let offsets = offsets(&folder.files);
         Ok(Files {
             folder,
             op,
             tasks,
             loading,
+            offsets,
         })
     }
 
@@ -391,15 +395,8 @@ impl Files {
 
     /// Where each file's matrix starts in the parent's buffer (C order, file after file),
     /// in elements; the last entry is the buffer's length.
-    pub fn offsets(&self) -> Vec<usize> {
-        let mut offsets = Vec::with_capacity(self.folder.files.len() + 1);
-        let mut next = 0usize;
-        offsets.push(0);
-        for f in &self.folder.files {
-            next += f.elements();
-            offsets.push(next);
-        }
-        offsets
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
     }
 
     /// Reads file `index` (its data, in either order), checking that it still has the
@@ -423,7 +420,7 @@ impl Files {
 
     /// Reads every file into `buffer` (C order, at [`Files::offsets`]): the parent's load.
     pub fn read_all(&self, buffer: &mut [f64]) -> Result<(), LoadError> {
-        let offsets = self.offsets();
+        let offsets = &self.offsets;
         for i in 0..self.folder.files.len() {
             let m = self.read(i).map_err(|why| LoadError {
                 task: self.task_of(i),
@@ -448,7 +445,7 @@ impl Files {
 
     /// File `index`'s matrix in the parent's `buffer` ([`Files::read_all`]).
     pub fn view<'b>(&self, buffer: &'b [f64], index: usize) -> ArrayView2<'b, f64> {
-        let offsets = self.offsets();
+        let offsets = &self.offsets;
         let f = &self.folder.files[index];
         ArrayView2::from_shape(
             (f.rows, f.cols),
@@ -495,6 +492,16 @@ impl Files {
             Operation::Qr | Operation::Svd => Input::Single(a),
         })
     }
+}
+
+/// Where each file's matrix starts, file after file, in elements, and the total.
+fn offsets(files: &[NpyFile]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(files.iter().scan(0usize, |next, f| {
+            *next += f.elements();
+            Some(*next)
+        }))
+        .collect()
 }
 
 /// gemm's pairing: file A (m x k) with the next unused file when that one has k rows,
@@ -768,6 +775,7 @@ mod tests {
             op: Operation::Gemm,
             tasks,
             loading: Loading::Workers,
+            offsets: offsets(&files),
         };
         let dims: Vec<String> = (0..4).map(|t| plan.dims(t).to_string()).collect();
         assert_eq!(dims, ["3x4x5", "2x6x2", "2x2x7", "5"]);

@@ -35,10 +35,9 @@ use crate::execution::{
     stop_requested,
 };
 use crate::feed::{Inputs, Sink, check, compute, feed};
-use crate::loaded::SharedFiles;
+use crate::loaded::{FilesForWorkers, SharedFiles};
 use crate::pin::{Placement, Plan, Seen, Watch};
 use crate::store::{ResultStore, SharedQueue};
-use blaspar_core::folder::Files;
 use blaspar_core::mix::{Group, Mix, TaskSet};
 use blaspar_core::operation::Operation;
 use blaspar_core::task::{Failed, Passed};
@@ -97,10 +96,10 @@ pub struct WorkerSpec {
     /// A workload file's groups (the worker rebuilds its tasks and their order from them).
     #[serde(default)]
     pub mix: Option<Vec<Group>>,
-    /// `--input`'s folder and tasks (the worker rebuilds its tasks from them; `mix` is then
-    /// `None`).
+    /// Descriptor of `--input`'s folder and tasks ([`FilesForWorkers`]; the worker rebuilds
+    /// its tasks from them, and `mix` is `None`).
     #[serde(default)]
-    pub files: Option<Files>,
+    pub files_fd: Option<RawFd>,
     /// Descriptor of the files the parent loaded (`--loading parent`), with their number
     /// of values.
     #[serde(default)]
@@ -128,6 +127,7 @@ impl WorkerSpec {
         settings: &WorkerSettings,
         store: Option<&ResultStore>,
         queue: &SharedQueue,
+        files: Option<&FilesForWorkers>,
     ) -> WorkerSpec {
         let workload = tasks.workload;
         let init = settings.init.clone().unwrap_or(EngineInit {
@@ -146,7 +146,7 @@ impl WorkerSpec {
                 .mix
                 .filter(|m| m.files.is_none())
                 .map(|m| m.groups.clone()),
-            files: tasks.files().cloned(),
+            files_fd: files.map(FilesForWorkers::fd),
             loaded: tasks.loaded.map(|l| (l.fd, l.values.len())),
             channel_fd: -1,
             store_fd: store.map(ResultStore::fd),
@@ -322,6 +322,8 @@ pub enum ProcError {
     Interrupted(#[from] Interrupted),
     #[error(transparent)]
     Queue(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Files(#[from] crate::loaded::LoadedError),
 }
 
 impl ProcError {
@@ -369,6 +371,8 @@ pub struct ProcessPool {
     keep_products: bool,
     timeout: Duration,
     plan: Plan,
+    /// `--input`'s files and tasks, for the workers to read at start.
+    files: Option<FilesForWorkers>,
 }
 
 /// What every worker's `ready` must say.
@@ -403,8 +407,17 @@ impl ProcessPool {
             keep_products: store.is_some(),
             timeout,
             plan: plan.clone(),
+            files: tasks.files().map(FilesForWorkers::new).transpose()?,
         };
-        let spec = WorkerSpec::first(backend, strategy, tasks, settings, store, &pool.queue);
+        let spec = WorkerSpec::first(
+            backend,
+            strategy,
+            tasks,
+            settings,
+            store,
+            &pool.queue,
+            pool.files.as_ref(),
+        );
         let started = Instant::now();
         for index in 0..strategy.workers() {
             pool.stop_point(STARTING)?;
@@ -948,6 +961,7 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
     let inherit: Vec<RawFd> = [spec.channel_fd, spec.queue_fd]
         .into_iter()
         .chain(spec.store_fd)
+        .chain(spec.files_fd)
         .chain(spec.loaded.map(|(fd, _)| fd))
         .collect();
     let parent = spec.parent_pid;
@@ -1221,8 +1235,13 @@ fn serve<B: Backend>(
 ) -> anyhow::Result<()> {
     let backend = init_backend(spec, init)?;
     let w = spec.workload;
-    let mix = match (&spec.mix, &spec.files) {
-        (_, Some(files)) => Some(Mix::from_files(files.clone())),
+    let files = match spec.files_fd {
+        // SAFETY: the parent wrote the files and tasks and kept this descriptor open for us.
+        Some(fd) => Some(unsafe { FilesForWorkers::read_inherited(fd) }?),
+        None => None,
+    };
+    let mix = match (&spec.mix, files) {
+        (_, Some(files)) => Some(Mix::from_files(files)),
         (Some(groups), None) => Some(Mix::from_groups(
             "the parent's workload file".to_string(),
             groups.clone(),
