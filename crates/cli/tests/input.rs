@@ -230,6 +230,24 @@ fn an_svd_folder_and_cholesky_of_the_lower_triangle() {
     assert!(r.verification.failed_tasks[0].rel_error.is_infinite());
 }
 
+/// A folder of more files than a worker's spec could list in its environment (128 KiB a
+/// variable): worker processes read the files and tasks from shared memory.
+#[test]
+fn worker_processes_take_a_folder_of_many_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1500 {
+        c(
+            dir.path(),
+            &format!("a-matrix-with-a-rather-long-file-name-{i:05}.npy"),
+            (3, 3),
+            i,
+        );
+    }
+    let (out, record) = run("procs-2", dir.path(), &["--op", "qr"]);
+    assert!(out.status.success(), "{}", text(&out));
+    check_record(&record.unwrap(), "procs-2", Loading::Workers, 1500);
+}
+
 #[test]
 fn an_injected_corruption_fails_the_task_naming_its_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -311,7 +311,7 @@ fn refuse_unproven<B: Backend>(
         anyhow::bail!(
             "task {}'s product did not reach {}'s dgemm (ndarray's .dot uses its own matrixmultiply \
              when no dimension exceeds 7 or the layout is not BLAS-compatible): these figures would not \
-             measure {}; use a larger --size (or larger dimensions in the workload file)",
+             measure {}; use a larger --size (or larger dimensions in the workload file or the --input folder)",
             t.task,
             backend.name(),
             backend.name()
