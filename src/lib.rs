@@ -57,6 +57,7 @@ impl BenchGroup {
         TaskSet {
             workload: &self.workload,
             mix: self.mix.as_ref(),
+            loaded: None,
         }
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod args;
 pub mod backend;
+pub mod folder;
 pub mod history;
 pub mod kind;
 pub mod machine;

@@ -33,6 +33,7 @@
 //! worker for its whole duration. The record's `time.task_seconds.idle_share` says how
 //! much imbalance remained.
 
+use crate::folder::{Files, LoadError, Loaded};
 use crate::operation::Operation;
 use crate::task::{Dims, Input};
 use crate::workload::{Bytes, Generation, Workload};
@@ -117,6 +118,9 @@ pub struct Mix {
     /// The first queue position of each group of `queue_groups`.
     queue_starts: Vec<usize>,
     tasks: usize,
+    /// The folder of `.npy` files the tasks come from (`run --input`), one group per task;
+    /// `None` for a workload file, whose operands come from the generator.
+    pub files: Option<Files>,
 }
 
 /// A workload file that cannot be used: one line naming the file, line and key.
@@ -306,6 +310,25 @@ impl Mix {
             queue_groups,
             queue_starts,
             tasks,
+            files: None,
+        }
+    }
+
+    /// The tasks of a folder of `.npy` files ([`crate::folder`]): one group per task (its
+    /// dimensions from the headers, `line` its first file's place in the folder), the same
+    /// queue, largest first.
+    pub fn from_files(files: Files) -> Mix {
+        let groups = (0..files.tasks.len())
+            .map(|t| Group {
+                op: files.op,
+                dims: files.dims(t),
+                count: 1,
+                line: files.tasks[t].a + 1,
+            })
+            .collect();
+        Mix {
+            files: Some(files.clone()),
+            ..Mix::from_groups(files.folder.path.display().to_string(), groups)
         }
     }
 
@@ -399,25 +422,46 @@ impl Mix {
         )
     }
 
-    /// Refuses a run with `in_flight` tasks at once that would need more than nine tenths
-    /// of the `available` memory (`source` says where that figure comes from), in one line
-    /// naming the file and what to change.
-    pub fn fits(&self, in_flight: usize, available: u64, source: &str) -> Result<(), String> {
-        let need = self.memory_bytes(in_flight).ok_or_else(|| {
-            format!(
-                "the workload file {} is too large to count in bytes: smaller tasks",
-                self.path
-            )
-        })?;
+    /// Refuses a run with `in_flight` tasks at once, and `held` bytes more (an input
+    /// folder's matrices, loaded by the parent), that would need more than nine tenths of
+    /// the `available` memory (`source` says where that figure comes from), in one line
+    /// naming the file or folder and what to change.
+    pub fn fits(
+        &self,
+        in_flight: usize,
+        held: u64,
+        available: u64,
+        source: &str,
+    ) -> Result<(), String> {
+        let what = match &self.files {
+            Some(_) => format!("the folder {} (--input)", self.path),
+            None => format!("the workload file {}", self.path),
+        };
+        let need = self
+            .memory_bytes(in_flight)
+            .and_then(|n| n.checked_add(held))
+            .ok_or_else(|| format!("{what} is too large to count in bytes: smaller tasks"))?;
         if need > available / 10 * 9 {
+            let parent = if held > 0 {
+                format!(
+                    ", and every file's matrix loaded by the parent ({})",
+                    Bytes(held)
+                )
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "the workload file {} needs {} (the operands and results of its {in_flight} \
-                 largest tasks at once, and a record of each of its {} tasks) but only {} is \
-                 available ({source}): fewer or smaller tasks, or fewer workers",
-                self.path,
+                "{what} needs {} (the operands and results of its {in_flight} largest tasks at \
+                 once, and a record of each of its {} tasks{parent}) but only {} is available \
+                 ({source}): fewer or smaller tasks, or fewer workers{}",
                 Bytes(need),
                 self.tasks(),
-                Bytes(available)
+                Bytes(available),
+                if held > 0 {
+                    ", or --loading workers"
+                } else {
+                    ""
+                }
             ));
         }
         Ok(())
@@ -500,6 +544,9 @@ pub struct TaskSet<'a> {
     /// Seed, generation and task count (a file's: [`Mix::workload`]).
     pub workload: &'a Workload,
     pub mix: Option<&'a Mix>,
+    /// With `--input DIR --loading parent`: every file's matrix, loaded by the parent
+    /// before the run ([`Files::read_all`]), which the workers take their operands from.
+    pub loaded: Option<Loaded<'a>>,
 }
 
 impl<'a> From<&'a Workload> for TaskSet<'a> {
@@ -507,6 +554,7 @@ impl<'a> From<&'a Workload> for TaskSet<'a> {
         TaskSet {
             workload,
             mix: None,
+            loaded: None,
         }
     }
 }
@@ -537,6 +585,21 @@ impl TaskSet<'_> {
     pub fn input(&self, task: usize, threads: usize) -> Input {
         let s = self.shape(task);
         s.op.input_shaped(self.workload, task, s.dims, threads)
+    }
+
+    /// The folder of `.npy` files the tasks come from (`--input`), if they do.
+    pub fn files(&self) -> Option<&Files> {
+        self.mix.and_then(|m| m.files.as_ref())
+    }
+
+    /// Task `task`'s operands: from its files (`--input`: read from the folder, or taken
+    /// from what the parent loaded), else from the pinned generator ([`TaskSet::input`]).
+    /// A file that cannot be read any more is an error naming it and the task.
+    pub fn load(&self, task: usize, threads: usize) -> Result<Input, LoadError> {
+        match self.files() {
+            Some(files) => files.input(self.workload, task, self.loaded.map(|l| l.values)),
+            None => Ok(self.input(task, threads)),
+        }
     }
 
     /// FLOPs of every task together.
@@ -648,6 +711,7 @@ count = 3
         let set = TaskSet {
             workload: &w,
             mix: Some(&mix),
+            loaded: None,
         };
         assert_eq!(set.task_at(0), 5);
         assert_eq!(set.count(), 10);

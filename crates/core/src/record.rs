@@ -28,7 +28,11 @@ use std::collections::BTreeMap;
 ///   its threads ran); `null` in older records, which ran unpinned.
 /// - 7: `time.task_seconds.idle_share` (0 when absent) and, for a run of a workload file,
 ///   `workload_file` (absent otherwise).
-pub const SCHEMA_VERSION: u32 = 7;
+/// - 8: a run over a folder of `.npy` files (`run --input DIR`) has `input` (the folder,
+///   its files, its tasks, total bytes, who loaded them); `time.wall.load` and
+///   `time.task_seconds.load` (0 when absent) hold its load time, and its `generate`
+///   fields are 0.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// A smallest and a largest value seen over all tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +75,12 @@ pub struct WallPhases {
     pub tasks: f64,
     /// Time during which at least one worker was generating data (union of intervals).
     pub generate: f64,
+    /// A run over `.npy` files (`input`): with `--loading parent`, the parent's load of
+    /// every file before the workers' run (included in `seconds_total`, which then times
+    /// loading and processing as the workers' loading does); with `--loading workers`, the
+    /// time during which at least one worker was loading (union of intervals). 0 otherwise.
+    #[serde(default)]
+    pub load: f64,
     /// Time during which at least one worker was multiplying (union of intervals).
     pub multiply: f64,
     /// Verification of every product, after the timed run (not in `seconds_total`).
@@ -82,6 +92,11 @@ pub struct WallPhases {
 pub struct TaskSeconds {
     /// Generating A and B.
     pub generate: f64,
+    /// A run over `.npy` files: loading each task's operands (reading its files with
+    /// `--loading workers`; taking them from the parent's shared memory with `parent`),
+    /// in place of `generate`. 0 otherwise.
+    #[serde(default)]
+    pub load: f64,
     /// Multiplying.
     pub multiply: f64,
     /// Checking the product in the worker (`--results fingerprints` only).
@@ -91,7 +106,7 @@ pub struct TaskSeconds {
     /// reply on the pipe; the product itself is already in shared memory). Zero in-process.
     #[serde(default)]
     pub transfer: f64,
-    /// generate + multiply + verify.
+    /// load + generate + multiply + verify.
     pub busy: f64,
     /// workers x seconds_total - busy: hand-out, waiting, transfer, imbalance.
     pub idle: f64,
@@ -189,6 +204,93 @@ pub struct WorkloadFile {
     pub order: String,
 }
 
+/// A run's folder of `.npy` files (`run --input DIR`): what its tasks were.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// The folder as given on the command line.
+    pub folder: String,
+    /// Who loaded the files: `workers` (each worker its task's files, when it takes the
+    /// task) or `parent` (every file before the workers' run, into shared memory).
+    pub loading: crate::folder::Loading,
+    /// Every `.npy` file, in name order (task files refer to these names).
+    pub files: Vec<InputFile>,
+    /// Entries of the folder that are not `.npy` files (ignored).
+    pub ignored: Vec<String>,
+    /// Every task, by id.
+    pub tasks: Vec<InputTask>,
+    /// Bytes of every file (headers and data).
+    pub total_bytes: u64,
+    /// Bytes of every matrix (float64 data alone; what `--loading parent` holds).
+    pub data_bytes: u64,
+    /// FLOPs of every task together (what `gflops` divides).
+    pub total_flops: f64,
+}
+
+/// One `.npy` file of an input folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    /// `C` or `F` (Fortran): the order its data are stored in.
+    pub order: String,
+    /// Its length, header included.
+    pub bytes: u64,
+}
+
+/// One task of an input folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputTask {
+    pub task: usize,
+    pub op: Operation,
+    /// Its files: A, then B for a product of two files (a product of one file is A A^T).
+    pub files: Vec<String>,
+    /// A is m x k, B is k x n (gemm); n x n otherwise.
+    pub dims: Dims,
+    pub flops: f64,
+}
+
+impl InputRecord {
+    /// The record of `mix`'s folder (`None` for a workload file).
+    pub fn of(mix: &Mix) -> Option<InputRecord> {
+        let files = mix.files.as_ref()?;
+        Some(InputRecord {
+            folder: files.folder.path.display().to_string(),
+            loading: files.loading,
+            files: files
+                .folder
+                .files
+                .iter()
+                .map(|f| InputFile {
+                    name: f.name.clone(),
+                    rows: f.rows,
+                    cols: f.cols,
+                    order: if f.fortran_order { "F" } else { "C" }.to_string(),
+                    bytes: f.bytes,
+                })
+                .collect(),
+            ignored: files.folder.ignored.clone(),
+            tasks: (0..mix.tasks())
+                .map(|t| InputTask {
+                    task: t,
+                    op: files.op,
+                    files: files.names(t),
+                    dims: files.dims(t),
+                    flops: mix.shape(t).flops(),
+                })
+                .collect(),
+            total_bytes: files.file_bytes(),
+            data_bytes: files.data_bytes(),
+            total_flops: mix.flops(),
+        })
+    }
+
+    /// The files of task `task`, joined with `and`.
+    pub fn files_of(&self, task: usize) -> Option<String> {
+        self.tasks.get(task).map(|t| t.files.join(" and "))
+    }
+}
+
 /// One group of a workload file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupRecord {
@@ -243,7 +345,9 @@ pub struct FailedTask {
     pub task: usize,
     /// The row of C where Freivalds' check failed (gemm; `null` for the other operations).
     pub row: Option<usize>,
-    /// The check's value: Freivalds' relative error, or `residual / (norm n eps)`.
+    /// The check's value: Freivalds' relative error, or `residual / (norm n eps)`; `null`
+    /// when there was no result to check (the library failed: infinite).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub rel_error: f64,
     /// Which check failed, in words (the operations beyond gemm; absent for gemm).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,7 +363,9 @@ pub struct Verification {
     /// The largest accepted value: Freivalds' relative tolerance per row, `4 (n + 2) eps`,
     /// or the operations' ratio threshold (30).
     pub tolerance: f64,
-    /// Worst value over all tasks (and rows, for gemm).
+    /// Worst value over all tasks (and rows, for gemm); `null` when a task had no result
+    /// to check (infinite).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub worst_rel_error: f64,
     /// Tasks that failed (empty when all passed).
     pub failed_tasks: Vec<FailedTask>,
@@ -369,6 +475,10 @@ pub struct RunRecord {
     /// The workload file the run's tasks came from (`run --workload`; absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_file: Option<WorkloadFile>,
+    /// The folder of `.npy` files the run's tasks came from (`run --input`; absent
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputRecord>,
     /// True only when every task's product passed verification.
     pub results_verified: bool,
     /// Verification details.
@@ -381,6 +491,12 @@ pub struct RunRecord {
     /// schema 6: unpinned).
     #[serde(default)]
     pub pinning: Option<Pinning>,
+}
+
+/// A check's value as written: JSON has no infinity, so serde_json writes an infinite
+/// value (a task whose library call failed has no result to check) as `null`.
+fn null_as_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// Length of the union of half-open intervals `[start, end)`.
@@ -413,6 +529,20 @@ mod tests {
         assert_eq!(union_length(&mut []), 0.0);
         assert_eq!(union_length(&mut [(0.0, 1.0), (0.5, 2.0), (3.0, 4.0)]), 3.0);
         assert_eq!(union_length(&mut [(3.0, 4.0), (0.0, 1.0)]), 2.0);
+    }
+
+    #[test]
+    fn a_failed_check_without_a_result_reads_back_as_infinite() {
+        let failed = FailedTask {
+            task: 3,
+            row: None,
+            rel_error: f64::INFINITY,
+            check: Some("dpotrf: info 1".to_string()),
+        };
+        let text = serde_json::to_string(&failed).unwrap();
+        assert!(text.contains("\"rel_error\":null"), "{text}");
+        let back: FailedTask = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, failed);
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn execute<B: Backend + ?Sized>(
         checks,
         startup_seconds: 0.0,
         store_seconds: 0.0,
+        load_seconds: 0.0,
         seconds_total,
         cpu_seconds,
         minor_faults,

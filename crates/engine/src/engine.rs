@@ -12,10 +12,13 @@
 
 use crate::execute::{ExecError, Workers};
 use crate::execution::{EngineInit, Execution, Interrupted, stop_on_signals, stop_point};
+use crate::loaded::SharedFiles;
 use crate::options::{RunArgs, RunOptions, parse_or_exit};
 use crate::procs::WorkerSettings;
 use crate::report;
 use crate::store::ResultStore;
+use blaspar_core::folder::Loading;
+use blaspar_core::mix::TaskSet;
 use blaspar_core::record::RunRecord;
 use blaspar_core::strategy::Placement;
 use blaspar_core::{Backend, ResultMode};
@@ -150,8 +153,33 @@ pub fn run_and_report<B: Backend>(
         }
         ResultMode::Fingerprints => None,
     };
-    let tasks = opts.tasks();
-    let mut exec = execute_run(backend, opts, store.as_mut(), &progress)?;
+    let files = opts.mix.as_ref().and_then(|m| m.files.as_ref());
+    if let Some(line) = files.and_then(|f| f.folder.ignored_line()) {
+        eprintln!("{line}");
+    }
+    // `--loading parent`: every file read before the workers start, as its own phase.
+    let shared = match files.filter(|f| f.loading == Loading::Parent) {
+        Some(files) => {
+            progress.announce(format!(
+                "loading {} files ({:.1} MB) into shared memory ...",
+                files.folder.files.len(),
+                files.data_bytes() as f64 / 1e6
+            ));
+            let shared = SharedFiles::load(files);
+            stop_point(|| "while loading the files; nothing was recorded".to_string())?;
+            Some(shared?)
+        }
+        None => None,
+    };
+    let tasks = TaskSet {
+        loaded: shared.as_ref().map(SharedFiles::loaded),
+        ..opts.tasks()
+    };
+    let mut exec = execute_run(backend, opts, tasks, store.as_mut(), &progress)?;
+    if let Some(shared) = &shared {
+        exec.load_seconds = shared.seconds();
+        exec.seconds_total += shared.seconds();
+    }
     exec.store_seconds = store.as_ref().map_or(0.0, ResultStore::ready_seconds);
     if let (Some(task), Some(store)) = (opts.inject_corruption, store.as_mut()) {
         store.slot_mut(task)[[0, 0]] += 1.0;
@@ -179,6 +207,9 @@ pub fn run_and_report<B: Backend>(
     if let Some(file) = &record.workload_file {
         println!("{}", report::workload_file_line(file));
     }
+    if let Some(input) = &record.input {
+        println!("{}", report::input_line(input));
+    }
     if let Some(path) = &opts.json {
         write_record(path, &record)?;
     }
@@ -199,10 +230,11 @@ pub fn run_and_report<B: Backend>(
 fn execute_run<B: Backend>(
     backend: &B,
     opts: &RunOptions,
+    tasks: TaskSet<'_>,
     store: Option<&mut ResultStore>,
     progress: &Progress,
 ) -> anyhow::Result<Execution> {
-    let (w, strategy, tasks) = (&opts.workload, opts.strategy, opts.tasks());
+    let (w, strategy) = (&opts.workload, opts.strategy);
     let settings = WorkerSettings {
         exe: opts.worker_exe.clone(),
         init: Some(EngineInit {
@@ -227,6 +259,10 @@ fn execute_run<B: Backend>(
         opts.pin,
     )?;
     progress.announce(match &opts.mix {
+        Some(mix) if mix.files.is_some() => format!(
+            "running the {} tasks of the files in {} (largest first) ...",
+            w.tasks, mix.path
+        ),
         Some(mix) => format!(
             "running the {} tasks of {} (largest first) ...",
             w.tasks, mix.path
@@ -273,14 +309,20 @@ fn refuse_unproven<B: Backend>(
         anyhow::bail!(
             "task {}'s product did not reach {}'s dgemm (ndarray's .dot uses its own matrixmultiply \
              when no dimension exceeds 7 or the layout is not BLAS-compatible): these figures would not \
-             measure {}; use a larger --size (or larger dimensions in the workload file)",
+             measure {}; use a larger --size (or larger dimensions in the workload file or the --input folder)",
             t.task,
             backend.name(),
             backend.name()
         );
     }
     if let Some(why) = record.verification.failure(record.tasks) {
-        anyhow::bail!("{why}");
+        // A task over files names them (a cholesky of a matrix that is not positive
+        // definite fails in the library: the file is what the user must look at).
+        let files = record.input.as_ref().and_then(|i| {
+            let task = record.verification.failed_tasks.first()?.task;
+            Some(format!(" (file {})", i.files_of(task)?))
+        });
+        anyhow::bail!("{why}{}", files.unwrap_or_default());
     }
     Ok(())
 }

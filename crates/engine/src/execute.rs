@@ -18,6 +18,7 @@ use crate::pin::{PinError, Placement as Placed, Plan, ProcessPinned, Watch};
 use crate::procs::{ProcError, ProcessPool, WorkerSettings};
 use crate::store::{ResultStore, SlotClaims, StoreError};
 use blaspar_core::backend::unsupported_reason;
+use blaspar_core::folder::LoadError;
 use blaspar_core::mix::TaskSet;
 use blaspar_core::operation::Operation;
 use blaspar_core::schedule::TaskQueue;
@@ -25,7 +26,7 @@ use blaspar_core::strategy::Placement;
 use blaspar_core::topology::PinMode;
 use blaspar_core::usage::{process_cpu_seconds, thread_cpu_seconds};
 use blaspar_core::{Backend, BlasThreads, Strategy};
-use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Why a strategy did not run.
@@ -43,6 +44,9 @@ pub enum ExecError {
     Interrupted(#[from] Interrupted),
     #[error(transparent)]
     Pin(#[from] PinError),
+    /// A task's `.npy` file could not be read when its worker took it (`--input`).
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 impl From<BatchError> for ExecError {
@@ -61,7 +65,10 @@ impl ExecError {
             ExecError::Unsupported(_) => blaspar_core::registry::EXIT_UNSUPPORTED,
             ExecError::Procs(p) => p.exit_code(),
             ExecError::Interrupted(i) => i.exit_code(),
-            ExecError::Pool { .. } | ExecError::Store(_) | ExecError::Pin(_) => 1,
+            ExecError::Pool { .. }
+            | ExecError::Store(_)
+            | ExecError::Pin(_)
+            | ExecError::Load(_) => 1,
         }
     }
 }
@@ -123,14 +130,17 @@ pub fn check_supported_tasks<B: Backend + ?Sized>(
     if let Some(mix) = tasks.mix
         && strategy.placement() == Placement::Batched
     {
+        let what = match mix.files {
+            Some(_) => format!(
+                "the tasks of --input {} are loaded from files one by one",
+                mix.path
+            ),
+            None => format!("the workload file {} mixes operations and shapes", mix.path),
+        };
         return Err(ExecError::Unsupported(Unsupported {
             strategy,
             backend: backend.name().to_string(),
-            reason: format!(
-                "the workload file {} mixes operations and shapes, and {strategy} is one \
-                 batched dgemm call over equal products",
-                mix.path
-            ),
+            reason: format!("{what}, and {strategy} is one batched dgemm call over equal products"),
         }));
     }
     tasks
@@ -278,6 +288,7 @@ impl Workers {
             tasks,
             threads: strategy.blas_threads(),
             on_task_done,
+            load_failed: AtomicBool::new(false),
         };
         let cpu0 = process_cpu_seconds();
         let faults0 = process_minor_faults();
@@ -294,6 +305,9 @@ impl Workers {
             let done: usize = per_worker.iter().map(|w| w.done.len()).sum();
             format!("during the tasks ({done} of {} done)", set.count())
         })?;
+        if let Some(failed) = per_worker.iter().find_map(|w| w.failed.clone()) {
+            return Err(ExecError::Load(failed));
+        }
         let mut exec = in_task_order(per_worker, set.count(), keep_products);
         exec.seconds_total = seconds_total;
         exec.cpu_seconds = cpu_seconds;
@@ -374,6 +388,7 @@ fn in_task_order(per_worker: Vec<WorkerResult>, tasks: usize, keep_products: boo
         checks,
         startup_seconds: 0.0,
         store_seconds: 0.0,
+        load_seconds: 0.0,
         seconds_total: 0.0,
         cpu_seconds: 0.0,
         minor_faults: 0,
@@ -387,11 +402,15 @@ struct InProcessJob<'a, B: Backend + ?Sized> {
     tasks: Tasks<'a>,
     threads: BlasThreads,
     on_task_done: &'a (dyn Fn() + Sync),
+    /// Set by a worker whose task's file could not be loaded.
+    load_failed: AtomicBool,
 }
 
 struct WorkerResult {
     stats: WorkerStats,
     done: Vec<(TaskTiming, TaskCheck)>,
+    /// The file that could not be loaded, which ended this worker (`--input`).
+    failed: Option<LoadError>,
 }
 
 impl<B: Backend + ?Sized> InProcessJob<'_, B> {
@@ -402,17 +421,22 @@ impl<B: Backend + ?Sized> InProcessJob<'_, B> {
         backend.set_threads(self.threads.count_or(backend.default_threads()));
         let mut done = Vec::new();
         // A stop signal ends the run at the next task; the owner reports it.
+        // A file another worker could not load ends the run too: take nothing more.
         let next = || match stop_requested() {
             Some(_) => None,
+            None if self.load_failed.load(Ordering::Relaxed) => None,
             None => self.tasks.next(),
         };
         let fed = feed(self.set, backend.threads(), next, Instant::now, |inputs| {
             done.push(self.do_task(index, inputs, t0));
             (self.on_task_done)();
-            Ok::<(), Infallible>(())
+            Ok::<(), LoadError>(())
         });
-        let Ok(()) = fed;
+        if fed.is_err() {
+            self.load_failed.store(true, Ordering::Relaxed);
+        }
         WorkerResult {
+            failed: fed.err(),
             stats: WorkerStats {
                 worker: index,
                 pid: None,

@@ -64,7 +64,11 @@ pub struct Execution {
     /// Making the result store ready, every page allocated and mapped (before the timed
     /// run; zero without a store).
     pub store_seconds: f64,
-    /// From the start of the timed run to the last task delivered, seconds.
+    /// `--input DIR --loading parent`: the parent's load of every file before the workers'
+    /// run (zero otherwise).
+    pub load_seconds: f64,
+    /// From the start of the timed run to the last task delivered, seconds; with
+    /// `load_seconds`, from the start of the parent's load.
     pub seconds_total: f64,
     /// CPU seconds of the run: this process, plus every worker process.
     pub cpu_seconds: f64,

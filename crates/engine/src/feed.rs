@@ -5,8 +5,14 @@
 //! pinned generator ([`Workload::generate_on`]; a workload file's task by its id,
 //! [`TaskSet::input`]) either way, so verification regenerates them. Thread workers and
 //! worker processes feed their tasks through [`feed`].
+//!
+//! Tasks from `.npy` files (`--input`) are loaded here in place of being generated
+//! ([`TaskSet::load`]): by the worker's thread, or by its generator thread one task ahead
+//! with `--generation overlapped`; a file that cannot be read ends the feed with an error
+//! naming it and the task. The `generated` interval is then the task's load time.
 
 use blaspar_core::Backend;
+use blaspar_core::folder::LoadError;
 use blaspar_core::mix::TaskSet;
 use blaspar_core::operation::Operation;
 use blaspar_core::task::{Failed, Input, Output, Passed, verify};
@@ -38,7 +44,7 @@ pub struct Inputs<T, C> {
 /// each task over through a rendezvous channel: it makes the next task's data while `work`
 /// runs and waits until `work` asks for them, so it takes at most one task ahead of its
 /// worker (which keeps the queue's dynamic balance and two tasks' inputs in memory).
-pub fn feed<T: Send, C: Send, E>(
+pub fn feed<T: Send, C: Send, E: From<LoadError>>(
     tasks: TaskSet<'_>,
     blas_threads: usize,
     mut next: impl FnMut() -> Option<(usize, T)> + Send,
@@ -46,21 +52,21 @@ pub fn feed<T: Send, C: Send, E>(
     mut work: impl FnMut(Inputs<T, C>) -> Result<(), E>,
 ) -> Result<(), E> {
     let generators = tasks.workload.generation.threads(blas_threads);
-    let generate = |(task, with): (usize, T)| {
+    let generate = |(task, with): (usize, T)| -> Result<Inputs<T, C>, LoadError> {
         let start = clock();
-        let input = tasks.input(task, generators);
-        Inputs {
+        let input = tasks.load(task, generators)?;
+        Ok(Inputs {
             task,
             with,
             op: tasks.shape(task).op,
             input,
             generated: (start, clock()),
-        }
+        })
     };
     match tasks.workload.generation {
         Generation::Serial | Generation::Parallel => {
             while let Some(taken) = next() {
-                work(generate(taken))?;
+                work(generate(taken)?)?;
             }
             Ok(())
         }
@@ -68,14 +74,19 @@ pub fn feed<T: Send, C: Send, E>(
             let (handover, ready) = sync_channel(0);
             s.spawn(move || {
                 while let Some(taken) = next() {
-                    // The worker stopped (its `work` failed): take nothing more.
-                    if handover.send(generate(taken)).is_err() {
+                    let made = generate(taken);
+                    let failed = made.is_err();
+                    // The worker stopped (its `work` failed): take nothing more; nor after
+                    // a file that could not be loaded (the worker ends with its error).
+                    if handover.send(made).is_err() || failed {
                         break;
                     }
                 }
             });
             // On an error `ready` is dropped here, which ends the generator.
-            ready.into_iter().try_for_each(work)
+            ready
+                .into_iter()
+                .try_for_each(|made| work(made.map_err(E::from)?))
         }),
     }
 }
@@ -133,6 +144,16 @@ mod tests {
     use blaspar_core::workload::Workload;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A test's failure: a task id, or a file that could not be loaded.
+    #[derive(Debug, PartialEq)]
+    struct Fail(usize);
+
+    impl From<LoadError> for Fail {
+        fn from(e: LoadError) -> Self {
+            Fail(e.task)
+        }
+    }
+
     fn workload(tasks: usize, generation: Generation) -> Workload {
         Workload {
             tasks,
@@ -160,7 +181,7 @@ mod tests {
                 2,
                 || queue.next().map(|t| (t, t * 10)),
                 std::time::Instant::now,
-                |i| -> Result<(), ()> {
+                |i| -> Result<(), Fail> {
                     assert_eq!(i.with, i.task * 10);
                     let (a, b) = w.generate(i.task);
                     assert_eq!(i.input, Input::Pair(a, b));
@@ -189,6 +210,7 @@ mod tests {
         let set = TaskSet {
             workload: &w,
             mix: Some(&mix),
+            loaded: None,
         };
         let mut queue = 0..set.count();
         let mut seen = Vec::new();
@@ -197,7 +219,7 @@ mod tests {
             1,
             || queue.next().map(|i| (set.task_at(i), ())),
             std::time::Instant::now,
-            |i| -> Result<(), ()> {
+            |i| -> Result<(), Fail> {
                 assert_eq!(i.input, set.input(i.task, 1));
                 seen.push((i.task, i.op, i.input.a().dim()));
                 Ok(())
@@ -212,6 +234,80 @@ mod tests {
                 (1, Operation::Gemm, (6, 4)),
             ]
         );
+    }
+
+    /// Tasks from `.npy` files are loaded in place of generated, whoever loads; a file gone
+    /// since the check ends the feed with an error naming it and its task.
+    #[test]
+    fn files_are_loaded_in_place_of_generated_and_a_missing_one_ends_the_feed() {
+        use blaspar_core::folder::{Files, Folder, Loading};
+        use blaspar_core::mix::Mix;
+        use ndarray_npy::WriteNpyExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (name, n) in [("a.npy", 5), ("b.npy", 7), ("c.npy", 3)] {
+            let m = ndarray::Array2::from_shape_fn((n, n), |(i, j)| (i * n + j) as f64);
+            m.write_npy(std::fs::File::create(dir.path().join(name)).unwrap())
+                .unwrap();
+        }
+        let files = Files::plan(
+            Folder::scan(dir.path()).unwrap(),
+            Operation::Qr,
+            Loading::Workers,
+        )
+        .unwrap();
+        let mix = Mix::from_files(files);
+        for generation in [Generation::Serial, Generation::Overlapped] {
+            let w = mix.workload(0, generation);
+            let set = TaskSet {
+                workload: &w,
+                mix: Some(&mix),
+                loaded: None,
+            };
+            let mut queue = 0..set.count();
+            let mut seen = Vec::new();
+            feed(
+                set,
+                1,
+                || queue.next().map(|i| (set.task_at(i), ())),
+                std::time::Instant::now,
+                |i| -> Result<(), Fail> {
+                    seen.push((i.task, i.input.a().dim()));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                seen,
+                [(1, (7, 7)), (0, (5, 5)), (2, (3, 3))],
+                "{generation}"
+            );
+        }
+        std::fs::remove_file(dir.path().join("a.npy")).unwrap();
+        for generation in [Generation::Serial, Generation::Overlapped] {
+            let w = mix.workload(0, generation);
+            let set = TaskSet {
+                workload: &w,
+                mix: Some(&mix),
+                loaded: None,
+            };
+            let mut queue = 0..set.count();
+            let mut done = Vec::new();
+            let result = feed(
+                set,
+                1,
+                || queue.next().map(|i| (set.task_at(i), ())),
+                std::time::Instant::now,
+                |i| -> Result<(), LoadError> {
+                    done.push(i.task);
+                    Ok(())
+                },
+            );
+            let err = result.unwrap_err();
+            assert_eq!(err.task, 0, "{generation}");
+            assert!(err.file.ends_with("a.npy"), "{err}");
+            // Task c, after a in the queue, never ran.
+            assert_eq!(done, [1], "{generation}");
+        }
     }
 
     /// The generator takes at most one task ahead of its worker, and makes it on a thread
@@ -231,7 +327,7 @@ mod tests {
                 (t < w.tasks).then_some((t, ()))
             },
             std::time::Instant::now,
-            |i| -> Result<(), ()> {
+            |i| -> Result<(), Fail> {
                 // Give the generator time to run ahead as far as it can.
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 ahead.push(taken.load(Ordering::SeqCst).min(w.tasks) - (i.task + 1));
@@ -256,9 +352,15 @@ mod tests {
                 (t < w.tasks).then_some((t, ()))
             },
             std::time::Instant::now,
-            |i| if i.task == 2 { Err(i.task) } else { Ok(()) },
+            |i| {
+                if i.task == 2 {
+                    Err(Fail(i.task))
+                } else {
+                    Ok(())
+                }
+            },
         );
-        assert_eq!(result, Err(2));
+        assert_eq!(result, Err(Fail(2)));
         assert!(taken.load(Ordering::SeqCst) <= 5, "{taken:?}");
     }
 }

@@ -4,6 +4,7 @@
 //! - [`execution`]: what a run produced (timings, thread read-backs, worker CPU time);
 //! - [`pin`]: `--pin`'s placement, and where threads ran;
 //! - [`store`]: the shared-memory result store and task counter;
+//! - [`loaded`]: `--input`'s files as the parent loaded them, in shared memory;
 //! - [`batched`], [`procs`]: the batched call, and worker processes (parent and worker
 //!   side);
 //! - [`execute`]: starts a strategy's workers (calling thread, rayon pool, processes) and
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod execute;
 pub mod execution;
 pub mod feed;
+pub mod loaded;
 pub mod options;
 pub mod pin;
 pub mod procs;

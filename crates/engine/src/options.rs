@@ -5,6 +5,7 @@
 use blaspar_core::args::{
     backend, generation, operation, pin, positive, positive_seconds, preset, result_mode, strategy,
 };
+use blaspar_core::folder::{Files, Folder, Loading};
 use blaspar_core::machine::{Machine, available_memory};
 use blaspar_core::mix::{Mix, TaskSet};
 use blaspar_core::operation::Operation;
@@ -49,6 +50,23 @@ pub struct RunArgs {
     /// batched-T (refused), and not appended to the history. See examples/mixed.toml
     #[arg(long, value_name = "FILE", conflicts_with_all = ["preset", "tasks", "size", "op"])]
     pub workload: Option<PathBuf>,
+    /// Folder of .npy files (float64, 2-D, C or Fortran order) whose matrices are the
+    /// tasks, instead of --preset/--tasks/--size: files in name order (other files are
+    /// ignored); every header is checked before anything runs. solve, cholesky, qr, eigh,
+    /// svd: one task per (square) file; cholesky and eigh read its lower triangle, as
+    /// LAPACK and NumPy do; solve's b comes from the generator (--seed). gemm: a file A
+    /// (m x k) is multiplied by the next unused file when that one has k rows (A B), else
+    /// by its own transpose (A A^T). Tasks run largest first by FLOPs and are checked by
+    /// their workers (fingerprints); the record lists the folder, files, tasks and loading
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "tasks", "size", "workload"])]
+    pub input: Option<PathBuf>,
+    /// With --input, who reads the files: workers (each worker reads its task's files when
+    /// it takes the task: parallel loading; with --generation overlapped, the next task's
+    /// while the current one computes) or parent (every file before the workers start,
+    /// into shared memory the workers read: sequential loading, a wall phase of its own,
+    /// counted in the run's seconds). Default: workers. The time split calls it load
+    #[arg(long, value_parser = loading, requires = "input")]
+    pub loading: Option<Loading>,
     /// Seed of the data generator (Xoshiro256++).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -108,15 +126,44 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// A run over the `.npy` files of `dir`: every header checked, the tasks made by the
+    /// folder's rule, then run as a workload file's tasks are.
+    fn validate_input(&self, dir: &std::path::Path) -> anyhow::Result<RunOptions> {
+        let loading = self.loading.unwrap_or_default();
+        let files = Files::plan(Folder::scan(dir)?, self.op, loading)?;
+        if self.generation == Generation::Parallel {
+            anyhow::bail!(
+                "--generation parallel makes each task's random data with several threads; \
+                 --input reads each task's operands from its files instead: use serial (the \
+                 worker reads them) or overlapped (the next task's files are read while the \
+                 current one computes)"
+            );
+        }
+        let parent_bytes = match loading {
+            Loading::Parent => files.data_bytes(),
+            Loading::Workers => 0,
+        };
+        self.validate_mix(Mix::from_files(files), parent_bytes)
+    }
+
     /// A run of the workload file at `path`: its tasks, checked by their workers
     /// (fingerprints), within the memory available.
     fn validate_file(&self, path: &std::path::Path) -> anyhow::Result<RunOptions> {
-        let mix = Mix::read(path)?;
+        self.validate_mix(Mix::read(path)?, 0)
+    }
+
+    /// A run of `mix`'s tasks, checked by their workers (fingerprints), within the memory
+    /// available with `held` bytes more (the files the parent loads).
+    fn validate_mix(&self, mix: Mix, held: u64) -> anyhow::Result<RunOptions> {
         let mut workload = mix.workload(self.seed, self.generation);
         let results = match self.results {
             Some(ResultMode::Matrices) => anyhow::bail!(
-                "--results matrices keeps n x n products; a workload file's results are checked \
-                 by each worker and not kept (--results fingerprints, its default)"
+                "--results matrices keeps n x n products; {} results are checked by each \
+                 worker and not kept (--results fingerprints, its default)",
+                match mix.files {
+                    Some(_) => "an input folder's",
+                    None => "a workload file's",
+                }
             ),
             _ => ResultMode::Fingerprints,
         };
@@ -131,7 +178,7 @@ impl RunArgs {
                 .max(machine.cpus_allowed.len()),
         };
         let (available, source) = available_memory();
-        mix.fits(in_flight, available, &source)
+        mix.fits(in_flight, held, available, &source)
             .map_err(anyhow::Error::msg)?;
         Ok(self.options(workload, Some(mix), results, None))
     }
@@ -168,8 +215,14 @@ impl RunOptions {
         TaskSet {
             workload: &self.workload,
             mix: self.mix.as_ref(),
+            loaded: None,
         }
     }
+}
+
+/// `--loading`'s values.
+fn loading(s: &str) -> Result<Loading, String> {
+    s.parse()
 }
 
 /// `--preset`'s help, with the quick size of each operation.
@@ -214,6 +267,9 @@ impl RunArgs {
     pub fn validate(&self) -> anyhow::Result<RunOptions> {
         if let Some(path) = &self.workload {
             return self.validate_file(path);
+        }
+        if let Some(dir) = &self.input {
+            return self.validate_input(dir);
         }
         let machine = Machine::detect();
         let mut workload = self.preset.workload(machine.default_parallelism, self.op);
@@ -405,6 +461,84 @@ mod tests {
             err,
             format!("{path} line 4: key `count`: must be at least 1")
         );
+    }
+
+    /// A sparse float64 `.npy` file of `n` x `n` (its data all zero, taking no disk).
+    fn sparse_npy(dir: &std::path::Path, name: &str, n: usize) {
+        let mut header =
+            format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {n}), }}");
+        while !(10 + header.len() + 1).is_multiple_of(64) {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(bytes.len() as u64 + (n * n * 8) as u64).unwrap();
+    }
+
+    fn input(dir: &std::path::Path, extra: &[&str]) -> anyhow::Result<RunOptions> {
+        let mut line = vec!["run", "-s", "threads-2", "--input", dir.to_str().unwrap()];
+        line.extend_from_slice(extra);
+        Cli::try_parse_from(line).unwrap().run.validate()
+    }
+
+    #[test]
+    fn an_input_folder_runs_its_files_as_tasks_checked_by_their_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        sparse_npy(dir.path(), "a.npy", 6);
+        sparse_npy(dir.path(), "b.npy", 9);
+        let opts = input(dir.path(), &["--op", "qr", "--seed", "5"]).unwrap();
+        let files = opts.tasks().files().expect("tasks from files").clone();
+        assert_eq!((files.tasks.len(), files.loading), (2, Loading::Workers));
+        assert_eq!((opts.workload.tasks, opts.workload.size), (2, 9));
+        assert_eq!(opts.results, ResultMode::Fingerprints);
+        // Largest first: b (9 x 9) before a.
+        assert_eq!(opts.tasks().task_at(0), 1);
+        let opts = input(
+            dir.path(),
+            &["--loading", "parent", "--generation", "overlapped"],
+        );
+        assert_eq!(
+            opts.unwrap().tasks().files().unwrap().loading,
+            Loading::Parent
+        );
+        let err = input(dir.path(), &["--generation", "parallel"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--generation parallel"), "{err}");
+        let err = input(dir.path(), &["--results", "matrices"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("an input folder's results are checked"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_the_parent_cannot_hold_are_refused_and_workers_may_load_them() {
+        // Sparse files (no disk) that hold twice the memory available together, while
+        // three of them per task in flight take under a fifth of it.
+        let (available, _) = available_memory();
+        let in_flight = Machine::detect().cpus_allowed.len().max(2);
+        let n = ((available / (16 * in_flight as u64) / 8) as f64).sqrt() as usize;
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..32 * in_flight {
+            sparse_npy(dir.path(), &format!("m{i:04}.npy"), n);
+        }
+        let err = input(dir.path(), &["--op", "qr", "--loading", "parent"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("every file's matrix loaded by the parent (")
+                && err.contains("or --loading workers"),
+            "{err}"
+        );
+        assert!(input(dir.path(), &["--op", "qr"]).is_ok());
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::execution::{
     stop_requested,
 };
 use crate::feed::{Inputs, Sink, check, compute, feed};
+use crate::loaded::{FilesForWorkers, SharedFiles};
 use crate::pin::{Placement, Plan, Seen, Watch};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::mix::{Group, Mix, TaskSet};
@@ -95,6 +96,14 @@ pub struct WorkerSpec {
     /// A workload file's groups (the worker rebuilds its tasks and their order from them).
     #[serde(default)]
     pub mix: Option<Vec<Group>>,
+    /// Descriptor of `--input`'s folder and tasks ([`FilesForWorkers`]; the worker rebuilds
+    /// its tasks from them, and `mix` is `None`).
+    #[serde(default)]
+    pub files_fd: Option<RawFd>,
+    /// Descriptor of the files the parent loaded (`--loading parent`), with their number
+    /// of values.
+    #[serde(default)]
+    pub loaded: Option<(RawFd, usize)>,
     /// Descriptor of the worker's end of its channel to the parent (a Unix socket).
     pub channel_fd: RawFd,
     /// Descriptor of the result store (`None`: fingerprints only).
@@ -118,6 +127,7 @@ impl WorkerSpec {
         settings: &WorkerSettings,
         store: Option<&ResultStore>,
         queue: &SharedQueue,
+        files: Option<&FilesForWorkers>,
     ) -> WorkerSpec {
         let workload = tasks.workload;
         let init = settings.init.clone().unwrap_or(EngineInit {
@@ -132,7 +142,12 @@ impl WorkerSpec {
             cache_dir: init.cache_dir,
             blas_threads: strategy.blas_threads().requested(),
             workload: *workload,
-            mix: tasks.mix.map(|m| m.groups.clone()),
+            mix: tasks
+                .mix
+                .filter(|m| m.files.is_none())
+                .map(|m| m.groups.clone()),
+            files_fd: files.map(FilesForWorkers::fd),
+            loaded: tasks.loaded.map(|l| (l.fd, l.values.len())),
             channel_fd: -1,
             store_fd: store.map(ResultStore::fd),
             queue_fd: queue.fd(),
@@ -307,6 +322,8 @@ pub enum ProcError {
     Interrupted(#[from] Interrupted),
     #[error(transparent)]
     Queue(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Files(#[from] crate::loaded::LoadedError),
 }
 
 impl ProcError {
@@ -354,6 +371,8 @@ pub struct ProcessPool {
     keep_products: bool,
     timeout: Duration,
     plan: Plan,
+    /// `--input`'s files and tasks, for the workers to read at start.
+    files: Option<FilesForWorkers>,
 }
 
 /// What every worker's `ready` must say.
@@ -388,8 +407,17 @@ impl ProcessPool {
             keep_products: store.is_some(),
             timeout,
             plan: plan.clone(),
+            files: tasks.files().map(FilesForWorkers::new).transpose()?,
         };
-        let spec = WorkerSpec::first(backend, strategy, tasks, settings, store, &pool.queue);
+        let spec = WorkerSpec::first(
+            backend,
+            strategy,
+            tasks,
+            settings,
+            store,
+            &pool.queue,
+            pool.files.as_ref(),
+        );
         let started = Instant::now();
         for index in 0..strategy.workers() {
             pool.stop_point(STARTING)?;
@@ -548,6 +576,7 @@ impl ProcessPool {
             checks,
             startup_seconds: 0.0,
             store_seconds: 0.0,
+            load_seconds: 0.0,
             seconds_total: 0.0,
             cpu_seconds: worker_cpu,
             minor_faults: worker_faults,
@@ -932,6 +961,8 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
     let inherit: Vec<RawFd> = [spec.channel_fd, spec.queue_fd]
         .into_iter()
         .chain(spec.store_fd)
+        .chain(spec.files_fd)
+        .chain(spec.loaded.map(|(fd, _)| fd))
         .collect();
     let parent = spec.parent_pid;
     // Made before the fork: the child only hands it to the kernel.
@@ -1204,13 +1235,28 @@ fn serve<B: Backend>(
 ) -> anyhow::Result<()> {
     let backend = init_backend(spec, init)?;
     let w = spec.workload;
-    let mix = spec
-        .mix
-        .clone()
-        .map(|groups| Mix::from_groups("the parent's workload file".to_string(), groups));
+    let files = match spec.files_fd {
+        // SAFETY: the parent wrote the files and tasks and kept this descriptor open for us.
+        Some(fd) => Some(unsafe { FilesForWorkers::read_inherited(fd) }?),
+        None => None,
+    };
+    let mix = match (&spec.mix, files) {
+        (_, Some(files)) => Some(Mix::from_files(files)),
+        (Some(groups), None) => Some(Mix::from_groups(
+            "the parent's workload file".to_string(),
+            groups.clone(),
+        )),
+        (None, None) => None,
+    };
+    let shared = match spec.loaded {
+        // SAFETY: the parent loaded the files and kept this descriptor open for us.
+        Some((fd, elements)) => Some(unsafe { SharedFiles::from_inherited_fd(fd, elements) }?),
+        None => None,
+    };
     let tasks = TaskSet {
         workload: &w,
         mix: mix.as_ref(),
+        loaded: shared.as_ref().map(SharedFiles::loaded),
     };
     let mut products = match spec.store_fd {
         // SAFETY: the parent created the store and kept this descriptor open for us.
@@ -1301,20 +1347,26 @@ fn run_tasks<B: Backend>(
                 threads,
                 || claims.next(),
                 monotonic_ns,
-                |inputs| {
+                |inputs| -> anyhow::Result<()> {
                     send(channel, &Reply::Took { task: inputs.task })?;
                     let done = do_task(backend, inputs, Sink::Slot, tasks.workload.corrupt);
-                    send(channel, &Reply::Done(done))
+                    Ok(send(channel, &Reply::Done(done))?)
                 },
             )?;
         }
         Products::Checked => {
             let next = || queue.next().map(|i| (tasks.task_at(i), ()));
-            feed(tasks, threads, next, monotonic_ns, |inputs| {
-                send(channel, &Reply::Took { task: inputs.task })?;
-                let done = do_task(backend, inputs, |()| Sink::Check, tasks.workload.corrupt);
-                send(channel, &Reply::Done(done))
-            })?;
+            feed(
+                tasks,
+                threads,
+                next,
+                monotonic_ns,
+                |inputs| -> anyhow::Result<()> {
+                    send(channel, &Reply::Took { task: inputs.task })?;
+                    let done = do_task(backend, inputs, |()| Sink::Check, tasks.workload.corrupt);
+                    Ok(send(channel, &Reply::Done(done))?)
+                },
+            )?;
         }
     }
     send(

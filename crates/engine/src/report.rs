@@ -3,12 +3,13 @@
 use crate::execution::{Execution, Interrupted, stop_point};
 use crate::store::ResultStore;
 use blaspar_core::ResultMode;
+use blaspar_core::folder::Loading;
 use blaspar_core::machine::{Machine, blas_env};
 use blaspar_core::mix::TaskSet;
 use blaspar_core::operation::Operation;
 use blaspar_core::record::{
-    FailedTask, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit, Verification,
-    WallPhases, WorkerUsage, WorkloadFile, union_length,
+    FailedTask, InputRecord, MinMax, RunRecord, SCHEMA_VERSION, TaskSeconds, TimeSplit,
+    Verification, WallPhases, WorkerUsage, WorkloadFile, union_length,
 };
 use blaspar_core::task::{Failed, Passed, THRESHOLD, verify_product};
 use blaspar_core::verify::tolerance;
@@ -227,12 +228,16 @@ pub fn record<'t, B: Backend + ?Sized>(
         operation: workload.operation,
         results: results.to_string(),
         seconds_total: total,
-        time: time_split(exec, workers, verify_seconds),
+        time: time_split(exec, workers, verify_seconds, tasks.files().is_some()),
         gflops: tasks.flops() / total / 1e9,
         cpu_utilisation: exec.cpu_seconds / total,
         minor_faults: Some(exec.minor_faults),
         workers_cpu: worker_usage(exec),
-        workload_file: tasks.mix.map(WorkloadFile::of),
+        workload_file: tasks
+            .mix
+            .filter(|m| m.files.is_none())
+            .map(WorkloadFile::of),
+        input: tasks.mix.and_then(InputRecord::of),
         results_verified: verification.failed_tasks.is_empty(),
         verification,
         machine: ctx.machine,
@@ -241,9 +246,18 @@ pub fn record<'t, B: Backend + ?Sized>(
     }
 }
 
-/// Where the time of a run went: wall-clock phases and summed task-seconds.
-fn time_split(exec: &Execution, workers: usize, verify_seconds: f64) -> TimeSplit {
+/// Where the time of a run went: wall-clock phases and summed task-seconds. A run over
+/// `.npy` files (`from_files`) loaded what others generate: its tasks' generate intervals
+/// are its load time, and the parent's load (`exec.load_seconds`, in `seconds_total`)
+/// comes before the tasks' clock starts.
+fn time_split(
+    exec: &Execution,
+    workers: usize,
+    verify_seconds: f64,
+    from_files: bool,
+) -> TimeSplit {
     let total = exec.seconds_total;
+    let parent_load = exec.load_seconds;
     let first_start = exec
         .timings
         .iter()
@@ -266,18 +280,27 @@ fn time_split(exec: &Execution, workers: usize, verify_seconds: f64) -> TimeSpli
         .sum();
     let busy = gen_sum + mul_sum + verify_sum;
     let idle = (workers as f64 * total - busy).max(0.0);
+    let gen_wall = union_length(&mut gen_iv);
+    // Loading is generation's place for a run over files: one or the other is zero.
+    let (generate, load, generate_wall, load_wall) = match from_files {
+        true if parent_load > 0.0 => (0.0, gen_sum, 0.0, parent_load),
+        true => (0.0, gen_sum, 0.0, gen_wall),
+        false => (gen_sum, 0.0, gen_wall, 0.0),
+    };
     TimeSplit {
         wall: WallPhases {
             startup: exec.startup_seconds,
             store: exec.store_seconds,
-            setup: first_start.min(total),
+            setup: first_start.min(total - parent_load),
             tasks: (last_end - first_start).max(0.0),
-            generate: union_length(&mut gen_iv),
+            generate: generate_wall,
+            load: load_wall,
             multiply: union_length(&mut mul_iv),
             verify: verify_seconds,
         },
         task_seconds: TaskSeconds {
-            generate: gen_sum,
+            generate,
+            load,
             multiply: mul_sum,
             verify: verify_sum,
             transfer: transfer_sum,
@@ -388,22 +411,76 @@ pub fn time_line(r: &RunRecord) -> String {
     } else {
         String::new()
     };
+    // A run over .npy files loads where others generate.
+    let loaded = r.input.as_ref();
+    let (parent_load, making, making_wall, task_making) = match loaded.map(|i| i.loading) {
+        Some(Loading::Parent) => (
+            format!("load by the parent {:.3} s, then ", w.load),
+            "taking operands",
+            t.load,
+            format!("load (from shared memory) {:.3}", t.load),
+        ),
+        Some(Loading::Workers) => (
+            String::new(),
+            "loading",
+            w.load,
+            format!("load {:.3}", t.load),
+        ),
+        None => (
+            String::new(),
+            "generating",
+            w.generate,
+            format!("generate {:.3}", t.generate),
+        ),
+    };
+    let making_wall = match loaded.map(|i| i.loading) {
+        Some(Loading::Parent) => format!("{making} {making_wall:.3} task-s"),
+        _ => format!("{making} {making_wall:.3} s"),
+    };
     format!(
-        "time: start-up {:.3} s{store} (not timed); wall setup {:.3} s, tasks {:.3} s (generating {:.3} s, \
-         multiplying {:.3} s); task-seconds generate {:.3}, multiply {:.3}{in_worker}, transfer {:.4}, \
-         idle {:.3} ({:.1}% of workers x wall); verify {:.3} s (not timed); minor page faults in the run {}",
+        "time: start-up {:.3} s{store} (not timed); wall {parent_load}setup {:.3} s, tasks {:.3} s \
+         ({making_wall}, multiplying {:.3} s); task-seconds {task_making}, multiply \
+         {:.3}{in_worker}, transfer {:.4}, idle {:.3} ({:.1}% of workers x wall); verify {:.3} s \
+         (not timed); minor page faults in the run {}",
         w.startup,
         w.setup,
         w.tasks,
-        w.generate,
         w.multiply,
-        t.generate,
         t.multiply,
         t.transfer,
         t.idle,
         100.0 * t.idle_share,
         w.verify,
         r.minor_faults.map_or("?".to_string(), |f| f.to_string())
+    )
+}
+
+/// A run over `.npy` files: the folder, its files and tasks, and who loaded them.
+pub fn input_line(i: &InputRecord) -> String {
+    let ops: Vec<String> = i.tasks.iter().map(|t| t.files.len().to_string()).collect();
+    let pairs = ops.iter().filter(|n| *n == "2").count();
+    let products = match i.tasks.first().map(|t| t.op) {
+        Some(Operation::Gemm) => format!(
+            " ({pairs} products of two files, {} of a file and its transpose)",
+            i.tasks.len() - pairs
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "input {}: {} files ({:.1} MB), {} {} tasks{products}, {:.3} GFLOP in all, loaded by \
+         the {}, largest task first",
+        i.folder,
+        i.files.len(),
+        i.total_bytes as f64 / 1e6,
+        i.tasks.len(),
+        i.tasks
+            .first()
+            .map_or("-".to_string(), |t| t.op.to_string()),
+        i.total_flops / 1e9,
+        match i.loading {
+            Loading::Parent => "parent before the run",
+            Loading::Workers => "workers",
+        }
     )
 }
 

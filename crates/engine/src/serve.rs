@@ -596,6 +596,7 @@ impl<'b, B: Backend> Served<'b, B> {
         TaskSet {
             workload: &self.spec.workload,
             mix: self.mix.as_ref(),
+            loaded: None,
         }
     }
 
@@ -668,7 +669,7 @@ impl<'b, B: Backend> Served<'b, B> {
         };
         match &self.mix {
             Some(mix) => mix
-                .fits(plan.in_flight, available, &source)
+                .fits(plan.in_flight, 0, available, &source)
                 .map_err(anyhow::Error::msg)?,
             None => w.check(plan, available, &source)?,
         }
@@ -708,6 +709,7 @@ impl<'b, B: Backend> Served<'b, B> {
         let tasks = TaskSet {
             workload: &self.spec.workload,
             mix: self.mix.as_ref(),
+            loaded: None,
         };
         let Some(s) = self.started.as_mut() else {
             anyhow::bail!("run: no strategy is started (start S first)");
@@ -738,6 +740,7 @@ impl<'b, B: Backend> Served<'b, B> {
         let tasks = TaskSet {
             workload: &self.spec.workload,
             mix: self.mix.as_ref(),
+            loaded: None,
         };
         let Some(s) = self.started.as_mut() else {
             anyhow::bail!("verify: no strategy is started");
