@@ -35,7 +35,8 @@
 //! resampled median, spread as the workload's noise is and narrowing as its measurements
 //! grow. The seed is fixed ([`SEED`]), so the same rows always give the same answer.
 //! With no configuration measured twice there is no noise to go by (every resample is
-//! the median itself), and the answer says so through `min_runs`.
+//! the median itself): then nothing is claimed, every configuration is undecided (the
+//! answer says so through `min_runs`).
 //!
 //! **The claims: compare's trust rule on the bootstrap's interval.** In each round, each
 //! configuration's ratio to that round's fastest configuration (whichever it is: among
@@ -351,6 +352,9 @@ fn pooled_residuals(samples: &[Vec<f64>]) -> Vec<f64> {
 /// (`medians[round][configuration]`).
 pub struct Bootstrap {
     pub medians: Vec<Vec<f64>>,
+    /// Whether some configuration was measured twice or more: without, there is no noise
+    /// to go by and no claim is made.
+    pub noise: bool,
 }
 
 /// One configuration's judgement: its set, its interval against the fastest and the share
@@ -369,6 +373,7 @@ impl Bootstrap {
     /// samples, and the median of those.
     pub fn run(samples: &[Vec<f64>]) -> Bootstrap {
         let residuals = pooled_residuals(samples);
+        let noise = samples.iter().any(|v| v.len() >= 2);
         let centres: Vec<f64> = samples.iter().map(|v| median(&mut v.clone())).collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
         let mut draw = Vec::new();
@@ -388,7 +393,7 @@ impl Bootstrap {
                     .collect()
             })
             .collect();
-        Bootstrap { medians }
+        Bootstrap { medians, noise }
     }
 
     /// Share of rounds that satisfy `test`.
@@ -429,7 +434,11 @@ impl Bootstrap {
                 r.sort_by(f64::total_cmp);
                 let at = |q: f64| r[((q * r.len() as f64) as usize).min(r.len() - 1)];
                 let (ratio_low, ratio_high) = (at(alpha), at(1.0 - alpha));
-                let standing = if ratio_high <= limit {
+                // With no noise to go by, the intervals are points: no claim rests on them
+                // (but a configuration alone is the fastest).
+                let standing = if !self.noise && among.len() > 1 {
+                    Standing::Undecided
+                } else if ratio_high <= limit {
                     Standing::AsFast
                 } else if ratio_low > limit {
                     Standing::Slower
@@ -812,6 +821,23 @@ mod tests {
     }
 
     #[test]
+    fn with_no_noise_to_go_by_nothing_is_claimed() {
+        // Every configuration measured once (a budget spent in round 1): no claim, even
+        // for one twice as slow; the numbers are still there.
+        let all = [
+            rows("blis", "threads-2", &[1.00]),
+            rows("blis", "sequential", &[2.0]),
+        ]
+        .concat();
+        let a = &recommend(&all, 0.02).workloads[0];
+        assert!(a.tie_set.is_empty() && a.slower.is_empty());
+        assert_eq!(names(&a.undecided), ["blis threads-2", "blis sequential"]);
+        assert!(a.avoid.is_empty());
+        assert_eq!((a.min_runs, a.confidence), (1, 1.0));
+        assert!((a.undecided[1].slower_than_best - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn a_single_measurement_borrows_the_workload_s_noise() {
         let all = [
             rows("blis", "threads-2", &[1.00, 1.04, 0.96]),
@@ -883,11 +909,10 @@ mod tests {
     /// within the margin of the best's resampled median in at least 5% of rounds.
     fn old_tie_set(samples: &[Vec<f64>], margin: f64) -> Vec<usize> {
         let boot = Bootstrap::run(samples);
-        let mut medians: Vec<f64> = samples.iter().map(|v| median(&mut v.clone())).collect();
+        let medians: Vec<f64> = samples.iter().map(|v| median(&mut v.clone())).collect();
         let best = (0..medians.len())
             .min_by(|&a, &b| medians[a].total_cmp(&medians[b]))
             .unwrap();
-        medians.clear();
         (0..samples.len())
             .filter(|&c| c == best || boot.share(|m| m[c] <= (1.0 + margin) * m[best]) >= 0.05)
             .collect()

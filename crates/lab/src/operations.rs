@@ -76,10 +76,13 @@ pub fn verdict(reference: &Answer, other: &Swept, answer: &Answer) -> Verdict {
         open_set(answer).any(|c| key(&c.backend, &c.strategy, c.generation) == key(b, s, g))
     };
     let best = answer.best.median_seconds;
-    match there
-        .iter()
-        .find(|s| tied(&s.backend, &s.strategy, s.generation))
-    {
+    // With no noise estimate nothing is claimed (every configuration is undecided): then
+    // the medians and the margin decide, as single measurements can.
+    let noise = noise_known(other, answer);
+    let limit = 1.0 + other.rec.margin;
+    match there.iter().find(|s| {
+        tied(&s.backend, &s.strategy, s.generation) && (noise || s.median_seconds / best <= limit)
+    }) {
         Some(s) => Verdict::Same {
             config: name(&s.backend, &s.strategy, s.generation),
             factor: s.median_seconds / best,
