@@ -447,7 +447,7 @@ fn sets_tables(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation) {
     let _ = writeln!(
         t,
         "Of {} configurations, **{} as fast** as the fastest (surely within {:.1}% of it), \
-         **{} undecided**, **{} slower** (surely more than {:.1}% slower). Confidence {:.0}%: \
+         **{} undecided**, **{} slower** (surely more than {:.1}% slower). The confidence of these claims is {:.0}%: \
          the share of bootstrap rounds in which every one of these claims held at once (each \
          claim is made at a level that keeps this at {:.0}% or above: compare's rule, an \
          interval wholly on one side of the margin; method in `recommendation.json`){}.\n",
