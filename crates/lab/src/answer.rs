@@ -236,8 +236,9 @@ pub struct Choice {
     pub ratio_high: f64,
     /// For an undecided configuration: about how many more runs of it would narrow its
     /// interval enough to decide it (the interval shrinks as one over the square root of
-    /// the runs); `null` when decided, or when it sits so close to the margin that a
-    /// hundred times its runs would not.
+    /// the runs; measured from the median of its ratio to the fastest towards the margin);
+    /// `null` when decided, or when it sits so close to the margin that a hundred times
+    /// its runs would not.
     #[serde(default)]
     pub more_runs: Option<usize>,
 }
@@ -364,6 +365,8 @@ pub struct Judgement {
     pub standing: Standing,
     pub ratio_low: f64,
     pub ratio_high: f64,
+    /// The median of its ratio to the round's fastest.
+    pub ratio_median: f64,
     pub within: f64,
 }
 
@@ -433,7 +436,7 @@ impl Bootstrap {
                 let within = r.iter().filter(|&&x| x <= limit).count() as f64 / r.len() as f64;
                 r.sort_by(f64::total_cmp);
                 let at = |q: f64| r[((q * r.len() as f64) as usize).min(r.len() - 1)];
-                let (ratio_low, ratio_high) = (at(alpha), at(1.0 - alpha));
+                let (ratio_low, ratio_high, ratio_median) = (at(alpha), at(1.0 - alpha), at(0.5));
                 // With no noise to go by, the intervals are points: no claim rests on them
                 // (but a configuration alone is the fastest).
                 let standing = if !self.noise && among.len() > 1 {
@@ -449,6 +452,7 @@ impl Bootstrap {
                     standing,
                     ratio_low,
                     ratio_high,
+                    ratio_median,
                     within,
                 }
             })
@@ -482,15 +486,19 @@ impl Bootstrap {
     }
 }
 
-/// About how many more runs would decide a configuration of `runs` runs whose interval
-/// is `[low, high]` around the margin `1 + margin`: the interval's half-width shrinks as
-/// one over the square root of the runs, so it must shrink by the distance of its centre
-/// from the margin (log scale). `None` when that needs more than a hundred times the runs.
-fn more_runs(runs: usize, low: f64, high: f64, margin: f64) -> Option<usize> {
-    let (lo, hi, edge) = (low.ln(), high.ln(), (1.0 + margin).ln());
-    let half = (hi - lo) / 2.0;
-    let distance = ((hi + lo) / 2.0 - edge).abs();
-    let factor = (half / distance).powi(2);
+/// About how many more runs would decide an undecided configuration of `runs` runs: its
+/// interval must shrink until the end on the margin's side passes the margin (`high` below
+/// `1 + margin` when its median ratio is within it, else `low` above), and an interval
+/// shrinks as one over the square root of the runs (log scale). `None` when that needs
+/// more than a hundred times the runs (it sits on the margin).
+fn more_runs(runs: usize, j: &Judgement, margin: f64) -> Option<usize> {
+    let (centre, edge) = (j.ratio_median.ln(), (1.0 + margin).ln());
+    let (reach, distance) = if centre <= edge {
+        (j.ratio_high.ln() - centre, edge - centre)
+    } else {
+        (centre - j.ratio_low.ln(), centre - edge)
+    };
+    let factor = (reach / distance).powi(2);
     (factor.is_finite() && factor <= 100.0).then(|| {
         ((runs.max(1) as f64 * factor).ceil() as usize)
             .saturating_sub(runs)
@@ -556,7 +564,7 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize, margin: f64)
             ratio_low: j.ratio_low,
             ratio_high: j.ratio_high,
             more_runs: (j.standing == Standing::Undecided)
-                .then(|| more_runs(s.runs, j.ratio_low, j.ratio_high, margin))
+                .then(|| more_runs(s.runs, j, margin))
                 .flatten(),
         })
         .collect();
@@ -835,6 +843,25 @@ mod tests {
         assert!(a.avoid.is_empty());
         assert_eq!((a.min_runs, a.confidence), (1, 1.0));
         assert!((a.undecided[1].slower_than_best - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn more_runs_narrow_the_interval_as_one_over_their_square_root() {
+        let j = |low: f64, median: f64, high: f64| Judgement {
+            standing: Standing::Undecided,
+            ratio_low: low,
+            ratio_high: high,
+            ratio_median: median,
+            within: 0.5,
+        };
+        // 5% behind, its interval down to 1: the lower end must pass 1.02, which needs
+        // (ln 1.05 / ln (1.05 / 1.02))^2 = 2.83 times the runs: 12 in all, 8 more.
+        assert_eq!(more_runs(4, &j(1.0, 1.05, 1.2), 0.02), Some(8));
+        // Within the margin, the upper end must come down: (ln(1.03/1.01) / ln(1.02/1.01))^2
+        // = 3.9 times: 24 in all.
+        assert_eq!(more_runs(6, &j(1.0, 1.01, 1.03), 0.02), Some(18));
+        // On the margin: no number of runs decides it.
+        assert_eq!(more_runs(6, &j(1.0, 1.02, 1.05), 0.02), None);
     }
 
     #[test]
