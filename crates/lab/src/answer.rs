@@ -946,7 +946,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_sweeps_give_the_same_three_sets_where_the_tie_set_moved() {
+    fn repeated_sweeps_agree_on_what_they_decide_where_the_tie_set_moved() {
         // Two groups 1% apart (task threads at 1.00 on three libraries, worker processes
         // at 1.01 on the same), three configurations 20% slower, noise 3%, 6 runs each
         // (the race's most), margin 2%: 40 repeated sweeps, each with its own seed.
