@@ -1,7 +1,8 @@
 //! `blaspar advise` on recommendation files: the shell passes `bash -n` and sets each
 //! library's variable when sourced, the Python compiles (`python3 -m py_compile`), the Rust
 //! type-checks on its own (`rustc --emit=metadata`, warnings denied), for a real sweep's
-//! answer and for a tie set that touches every placement and every library; a missing,
+//! answer and for a tie set that touches every placement and every library (and the same
+//! set undecided, with nothing surely as fast); a missing,
 //! unreadable or newer file is one line and exit 1, bad arguments exit 2.
 
 use serde_json::{Value, json};
@@ -191,6 +192,26 @@ fn the_advice_is_valid_shell_python_and_rust() {
     ] {
         assert!(python.contains(expected), "{expected} missing:\n{python}");
     }
+}
+
+#[test]
+fn with_nothing_surely_as_fast_the_undecided_set_is_advised_and_said_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rec = everything();
+    let w = &mut rec["workloads"][0];
+    w["undecided"] = w["tie_set"].take();
+    w["tie_set"] = json!([]);
+    w["undecided_kinds"] = w["kinds"].take();
+    w["kinds"] = json!([]);
+    rec["schema_version"] = json!(3);
+    let dir = folder(tmp.path(), "undecided", &rec);
+    let sh = stdout(&advise(Some(&dir), &[], tmp.path()));
+    assert!(
+        sh.contains("# Nothing is surely as fast as the fastest yet; undecided, fastest first: procs-2 on blis"),
+        "{sh}"
+    );
+    assert!(sh.contains("BLIS_NUM_THREADS=1"), "{sh}");
+    assert!(sh.contains("MKL_NUM_THREADS=2"), "{sh}");
 }
 
 /// One line on stderr, starting `error: `, containing `expected`, with exit status `code`.

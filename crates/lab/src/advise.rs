@@ -1,11 +1,13 @@
 //! `blaspar advise [DIR] --lang sh|rust|python`: the sweep's answer
 //! (`DIR/recommendation.json`) as something to paste into a program: the library thread
-//! settings of each library of the tie set as shell variables, a Rust module (a thread
+//! settings of each library of the "as fast" set as shell variables, a Rust module (a thread
 //! pool or worker processes, and the library's own thread call), or a Python module
 //! (threadpoolctl limits with a thread or process pool, or joblib with
 //! `inner_max_num_threads`).
 //!
-//! Each library of the tie set gets its fastest configuration of the tie set. The thread
+//! Each library of the "as fast" set (`tie_set`: surely within the margin of the fastest)
+//! gets its fastest configuration there; when nothing is surely as fast, the undecided
+//! configurations stand in, and the header says so ([`Answer::advised`]). The thread
 //! settings come from the registry's `set-threads` phrase (`BLIS_NUM_THREADS={t} (or
 //! bli_thread_set_num_threads({t}) in that thread)`): the variable is the leading
 //! `NAME={t}`, the call the first `name({t})` ([`ThreadControl`]); a test holds every
@@ -218,7 +220,7 @@ fn extern_decl(call: &str) -> Option<&'static str> {
     }
 }
 
-/// One library's pick: its fastest configuration in the tie set.
+/// One library's pick: its fastest configuration in the advised set.
 struct Pick<'a> {
     choice: &'a Choice,
     strategy: Option<Strategy>,
@@ -275,7 +277,7 @@ struct Advice<'a> {
 impl<'a> Advice<'a> {
     fn of(answer: &'a Answer, path: &Path, others: &[String]) -> Advice<'a> {
         let mut picks: Vec<Pick> = Vec::new();
-        for c in &answer.tie_set {
+        for c in answer.advised().0 {
             if picks.iter().any(|p| p.choice.backend == c.backend) {
                 continue;
             }
@@ -293,7 +295,7 @@ impl<'a> Advice<'a> {
         }
     }
 
-    /// The header lines (without comment markers): workload, source, tie set, kinds.
+    /// The header lines (without comment markers): workload, source, advised set, kinds.
     fn header(&self) -> Vec<String> {
         let a = self.answer;
         let mut lines = vec![format!(
@@ -306,19 +308,31 @@ impl<'a> Advice<'a> {
                 self.others.join(", ")
             ));
         }
-        let set: Vec<String> = a
-            .tie_set
+        let (advised, sure) = a.advised();
+        let set: Vec<String> = advised
             .iter()
             .map(|c| format!("{} on {}", label(&c.strategy, c.generation), c.backend))
             .collect();
-        lines.push(format!(
-            "Tie set (confidence {:.0}%): {}; the first is the best.",
-            100.0 * a.confidence,
-            set.join(", ")
-        ));
-        for k in &a.kinds {
+        lines.push(if sure {
+            format!(
+                "As fast as the fastest (every claim together: confidence {:.0}%): {}; the first is the best.",
+                100.0 * a.confidence,
+                set.join(", ")
+            )
+        } else {
+            format!(
+                "Nothing is surely as fast as the fastest yet; undecided, fastest first: {}.",
+                set.join(", ")
+            )
+        });
+        let (kinds, which) = if sure {
+            (&a.kinds, "Kind")
+        } else {
+            (&a.undecided_kinds, "Kind (undecided)")
+        };
+        for k in kinds {
             lines.push(format!(
-                "Kind: {}; libraries: {}",
+                "{which}: {}; libraries: {}",
                 k.description,
                 k.libraries.join(", ")
             ));
@@ -332,7 +346,7 @@ impl<'a> Advice<'a> {
         lines
     }
 
-    /// Shell: the library thread variables of each library of the tie set, chosen with
+    /// Shell: the library thread variables of each library of the advised set, chosen with
     /// BLASPAR_LIBRARY (default: the best's library).
     fn sh(&self) -> String {
         let mut t = String::new();
@@ -380,14 +394,14 @@ impl<'a> Advice<'a> {
             .collect();
         let _ = writeln!(
             t,
-            "  *)\n    echo \"blaspar advise: no advice for library '${{BLASPAR_LIBRARY}}' (the tie set has: {})\" >&2\n    ;;\nesac",
+            "  *)\n    echo \"blaspar advise: no advice for library '${{BLASPAR_LIBRARY}}' (the advised set has: {})\" >&2\n    ;;\nesac",
             names.join(" ")
         );
         t
     }
 
     /// Rust: std only. A dynamic thread pool shared by the thread strategies, then one module
-    /// per library of the tie set with its thread call and the pool, the calling thread or
+    /// per library of the advised set with its thread call and the pool, the calling thread or
     /// the worker processes of its configuration.
     fn rust(&self) -> String {
         let mut t = String::new();
@@ -396,7 +410,7 @@ impl<'a> Advice<'a> {
         }
         let _ = writeln!(
             t,
-            "//!\n//! One module per library of the tie set; use the one of the library your program links:\n\
+            "//!\n//! One module per library of the advised set; use the one of the library your program links:\n\
              //! `run(&tasks, multiply)` (threads, or one after another), `start_workers` (processes) or\n\
              //! `set_threads` (a batch). The others' extern blocks are never linked unless called.\n"
         );
@@ -522,7 +536,7 @@ impl<'a> Advice<'a> {
         let _ = writeln!(t, "}}");
     }
 
-    /// Python: one function per configuration of the tie set's picks, with the thread
+    /// Python: one function per configuration of the advised set's picks, with the thread
     /// variables of every library set before NumPy loads its BLAS.
     fn python(&self) -> String {
         let mut t = String::new();
@@ -594,7 +608,7 @@ fn python_name(strategy: &str, generation: Generation) -> String {
     name
 }
 
-/// One Python function for a pick's configuration (the fastest of the tie set on
+/// One Python function for a pick's configuration (the fastest of the advised set on
 /// `libraries`).
 fn python_function(t: &mut String, p: &Pick, name: &str, libraries: &[&str]) {
     let (workers, threads) = p.counts();
@@ -620,7 +634,7 @@ fn python_function(t: &mut String, p: &Pick, name: &str, libraries: &[&str]) {
     };
     let _ = writeln!(t, "\n\ndef {name}(tasks, multiply):");
     let mut doc = format!(
-        "{} (the fastest of the tie set on {}): {how}.",
+        "{} (the fastest of the advised set on {}): {how}.",
         p.name(),
         libraries.join(", ")
     );

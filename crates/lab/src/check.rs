@@ -1,9 +1,9 @@
 //! `blaspar check`: the held-out check of a sweep's answer. After the sweep, with fresh
 //! measurements the answer was not computed from, the best configuration runs against
-//! the first configuration outside the tie set, `--runs` times each, interleaved A B, B A,
+//! the fastest configuration the answer calls "slower" (`first_outside`), `--runs` times each, interleaved A B, B A,
 //! ... so that both see the same machine. The paired statistics of `compare`
 //! ([`crate::stats::compare_paired`]: Hodges-Lehmann ratio with its signed-rank 95%
-//! interval) say whether the claim "the best beats what lies outside the set" holds:
+//! interval) say whether the claim "the best beats the fastest of the slower ones" holds:
 //! **holds** when the interval of other / best lies wholly above 1, **fails** when it lies
 //! wholly below 1 (the other was faster), **unsure** otherwise.
 //!
@@ -57,7 +57,7 @@ pub struct Check {
     pub size: usize,
     /// The sweep's best configuration (A).
     pub best: Choice,
-    /// The first configuration outside the tie set (B).
+    /// The fastest "slower" configuration (B).
     pub other: Choice,
     /// Seconds of each measurement, in the order measured per configuration.
     pub best_seconds: Vec<f64>,
@@ -89,7 +89,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<String> {
     let answer = pick(&rec, args.workload, &path)?;
     let Some(other) = &answer.first_outside else {
         anyhow::bail!(
-            "every configuration measured for {}x{} is in the tie set: there is nothing outside it to check the best against",
+            "no configuration measured for {}x{} is surely slower than the fastest: there is no claim of \"slower\" to check the best against",
             answer.tasks,
             answer.size
         );
@@ -202,14 +202,14 @@ pub fn report(c: &Check) -> String {
     let k = &c.comparison;
     let verdict = match c.claim {
         Claim::Holds => "**the claim holds**: the best is faster, beyond the noise",
-        Claim::Fails => "**the claim fails**: the configuration outside the set was faster",
+        Claim::Fails => "**the claim fails**: the configuration called slower was faster",
         Claim::Unsure => {
             "**unsure**: the interval contains 1, these runs cannot tell the two apart"
         }
     };
     format!(
         "# Held-out check, {tasks} tasks of {size}x{size}\n\n\
-         The sweep's best, {best}, against the first configuration outside its tie set, {other} \
+         The sweep's best, {best}, against the fastest configuration it calls slower, {other} \
          ({slower:.3}x the best's median in the sweep): {pairs} fresh measurements each, \
          interleaved A B, B A, ...\n\n\
          | configuration | median s | runs |\n|---|---:|---:|\n\

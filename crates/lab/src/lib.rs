@@ -4,7 +4,7 @@
 //!
 //! Modules, leaf first: [`stats`] (medians, paired comparison), [`engines`] (the arguments
 //! of an engine run, measurement order), [`summary`] (rows and their summaries), [`answer`]
-//! (the tie set with its confidence), [`race`] (which configurations a sweep measures
+//! (three sets, as fast, undecided and slower, with their confidence), [`race`] (which configurations a sweep measures
 //! again), [`trend`] (a benchmark's points across commits), then the commands: [`sweep`] (and its
 //! [`placement`] comparison, `--pin`),
 //! [`compare`], [`history`], [`advise`] (the answer as shell, Rust or Python), [`check`]

@@ -1,8 +1,9 @@
 //! `DIR/operations.md` of a sweep over several operations (`sweep --ops`): does the best
 //! configuration change with the operation?
 //!
-//! Each operation was swept on its own (`DIR/<op>/`, its own rows, tie set and
-//! confidence). The reference is gemm's answer when gemm was swept, else the first
+//! Each operation was swept on its own (`DIR/<op>/`, its own rows, three sets and
+//! confidence). Here "tie set" means the configurations not surely slower: the "as fast"
+//! and the "undecided" ones ([`open_set`]). The reference is gemm's answer when gemm was swept, else the first
 //! operation's. Its answer is its tie set, not its single best (which may be one of many
 //! configurations the measurements cannot tell apart): for every other operation, the
 //! configurations of the reference's tie set (the same library, strategy and data
@@ -53,12 +54,15 @@ fn name(backend: &str, strategy: &str, generation: blaspar_core::workload::Gener
     )
 }
 
+/// The configurations of an answer not surely slower: "as fast", then "undecided".
+pub fn open_set(a: &Answer) -> impl Iterator<Item = &crate::answer::Choice> {
+    a.tie_set.iter().chain(&a.undecided)
+}
+
 /// The verdict for `reference`'s tie set in `other`'s sweep, workload `answer`.
 pub fn verdict(reference: &Answer, other: &Swept, answer: &Answer) -> Verdict {
     let key = |b: &str, s: &str, g| (b.to_string(), s.to_string(), g);
-    let wanted: Vec<_> = reference
-        .tie_set
-        .iter()
+    let wanted: Vec<_> = open_set(reference)
         .map(|c| key(&c.backend, &c.strategy, c.generation))
         .collect();
     let sums = summarise(&other.rows);
@@ -69,16 +73,16 @@ pub fn verdict(reference: &Answer, other: &Swept, answer: &Answer) -> Verdict {
         .filter(|s| wanted.contains(&key(&s.backend, &s.strategy, s.generation)))
         .collect();
     let tied = |b: &str, s: &str, g| {
-        answer
-            .tie_set
-            .iter()
-            .any(|c| key(&c.backend, &c.strategy, c.generation) == key(b, s, g))
+        open_set(answer).any(|c| key(&c.backend, &c.strategy, c.generation) == key(b, s, g))
     };
     let best = answer.best.median_seconds;
-    match there
-        .iter()
-        .find(|s| tied(&s.backend, &s.strategy, s.generation))
-    {
+    // With no noise estimate nothing is claimed (every configuration is undecided): then
+    // the medians and the margin decide, as single measurements can.
+    let noise = noise_known(other, answer);
+    let limit = 1.0 + other.rec.margin;
+    match there.iter().find(|s| {
+        tied(&s.backend, &s.strategy, s.generation) && (noise || s.median_seconds / best <= limit)
+    }) {
         Some(s) => Verdict::Same {
             config: name(&s.backend, &s.strategy, s.generation),
             factor: s.median_seconds / best,
@@ -105,7 +109,11 @@ fn counterpart<'a>(reference: &Answer, refs: &[Answer], other: &'a [Answer]) -> 
 
 /// The kinds of an answer's tie set, in its order.
 fn tied_kinds(a: &Answer) -> Vec<Option<Kind>> {
-    a.kinds.iter().map(|k| k.kind).collect()
+    a.kinds
+        .iter()
+        .chain(&a.undecided_kinds)
+        .map(|k| k.kind)
+        .collect()
 }
 
 fn kind_name(k: Option<Kind>) -> &'static str {
@@ -115,7 +123,7 @@ fn kind_name(k: Option<Kind>) -> &'static str {
 /// How many times slower than the best BLAS threads alone are (the fastest configuration
 /// of that kind), or "tied" when that kind is in the tie set, or "-" when not measured.
 fn blas_threads_factor(a: &Answer) -> String {
-    if a.kinds.iter().any(|k| k.kind == Some(Kind::BlasThreads)) {
+    if tied_kinds(a).contains(&Some(Kind::BlasThreads)) {
         return "tied".to_string();
     }
     a.avoid
@@ -140,8 +148,9 @@ pub fn report(swept: &[Swept]) -> String {
         t,
         "# Does the best configuration change with the operation?\n\n\
          Each operation was swept on its own (its folder holds its rows, summary, plots and \
-         `recommendation.json`). The tie set is every configuration the measurements cannot \
-         tell from the best, within a margin of {:.1}% (see each summary for the method). \
+         `recommendation.json`). The tie set is every configuration not surely slower than \
+         the fastest by more than a margin of {:.1}%: the \"as fast\" and the \"undecided\" \
+         ones (see each summary for the method). \
          GFLOP/s use each operation's FLOP count (`run --help`), generation included.\n",
         100.0 * margin
     );
@@ -166,7 +175,7 @@ pub fn report(swept: &[Swept]) -> String {
                 kind_name(a.best.kind),
                 a.best.gflops,
                 kinds.join(", "),
-                a.tie_set.len(),
+                open_set(a).count(),
                 if !noise_known(s, a) {
                     "- (no noise estimate)".to_string()
                 } else {
@@ -218,7 +227,10 @@ fn noise_known(s: &Swept, a: &Answer) -> bool {
 fn sentence(reference: Operation, r: &Answer, s: &Swept, a: &Answer) -> String {
     let best = name(&a.best.backend, &a.best.strategy, a.best.generation);
     let head = format!("- **{}** ({}x{}):", s.op.name(), a.tasks, a.size);
-    let set = format!("{reference}'s tie set ({} configurations)", r.tie_set.len());
+    let set = format!(
+        "{reference}'s tie set ({} configurations)",
+        open_set(r).count()
+    );
     let config = match verdict(r, s, a) {
         Verdict::Same { config, factor } => format!(
             "the same answer: {config}, of {set}, is in its tie set ({factor:.2}x its best's \

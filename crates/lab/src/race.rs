@@ -6,26 +6,24 @@
 //! 1. **Round 1** measures every configuration once.
 //! 2. **Round 2** measures the fastest third of each workload's configurations again (at
 //!    least two), so that the workload has a noise of its own to go by.
-//! 3. **After every round from 2 on**, each workload is tested with the answer's bootstrap
-//!    ([`Bootstrap`], the statistics of the tie set): a contender that was at least as fast
-//!    as the best contender (within the equivalence margin) in fewer than [`DROP_LEVEL`] =
-//!    1% of the rounds is **dropped**,
-//!    and never measured again. That is stricter than the tie set's 5%: a drop is final, so
-//!    it waits for stronger evidence. The noise is the workload's, pooled from every
-//!    configuration measured at least twice (as in the answer).
-//! 4. **Rounds 3 on** measure every contender with fewer than `repeats` measurements; when
-//!    none is short, and the tie set (at [`TIE_LEVEL`]) changed in the last round, every
-//!    contender below `max_repeats` once more. After round 2 the neighbours on the P x T
-//!    plane of the fastest tie-set member of each kind of parallelism join the race. The
-//!    race ends when a round has nothing to measure: the tie set has settled with every
-//!    contender measured `repeats` times, or every contender has `max_repeats`; or when the
-//!    sweep's time budget is spent.
+//! 3. **After every round from 2 on**, each workload's contenders are judged as the answer
+//!    judges them ([`Bootstrap::judge`], the three sets of [`crate::answer`], against the
+//!    fastest contender): a contender **slower** for sure (its interval lies wholly beyond
+//!    the margin) is **dropped**, and never measured again. The noise is the workload's,
+//!    pooled from every configuration measured at least twice (as in the answer).
+//! 4. **Rounds 3 on** measure every **undecided** contender below `max_repeats`, and every
+//!    **as fast** one below `repeats` (a claim made on one or two runs is confirmed once
+//!    or twice; after that the sure ones cost nothing). After round 2 the neighbours on
+//!    the P x T plane of the fastest contender of each kind that is not slower join the
+//!    race. The race ends when a round has nothing to measure: no contender is left
+//!    undecided (or the undecided ones have `max_repeats`); or when the sweep's time
+//!    budget is spent.
 //!
 //! Decisions are a function of the rows: the decision after round `r` reads only the rows
 //! of rounds up to `r`, and the bootstrap has a fixed seed, so a resumed sweep replays the
 //! same decisions from `runs.jsonl` and measures only what is missing.
 
-use crate::answer::{Bootstrap, TIE_LEVEL};
+use crate::answer::{Bootstrap, Standing};
 use crate::stats::median;
 use crate::summary::Row;
 use blaspar_core::Strategy;
@@ -33,10 +31,6 @@ use blaspar_core::kind::Kind;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use serde::Serialize;
-
-/// A contender at least as fast as the best contender in fewer than this share of the
-/// bootstrap's rounds is dropped.
-pub const DROP_LEVEL: f64 = 0.01;
 
 /// One configuration: workload (tasks, size), backend, strategy, data generation.
 pub type Config = ((usize, usize), String, Strategy, Generation);
@@ -49,11 +43,14 @@ pub enum Status {
     Contender,
     /// The backend cannot run it (no measurement).
     Refused { why: String },
-    /// Stopped after `round`: `slower` times the best contender's median then, and at
-    /// least as fast as it in `as_fast` of the bootstrap's rounds.
+    /// Stopped after `round`: surely slower than the fastest contender by more than the
+    /// margin; `slower` times the best contender's median then, its interval against the
+    /// fastest `[low, high]`, within the margin in `as_fast` of the bootstrap's rounds.
     Dropped {
         round: usize,
         slower: f64,
+        low: f64,
+        high: f64,
         as_fast: f64,
         best: String,
     },
@@ -70,14 +67,15 @@ pub struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct Race {
     pub entries: Vec<Entry>,
-    /// The tie set of each workload after the last decision (indices into `entries`).
+    /// The contenders not slower of each workload after the last decision (indices into
+    /// `entries`), fastest first.
     ties: Vec<((usize, usize), Vec<usize>)>,
-    /// Whether the last decision changed a workload's tie set.
-    changed: bool,
+    /// Each contender's standing after the last decision (index into `entries`).
+    standing: Vec<(usize, Standing)>,
     /// Whether decisions drop configurations (not when every configuration is measured
     /// alike, `sweep --no-race`).
     drops: bool,
-    /// The equivalence margin of the tie and drop tests (see [`crate::answer`]).
+    /// The equivalence margin of the judgements (see [`crate::answer`]).
     margin: f64,
 }
 
@@ -166,19 +164,17 @@ impl Race {
                 .filter(|&i| runs(&self.entries[i].config) == 0)
                 .collect(),
             2 => self.fastest_thirds(rows),
-            _ => {
-                let short: Vec<usize> = self
-                    .contenders()
-                    .filter(|&i| runs(&self.entries[i].config) < repeats)
-                    .collect();
-                if !short.is_empty() || !self.changed {
-                    short
-                } else {
-                    self.contenders()
-                        .filter(|&i| runs(&self.entries[i].config) < max_repeats)
-                        .collect()
-                }
-            }
+            _ => self
+                .contenders()
+                .filter(|&i| {
+                    let n = runs(&self.entries[i].config);
+                    match self.standing_of(i) {
+                        Standing::Undecided => n < max_repeats,
+                        Standing::AsFast => n < repeats,
+                        Standing::Slower => false,
+                    }
+                })
+                .collect(),
         };
         pick.into_iter()
             .map(|i| self.entries[i].config.clone())
@@ -217,61 +213,72 @@ impl Race {
         pick
     }
 
-    /// The decision after `round`: drops, per workload, every contender the bootstrap
-    /// places behind the best contender beyond the noise, and notes whether the tie set
-    /// changed. Reads only the rows of rounds up to `round`.
+    /// A contender's standing after the last decision (undecided before any).
+    fn standing_of(&self, i: usize) -> Standing {
+        self.standing
+            .iter()
+            .find(|(e, _)| *e == i)
+            .map_or(Standing::Undecided, |(_, s)| *s)
+    }
+
+    /// The decision after `round`: judges, per workload, every contender against the
+    /// fastest contender as the answer does; drops the slower ones (from round 2 on, when
+    /// the race drops). Reads only the rows of rounds up to `round`.
     pub fn decide(&mut self, rows: &[Row], round: usize) {
         self.note_refusals(rows);
-        let mut changed = false;
+        self.standing.clear();
         for w in self.workloads() {
             // Every measured configuration of the workload lends its noise; only
-            // contenders can be dropped or tied.
+            // contenders are judged.
             let (index, all): (Vec<usize>, Vec<Vec<f64>>) = (0..self.entries.len())
                 .filter(|&i| self.entries[i].config.0 == w)
                 .map(|i| (i, samples(rows, &self.entries[i].config, round)))
                 .filter(|(_, s)| !s.is_empty())
                 .unzip();
             let medians: Vec<f64> = all.iter().map(|s| median(&mut s.clone())).collect();
-            let racing: Vec<usize> = (0..index.len())
+            let mut racing: Vec<usize> = (0..index.len())
                 .filter(|&k| self.entries[index[k]].status == Status::Contender)
                 .collect();
-            let Some(&best) = racing
-                .iter()
-                .min_by(|&&a, &&b| medians[a].total_cmp(&medians[b]))
-            else {
+            racing.sort_by(|&a, &b| medians[a].total_cmp(&medians[b]));
+            let Some(&best) = racing.first() else {
                 continue;
             };
-            let as_fast = Bootstrap::run(&all).as_fast_as(best, self.margin);
+            let judged = Bootstrap::run(&all).judge(&racing, self.margin, racing.len());
             let best_name = name(&self.entries[index[best]].config);
-            let mut tie = Vec::new();
-            for k in racing {
-                if k == best || as_fast[k] >= TIE_LEVEL {
-                    tie.push(index[k]);
-                }
-                if self.drops && k != best && as_fast[k] < DROP_LEVEL && round >= 2 {
+            let mut open = Vec::new();
+            for &k in &racing {
+                let j = judged[k];
+                self.standing.push((index[k], j.standing));
+                if j.standing != Standing::Slower {
+                    open.push(index[k]);
+                } else if self.drops && round >= 2 {
                     self.entries[index[k]].status = Status::Dropped {
                         round,
                         slower: medians[k] / medians[best],
-                        as_fast: as_fast[k],
+                        low: j.ratio_low,
+                        high: j.ratio_high,
+                        as_fast: j.within,
                         best: best_name.clone(),
                     };
                 }
             }
             match self.ties.iter_mut().find(|(x, _)| *x == w) {
-                Some((_, old)) => {
-                    changed |= *old != tie;
-                    *old = tie;
-                }
-                None => {
-                    changed = true;
-                    self.ties.push((w, tie));
-                }
+                Some((_, old)) => *old = open,
+                None => self.ties.push((w, open)),
             }
         }
-        self.changed = changed;
     }
 
-    /// The current tie set's configurations (every workload).
+    /// The contenders left undecided by the last decision (every workload).
+    pub fn undecided(&self) -> Vec<Config> {
+        self.standing
+            .iter()
+            .filter(|(_, s)| *s == Standing::Undecided)
+            .map(|&(i, _)| self.entries[i].config.clone())
+            .collect()
+    }
+
+    /// The contenders not slower after the last decision (every workload), fastest first.
     pub fn tie_set(&self) -> Vec<Config> {
         self.ties
             .iter()
@@ -279,8 +286,8 @@ impl Race {
             .collect()
     }
 
-    /// The fastest configuration (by median so far) of each kind of parallelism in each
-    /// workload's tie set: where the search around the best looks.
+    /// The fastest configuration (by median so far) of each kind of parallelism among each
+    /// workload's contenders not slower: where the search around the best looks.
     pub fn tie_leaders(&self, rows: &[Row]) -> Vec<Config> {
         let mut leaders: Vec<(f64, Config)> = Vec::new();
         for (_, tie) in &self.ties {
@@ -406,8 +413,11 @@ mod tests {
         ));
         race.decide(&rows, 3);
         assert_eq!(names(&race.tie_set()), ["blis threads-2", "blis procs-2"]);
-        // Both have 3 runs and the tie set did not change: the race is over.
-        assert!(race.plan(&rows, 4, 3, 6).is_empty());
+        // With no margin, two configurations this close stay undecided: they are measured
+        // until their most runs.
+        assert_eq!(names(&race.undecided()), ["blis threads-2", "blis procs-2"]);
+        assert_eq!(race.plan(&rows, 4, 3, 6).len(), 2);
+        assert!(race.plan(&rows, 4, 3, 3).is_empty());
         let log = race.log(&rows);
         assert_eq!(log[0].runs, 3);
         assert_eq!(log[2].runs, 1);
@@ -453,6 +463,43 @@ mod tests {
         lenient.decide(&rows, 2);
         assert_eq!(lenient.entries[1].status, Status::Contender);
         assert_eq!(lenient.tie_set().len(), 2);
+    }
+
+    #[test]
+    fn the_race_stops_early_when_nothing_is_undecided() {
+        let configs = [
+            config("blis", "threads-2"),
+            config("blis", "procs-2"),
+            config("blis", "blas-2"),
+        ];
+        let round = |r, a, b, c| {
+            round_rows(
+                r,
+                &[
+                    ("blis", "threads-2", a),
+                    ("blis", "procs-2", b),
+                    ("blis", "blas-2", c),
+                ],
+            )
+        };
+        // 1% and 20% behind in about 0.3% noise, margin 2%: after round 2 the first two
+        // are surely as fast and the third surely slower.
+        let mut rows = [round(1, 0.300, 0.303, 0.360), round(2, 0.301, 0.304, 0.361)].concat();
+        let mut race = Race::new(&configs, 0.02);
+        race.decide(&rows, 2);
+        assert!(race.undecided().is_empty());
+        assert!(matches!(race.entries[2].status, Status::Dropped { .. }));
+        // The sure ones are measured up to the repeats asked for, not beyond.
+        assert_eq!(
+            names(&race.plan(&rows, 3, 3, 6)),
+            ["blis threads-2", "blis procs-2"]
+        );
+        rows.extend(round_rows(
+            3,
+            &[("blis", "threads-2", 0.300), ("blis", "procs-2", 0.303)],
+        ));
+        race.decide(&rows, 3);
+        assert!(race.plan(&rows, 4, 3, 6).is_empty());
     }
 
     #[test]

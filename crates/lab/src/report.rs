@@ -2,8 +2,8 @@
 //! `summary.md` (the tutorial's table per backend and workload, parallel data generation,
 //! the recommendation, scaling and crossovers) and the folder's `README.md`.
 
-use crate::answer::{Answer, AvoidWhat, Recommendation};
-use crate::race::{DROP_LEVEL, LogEntry, Status};
+use crate::answer::{Answer, AvoidWhat, Choice, Recommendation};
+use crate::race::{LogEntry, Status};
 use crate::summary::{Row, Summary, summarise};
 use blaspar_core::Strategy;
 use blaspar_core::machine::Machine;
@@ -20,7 +20,7 @@ use std::path::Path;
 pub struct How {
     /// Measurements of each configuration (racing: of each one still in the race at the end).
     pub repeats: usize,
-    /// Most measurements of one configuration while the tie set kept changing.
+    /// Most measurements of one configuration while it was undecided.
     pub max_repeats: usize,
     /// Whether configurations were raced ([`crate::race`]) or all measured alike.
     pub raced: bool,
@@ -123,11 +123,11 @@ fn racing_section(t: &mut String, race: &[LogEntry]) {
     let _ = writeln!(
         t,
         "## Racing\n\n{runs} measurements of {} configurations. A configuration is dropped (never \
-         measured again) once it was at least as fast as the best configuration still racing in \
-         fewer than {:.0}% of the bootstrap's rounds; the others are measured until the tie set \
-         settles.\n",
+         measured again) once it is surely slower than the fastest configuration still racing \
+         by more than the margin (the answer's \"slower\"); the undecided ones are measured \
+         until they are decided or have their most runs, the \"as fast\" ones no more than \
+         the repeats asked for.\n",
         race.len(),
-        100.0 * DROP_LEVEL
     );
     let _ = writeln!(t, "| configuration | runs | status |\n|---|---:|---|");
     for e in race {
@@ -137,10 +137,13 @@ fn racing_section(t: &mut String, race: &[LogEntry]) {
             Status::Dropped {
                 round,
                 slower,
+                low,
+                high,
                 as_fast,
                 best,
             } => format!(
-                "dropped after round {round}: {slower:.2}x the median of {best}, as fast in {:.1}% of rounds",
+                "dropped after round {round}: {slower:.2}x the median of {best}; against the \
+                 fastest [{low:.3}, {high:.3}], within the margin in {:.1}% of rounds",
                 100.0 * as_fast
             ),
         };
@@ -410,77 +413,83 @@ fn generation_section(t: &mut String, sums: &[Summary]) {
     }
 }
 
-/// The answer: the kinds of parallelism of the tie set with their libraries, the tie set
-/// with its confidence, what to avoid and by how much, and the recipe for the user's own
-/// program on each library of the tie set.
+/// The answer: the kinds of parallelism first (as fast, undecided, to avoid), then the
+/// three sets: "as fast" with its rate, "undecided" with each one's estimate, interval and
+/// the runs that would decide it, "slower" as what to avoid; and the recipe for the user's
+/// own program on each library of the advised set.
 fn recommendation(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation) {
     use std::fmt::Write as _;
     let _ = writeln!(t, "### Recommendation\n");
     kinds_sentence(t, a, rec.resamples);
-    tie_set_table(t, a, peak, rec.margin);
+    sets_tables(t, a, peak, rec);
     avoid_list(t, a);
     recipes(t, a);
 }
 
-/// The kinds of parallelism of the tie set, each with its libraries, and how often the
-/// bootstrap's fastest configuration is of one of them.
+/// The kinds of parallelism: the answer (a configuration "as fast"), the undecided ones,
+/// and how often the bootstrap's fastest configuration is of one of them.
 fn kinds_sentence(t: &mut String, a: &Answer, resamples: usize) {
     use std::fmt::Write as _;
-    let kinds: Vec<String> = a
-        .kinds
-        .iter()
-        .map(|k| format!("**{}** on {}", k.description, k.libraries.join(", ")))
-        .collect();
+    let list = |ks: &[crate::answer::KindAnswer]| -> String {
+        ks.iter()
+            .map(|k| format!("**{}** on {}", k.description, k.libraries.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; or ")
+    };
+    let answer = if a.kinds.is_empty() {
+        "no kind is surely the answer yet (nothing is surely as fast as the fastest)".to_string()
+    } else {
+        format!(
+            "{} (a configuration surely as fast as the fastest)",
+            list(&a.kinds)
+        )
+    };
+    let open = if a.undecided_kinds.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; undecided: {} (a configuration neither surely as fast nor surely slower)",
+            list(&a.undecided_kinds)
+        )
+    };
     let _ = writeln!(
         t,
-        "Kind of parallelism first, then the library: {} ({:.0}% of {resamples} bootstrap rounds \
-         have their fastest configuration of {}).\n",
-        kinds.join("; or "),
+        "Kind of parallelism first, then the library: {answer}{open}. {:.0}% of {resamples} \
+         bootstrap rounds have their fastest configuration of one of these kinds.\n",
         100.0 * a.kind_confidence,
-        if a.kinds.len() == 1 {
-            "this kind"
-        } else {
-            "one of these kinds"
-        }
     );
 }
 
-/// The tie set with its confidence (worded for a best alone or for several), then its
-/// table: one row per configuration, its rate against the peak and the best.
-fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak, margin: f64) {
+/// The three sets with the confidence of their claims: "as fast" and "undecided" as
+/// tables, "slower" counted (listed under Avoid).
+fn sets_tables(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation) {
     use std::fmt::Write as _;
-    let alone = a.tie_set.len() == 1;
     let _ = writeln!(
         t,
-        "{}: {} the measurements cannot tell from the best, or from {:.1}% slower than it \
-         (confidence {:.0}%: the share of bootstrap rounds in which {} faster than every \
-         configuration outside; the fastest was {} in {:.0}%; method in \
-         `recommendation.json`){}.\n",
-        if alone { "Best, alone" } else { "Tie set" },
-        if alone {
-            "no other configuration is within what".to_string()
-        } else {
-            format!("the {} configurations", a.tie_set.len())
-        },
-        100.0 * margin,
+        "Of {} configurations, **{} as fast** as the fastest (surely within {:.1}% of it), \
+         **{} undecided**, **{} slower** (surely more than {:.1}% slower). The confidence of these claims is {:.0}%: \
+         the share of bootstrap rounds in which every one of these claims held at once (each \
+         claim is made at a level that keeps this at {:.0}% or above: compare's rule, an \
+         interval wholly on one side of the margin; method in `recommendation.json`){}.\n",
+        a.configurations,
+        a.tie_set.len(),
+        100.0 * rec.margin,
+        a.undecided.len(),
+        a.slower.len(),
+        100.0 * rec.margin,
         100.0 * a.confidence,
-        if alone { "it was" } else { "each of them was" },
-        if alone { "it" } else { "one of them" },
-        100.0 * a.winner_in_set,
+        100.0 * rec.level,
         if a.min_runs < 2 {
             "; configurations measured once are judged by the noise of those measured more"
         } else {
             ""
         }
     );
-    let _ = writeln!(
-        t,
-        "| configuration | library | kind | runs | median s | GFLOP/s | % of peak | vs best | fastest in |\n|---|---|---|---:|---:|---:|---:|---:|---:|"
-    );
-    for c in &a.tie_set {
+    let header = "| configuration | library | kind | runs | median s | GFLOP/s | % of peak | vs best | against the fastest | fastest in |";
+    let row = |t: &mut String, c: &Choice| {
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {:.1} | {:.0}% | {:.3} | {:.0}% |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.0}% | {:.3} | [{:.3}, {:.3}] | {:.0}% |",
             label(&c.strategy, c.generation),
             c.backend,
             c.kind.map_or("?", blaspar_core::kind::Kind::name),
@@ -489,19 +498,50 @@ fn tie_set_table(t: &mut String, a: &Answer, peak: &Peak, margin: f64) {
             c.gflops,
             100.0 * c.gflops / peak.all_cores_gflops,
             c.slower_than_best,
+            c.ratio_low,
+            c.ratio_high,
             100.0 * c.fastest_in
         );
+    };
+    if !a.tie_set.is_empty() {
+        let _ = writeln!(
+            t,
+            "As fast as the fastest:\n\n{header}\n|---|---|---|---:|---:|---:|---:|---:|---|---:|"
+        );
+        for c in &a.tie_set {
+            row(t, c);
+        }
+        let _ = writeln!(t);
+    }
+    if !a.undecided.is_empty() {
+        let _ = writeln!(
+            t,
+            "Undecided (the interval against the fastest contains {:.3}; more runs, with \
+             `sweep --out` on this folder and a larger `--max-repeats` or `--budget`, would \
+             narrow it):\n\n{header} more runs to decide |\n|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+            1.0 + rec.margin
+        );
+        for c in &a.undecided {
+            let mut line = String::new();
+            row(&mut line, c);
+            let more = c
+                .more_runs
+                .map_or("on the margin".to_string(), |n| format!("about {n}"));
+            let _ = writeln!(t, "{} {more} |", line.trim_end());
+        }
+        let _ = writeln!(t);
     }
 }
 
-/// What to avoid: the kinds, then the libraries, with nothing in the tie set (each with how
-/// many times slower than the best its fastest configuration is), and the slowest measured.
+/// What to avoid: the kinds, then the libraries, all of whose configurations are slower
+/// (each with how many times slower than the best its fastest configuration is), and the
+/// slowest measured.
 fn avoid_list(t: &mut String, a: &Answer) {
     use std::fmt::Write as _;
     let _ = writeln!(
         t,
-        "\nAvoid (nothing of it in the tie set; how many times slower than the best its fastest \
-         configuration is):\n"
+        "Avoid (every configuration of it surely slower; how many times slower than the best \
+         its fastest configuration is):\n"
     );
     for (what, name) in [
         (AvoidWhat::Kind, "kinds"),
@@ -525,6 +565,16 @@ fn avoid_list(t: &mut String, a: &Answer) {
             let _ = writeln!(t, "- {name}: {}", items.join(", "));
         }
     }
+    if let Some(first) = a.slower.first() {
+        let _ = writeln!(
+            t,
+            "- the fastest of the {} slower configurations: {} on {}, {:.2}x",
+            a.slower.len(),
+            label(&first.strategy, first.generation),
+            first.backend,
+            first.slower_than_best
+        );
+    }
     let _ = writeln!(
         t,
         "- slowest measured: {} on {}, {:.2}x",
@@ -534,13 +584,22 @@ fn avoid_list(t: &mut String, a: &Answer) {
     );
 }
 
-/// How to run it in the user's own program: one recipe per library of the tie set, for its
-/// fastest configuration there (the tie set is ordered best first).
+/// How to run it in the user's own program: one recipe per library of the advised set (the
+/// "as fast" one, else the undecided one), for its fastest configuration there.
 fn recipes(t: &mut String, a: &Answer) {
     use std::fmt::Write as _;
-    let _ = writeln!(t, "\nIn your own program:\n");
+    let (set, sure) = a.advised();
+    let _ = writeln!(
+        t,
+        "\nIn your own program ({}):\n",
+        if sure {
+            "the \"as fast\" configurations"
+        } else {
+            "nothing is surely as fast yet: the undecided configurations, fastest first"
+        }
+    );
     let mut seen: Vec<&str> = Vec::new();
-    for c in &a.tie_set {
+    for c in set {
         if seen.contains(&c.backend.as_str()) {
             continue;
         }
@@ -646,8 +705,9 @@ pub fn readme(rows: &[Row], peak: &Peak, machine: &Machine, out: &Path) -> Strin
     let _ = writeln!(
         t,
         "\nFiles: `runs.jsonl` (one row per measurement, with the full run record), `peak.json`, \
-         `summary.md` (tables, recommendation, scaling), `recommendation.json` (the tie set \
-         per workload with its confidence, what to avoid; read by `blaspar advise`), \
+         `summary.md` (tables, recommendation, scaling), `recommendation.json` (per workload \
+         the three sets, as fast, undecided and slower, with the confidence of their claims, \
+         what to avoid; read by `blaspar advise`), \
          `strategies*.svg`, `heatmap-*.svg`, `scaling.svg` (with several workloads)."
     );
     t
@@ -712,7 +772,7 @@ mod tests {
     }
 
     #[test]
-    fn the_recommendation_names_the_tie_set_what_to_avoid_and_each_library_s_recipe() {
+    fn the_recommendation_names_the_three_sets_what_to_avoid_and_each_library_s_recipe() {
         use crate::summary::test_rows as rows;
         let all = [
             rows("mkl-iomp", "threads-2", &[0.300, 0.309, 0.294]),
@@ -743,6 +803,8 @@ mod tests {
             status: Status::Dropped {
                 round: 2,
                 slower: 2.0,
+                low: 1.9,
+                high: 2.1,
                 as_fast: 0.0,
                 best: "mkl-iomp threads-2 (16x1000)".into(),
             },
@@ -752,7 +814,8 @@ mod tests {
         assert!(
             text.contains(
                 "| blis sequential (16x1000) | 1 | dropped after round 2: 2.00x the median of \
-                 mkl-iomp threads-2 (16x1000), as fast in 0.0% of rounds |"
+                 mkl-iomp threads-2 (16x1000); against the fastest [1.900, 2.100], within the \
+                 margin in 0.0% of rounds |"
             ),
             "{text}"
         );
@@ -763,7 +826,9 @@ mod tests {
         for expected in [
             "**task-level parallelism with threads (one library thread per task)** on mkl-iomp; \
              or **task-level parallelism with worker processes",
-            "Tie set: the 2 configurations",
+            "no kind is surely the answer yet",
+            "**0 as fast** as the fastest (surely within 2.0% of it), **2 undecided**, **2 slower**",
+            "In your own program (nothing is surely as fast yet: the undecided configurations",
             "| threads-2 | mkl-iomp | task-threads | 3 | 0.3000 |",
             "| procs-2 | blis | task-processes | 3 | 0.3030 |",
             "- kinds: sequential 2.00x (sequential on blis)",

@@ -59,12 +59,12 @@ pub struct SweepArgs {
     /// Matrix sizes to sweep, comma-separated (scaling with n; default: the preset's).
     #[arg(long, alias = "size", value_name = "SIZE,...", value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
     pub sizes: Vec<usize>,
-    /// Measurements of each configuration still in the race at the end (with --no-race:
-    /// of every configuration). Rounds are interleaved: each configuration once per round,
+    /// Measurements of each configuration surely as fast (racing; undecided ones get up to
+    /// --max-repeats; with --no-race: of every configuration). Rounds are interleaved: each configuration once per round,
     /// each round in its own shuffled order.
     #[arg(long, default_value_t = 3, value_parser = positive)]
     pub repeats: usize,
-    /// Most measurements of a configuration while the tie set keeps changing.
+    /// Most measurements of a configuration while it is undecided (racing).
     #[arg(long, default_value_t = 6, value_parser = positive)]
     pub max_repeats: usize,
     /// Measure every configuration --repeats times instead of racing (racing: every
@@ -72,9 +72,9 @@ pub struct SweepArgs {
     #[arg(long)]
     pub no_race: bool,
     /// Equivalence margin, in percent: a configuration at most this much slower than the
-    /// best counts as as fast as it (it joins the tie set when the noise allows that, and
-    /// is not dropped from the race). 0 asks only "can the measurements tell it from the
-    /// best?", whose answer shrinks to the best alone as measurements grow.
+    /// fastest counts as as fast as it ("as fast" when the noise allows that claim,
+    /// "slower" and dropped from the race only when surely beyond the margin). With 0, only
+    /// a configuration surely the fastest is "as fast".
     #[arg(long, value_name = "PERCENT", default_value = "2", value_parser = percent)]
     pub margin: f64,
     /// Stop measuring once the sweep has measured this long (seconds): the answer is
@@ -580,7 +580,7 @@ fn every_configuration(
 }
 
 /// Races the configurations ([`crate::race`]): every one once, then repeats only for the
-/// contenders; with `refine`, the neighbours of the tie set after round 2 join the race.
+/// contenders; with `refine`, the neighbours of the contenders not slower after round 2 join the race.
 fn racing(
     ctx: &mut Measure,
     rows: &mut Vec<Row>,
