@@ -430,3 +430,38 @@ fn a_file_gone_before_its_task_loads_fails_the_run_naming_it() {
     );
     assert!(!json.exists());
 }
+
+#[test]
+fn an_input_run_enters_the_history_under_the_folder_and_its_loading() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("photos");
+    std::fs::create_dir(&dir).unwrap();
+    c(&dir, "a.npy", (12, 12), 1);
+    c(&dir, "b.npy", (12, 12), 2);
+    let history = root.path().join("history.jsonl");
+    let h = history.to_str().unwrap();
+    for loading in ["workers", "parent"] {
+        let (out, record) = run("threads-2", &dir, &["--loading", loading, "--history", h]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            record
+                .unwrap()
+                .input
+                .unwrap()
+                .label()
+                .starts_with("npy-photos-")
+        );
+    }
+    let ids: Vec<String> = std::fs::read_to_string(&history)
+        .expect("history entries")
+        .lines()
+        .map(|l| {
+            let e: serde_json::Value = serde_json::from_str(l.split('\t').next().unwrap()).unwrap();
+            e["benchmark"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids[0].starts_with("blis/threads-2/npy-photos-"), "{ids:?}");
+    let label = ids[0].rsplit('/').next().unwrap();
+    assert_eq!(ids[1], format!("blis/threads-2+pload/{label}"));
+}

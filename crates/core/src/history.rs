@@ -102,13 +102,21 @@ pub fn benchmark_id(
 /// The benchmark `r` measured, as its history entry names it: [`benchmark_id`] with the
 /// strategy labelled with its generation and placement (`threads-2+ogen+pin-cores`) and a
 /// workload file's run labelled by the file ([`crate::mix::label`]:
-/// `blis/procs-2/file-mixed-5d0c39e1`).
+/// `blis/procs-2/file-mixed-5d0c39e1`), an input folder's by the folder
+/// ([`crate::record::InputRecord::label`]), `+pload` when the parent loaded its files:
+/// `blis/procs-2+pload/npy-photos-1c9e0a3b`.
 pub fn run_id(r: &RunRecord) -> String {
     let pin = r
         .pinning
         .as_ref()
         .map_or(crate::topology::PinMode::None, |p| p.mode);
-    let strategy = crate::strategy::label_placed(&r.strategy, r.generation, pin);
+    let mut strategy = crate::strategy::label_placed(&r.strategy, r.generation, pin);
+    if let Some(input) = &r.input {
+        if input.loading == crate::folder::Loading::Parent {
+            strategy.push_str("+pload");
+        }
+        return format!("{}/{strategy}/{}", r.backend, input.label());
+    }
     match &r.workload_file {
         Some(file) => format!("{}/{strategy}/{}", r.backend, file.label()),
         None => benchmark_id(&r.backend, &strategy, r.operation, r.tasks, r.size),

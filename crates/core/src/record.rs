@@ -251,6 +251,35 @@ pub struct InputTask {
 }
 
 impl InputRecord {
+    /// Its name in history ids: `npy-<folder>-<crc>`, the folder's name and the CRC-32 of
+    /// its tasks (operation, files and dimensions of each, in id order): a folder of other
+    /// files, or the same files under another operation, gets another name.
+    pub fn label(&self) -> String {
+        let mut text = String::new();
+        for t in &self.tasks {
+            text.push_str(&format!(
+                "{} {} {};",
+                t.op.name(),
+                t.files.join(","),
+                t.dims
+            ));
+        }
+        let name = std::path::Path::new(&self.folder)
+            .file_name()
+            .map_or_else(|| "input".to_string(), |s| s.to_string_lossy().into_owned());
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("npy-{name}-{:08x}", crc32fast::hash(text.as_bytes()))
+    }
+
     /// The record of `mix`'s folder (`None` for a workload file).
     pub fn of(mix: &Mix) -> Option<InputRecord> {
         let files = mix.files.as_ref()?;
