@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// count. Workers take the tasks from one dynamic queue, largest first by FLOPs; each
     /// worker checks its own results (fingerprints: no result is kept, so the n x n result
     /// store is not used); the record lists the groups and the idle share. Not for
-    /// batched-T (refused), and not appended to the history. See examples/mixed.toml
+    /// batched-T (refused); its history id names the file (file-<stem>-<crc>). See examples/mixed.toml
     #[arg(long, value_name = "FILE", conflicts_with_all = ["preset", "tasks", "size", "op"])]
     pub workload: Option<PathBuf>,
     /// Folder of .npy files (float64, 2-D, C or Fortran order) whose matrices are the
