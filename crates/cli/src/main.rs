@@ -44,9 +44,10 @@ pub enum Command {
     /// instructions the CPU has, on one core and on every allowed core at once.
     Peak(PeakArgs),
     /// Sweep the strategy grid on every built backend (or those named): every configuration
-    /// once, then repeats only for those the noise cannot rule out (racing), and the answer
-    /// as a tie set with a confidence; rows are written as they are measured and an
-    /// interrupted sweep resumes.
+    /// once, then repeats only where the answer is undecided (racing), and the answer as
+    /// three sets (surely as fast as the best, undecided, surely slower) with a confidence;
+    /// also of a workload file (--workload) or a folder of .npy files (--input); rows are
+    /// written as they are measured and an interrupted sweep resumes.
     Sweep(SweepArgs),
     /// Compare two commits: build each in its own git worktree, measure both alternately
     /// (A B, B A, ...) on this machine, and give per benchmark the ratio B/A with a 95%
@@ -58,8 +59,8 @@ pub enum Command {
     /// Print the sweep's answer for a program: the recommended set's library thread
     /// variables (sh), a Rust module or a Python module, from DIR/recommendation.json.
     Advise(AdviseArgs),
-    /// Check a sweep's answer on fresh measurements: its best against the first
-    /// configuration outside the tie set, interleaved, with compare's paired 95% interval;
+    /// Check a sweep's answer on fresh measurements: its best against the fastest
+    /// configuration surely slower, interleaved, with compare's paired 95% interval;
     /// writes DIR/check.json and DIR/check.md.
     Check(CheckArgs),
 }

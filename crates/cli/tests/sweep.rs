@@ -316,3 +316,88 @@ fn a_workload_file_is_swept_as_one_workload_named_by_the_file() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// A float64 C-order `.npy` file of `rows` x `cols` values that differ entry to entry.
+fn npy(dir: &Path, name: &str, rows: usize, cols: usize) {
+    let mut header =
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for i in 0..rows * cols {
+        bytes.extend(((i * 7919 % 1009) as f64 / 1009.0).to_le_bytes());
+    }
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+#[test]
+fn an_input_folder_is_swept_and_parent_loading_compared_pair_by_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("frames");
+    std::fs::create_dir(&input).unwrap();
+    npy(&input, "a.npy", 40, 30);
+    npy(&input, "b.npy", 30, 50);
+    npy(&input, "c.npy", 24, 16);
+    let out = dir.path().join("sweep");
+    let run = front()
+        .args(["sweep", "--backends", "matrixmultiply", "--input"])
+        .arg(&input)
+        .args(["--loading", "workers,parent", "--strategies", "threads-2"])
+        .args([
+            "--no-race",
+            "--repeats",
+            "1",
+            "--peak-seconds",
+            "0.05",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("engine starts");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let r = rows(&out);
+    assert_eq!(r.len(), 1, "{r:?}");
+    // a x b, then c by its own transpose: 2 tasks, largest dimension 50.
+    assert_eq!(
+        (r[0]["tasks"].as_u64(), r[0]["size"].as_u64()),
+        (Some(2), Some(50))
+    );
+    assert_eq!(r[0]["record"]["input"]["loading"], "workers");
+    let pairs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("pin.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // At least 6 pairs (enough for an interval), each run both ways.
+    let parent = pairs.iter().filter(|p| p["loading"] == "parent").count();
+    assert!(parent >= 6 && pairs.len() == 2 * parent, "{pairs:?}");
+    for p in pairs.iter().filter(|p| p["loading"] == "parent") {
+        assert_eq!(p["record"]["input"]["loading"], "parent");
+    }
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("### Loading (`--loading`)"), "{summary}");
+    assert!(summary.contains("threads-2+pload"), "{summary}");
+    assert!(summary.contains("Input folder"), "{summary}");
+    assert!(!summary.contains("### Placement"), "{summary}");
+    // --loading needs --input; a bad folder is one line naming the file.
+    let alone = front()
+        .args(["sweep", "--loading", "parent"])
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(2));
+    std::fs::write(input.join("d.npy"), b"not npy").unwrap();
+    let bad = front()
+        .args(["sweep", "--input"])
+        .arg(&input)
+        .args(["--out"])
+        .arg(dir.path().join("never"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("d.npy"), "{err}");
+}

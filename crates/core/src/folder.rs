@@ -41,7 +41,9 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Who reads the files (`--loading`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Loading {
     /// Each worker reads its task's files when it takes the task (parallel loading).

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use blaspar_core::ResultMode;
+use blaspar_core::folder::Loading;
 use blaspar_core::operation::Operation;
 use blaspar_core::record::RunRecord;
 use blaspar_core::registry::EXIT_UNSUPPORTED;
@@ -23,6 +24,9 @@ pub enum Source<'a> {
     /// A workload file (`--workload FILE`): its own operations and shapes; `tasks` and
     /// `size` of the [`Spec`] are its task count and largest dimension, for the rows.
     File(&'a Path),
+    /// A folder of `.npy` files (`--input DIR --op OP --loading L`): tasks by the folder's
+    /// rule; `tasks` and `size` as for a file.
+    Input { dir: &'a Path, loading: Loading },
 }
 
 /// One engine run as the lab asks for it (sweep, check and compare).
@@ -58,6 +62,16 @@ impl Spec<'_> {
         match self.source {
             Source::File(path) => {
                 args.extend(["--workload".to_string(), path.display().to_string()]);
+            }
+            Source::Input { dir, loading } => {
+                args.extend([
+                    "--input".to_string(),
+                    dir.display().to_string(),
+                    "--op".to_string(),
+                    self.op.name().to_string(),
+                    "--loading".to_string(),
+                    loading.to_string(),
+                ]);
             }
             Source::Generated => {
                 args.extend([

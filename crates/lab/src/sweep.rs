@@ -22,6 +22,7 @@ use blaspar_core::args::{
     backend, generation, operation, percent, pin, positive, positive_seconds, preset, result_mode,
     strategy,
 };
+use blaspar_core::folder::{Files, Folder, Loading};
 use blaspar_core::machine::Machine;
 use blaspar_core::mix::Mix;
 use blaspar_core::operation::Operation;
@@ -121,6 +122,24 @@ pub struct SweepArgs {
     /// time budget unless --budget gives one.
     #[arg(long, value_name = "FILE.toml", conflicts_with_all = ["tasks", "sizes", "ops", "preset"])]
     pub workload: Option<PathBuf>,
+    /// Sweep a folder of .npy files (as `run --input DIR` runs them; one operation of
+    /// --ops, gemm by default) instead of generated tasks: one workload, named in the
+    /// tables by its task count and largest dimension. The race runs with each worker
+    /// loading its own files; see --loading. No time budget unless --budget gives one.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tasks", "sizes", "preset", "workload"])]
+    pub input: Option<PathBuf>,
+    /// With --input: loadings to compare with the workers' own, comma-separated: parent
+    /// (every file loaded by the parent first, as the tutorial's programs do). After the
+    /// race, each backend's fastest configuration is run both ways, pair by pair (as
+    /// --pin's pairs, into DIR/pin.jsonl); the summary says whether loading in the parent
+    /// first pays. workers alone (the default) measures nothing more.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "workers",
+        requires = "input"
+    )]
+    pub loading: Vec<Loading>,
 }
 
 /// Runs a sweep of each operation of `--ops`: one alone in DIR; several one after the
@@ -129,8 +148,28 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(default_out);
     if let Some(path) = &args.workload {
         let mix = Mix::read(path)?;
-        let file = WorkloadFile { path, mix: &mix };
+        let file = WorkloadFile {
+            path,
+            mix: &mix,
+            input: false,
+        };
         return sweep_op(args, mix.groups[0].op, &out, Some(file)).map(drop);
+    }
+    if let Some(dir) = &args.input {
+        let [op] = args.ops[..] else {
+            anyhow::bail!(
+                "--input sweeps one operation of the folder's files: give one --ops (gemm, \
+                 solve, cholesky, qr, eigh or svd)"
+            );
+        };
+        let files = Files::plan(Folder::scan(dir)?, op, Loading::Workers)?;
+        let mix = Mix::from_files(files);
+        let file = WorkloadFile {
+            path: dir,
+            mix: &mix,
+            input: true,
+        };
+        return sweep_op(args, op, &out, Some(file)).map(drop);
     }
     let mut ops: Vec<Operation> = Vec::new();
     for &op in &args.ops {
@@ -169,11 +208,29 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A workload file being swept.
+/// A workload file or an input folder being swept.
 #[derive(Clone, Copy)]
 struct WorkloadFile<'a> {
     path: &'a Path,
+    /// Its tasks.
     mix: &'a Mix,
+    /// A folder of `.npy` files (`--input`), not a workload file.
+    input: bool,
+}
+
+impl WorkloadFile<'_> {
+    /// Its name in the headings.
+    fn name(&self) -> String {
+        if self.input {
+            format!(
+                "the folder {} ({})",
+                self.path.display(),
+                self.mix.operations()[0]
+            )
+        } else {
+            format!("the workload file {}", self.mix.label())
+        }
+    }
 }
 
 /// Sweeps one operation (or a workload file, `op` its first group's) into `out`: measures
@@ -190,7 +247,14 @@ fn sweep_op(
     let (workloads, source) = match file {
         Some(f) => (
             vec![(f.mix.tasks(), f.mix.largest_dim())],
-            Source::File(f.path),
+            if f.input {
+                Source::Input {
+                    dir: f.path,
+                    loading: Loading::Workers,
+                }
+            } else {
+                Source::File(f.path)
+            },
         ),
         None => (workloads(args, &machine, op), Source::Generated),
     };
@@ -270,7 +334,9 @@ fn sweep_op(
     )?;
 
     // Around the race's best configurations, apart from its rows (see crate::placement).
-    let pinned = if args.pin.iter().any(|&m| m != PinMode::None) {
+    let pinned = if args.pin.iter().any(|&m| m != PinMode::None)
+        || args.loading.iter().any(|&l| l != Loading::Workers)
+    {
         PinSweep {
             out: &out,
             modes: &args.pin,
@@ -278,6 +344,7 @@ fn sweep_op(
             op,
             results: args.results,
             source,
+            loadings: &args.loading,
         }
         .measure(&rows)?
     } else {
@@ -289,7 +356,7 @@ fn sweep_op(
         max_repeats: args.max_repeats,
         raced: !args.no_race,
         budget: budget(args).filter(|_| ctx.budget_spent),
-        tasks_from: file.map(|f| format!("the workload file {}", f.mix.label())),
+        tasks_from: file.map(|f| f.name()),
     };
     let mut text = report(&rows, &peak, &how, &log, &rec);
     if let Some(f) = file {
@@ -320,19 +387,30 @@ pub const QUICK_BUDGET: std::time::Duration = std::time::Duration::from_secs(90)
 /// The summary's opening words on a workload file: what its tasks are, and how its rows
 /// are named.
 fn file_section(f: WorkloadFile<'_>) -> String {
-    let groups: Vec<String> = f
-        .mix
-        .groups
-        .iter()
-        .map(|g| format!("{} x {}", g.count, g.shape().label()))
-        .collect();
+    // Equal shapes together (an input folder has a group per task).
+    let mut shapes: Vec<(String, usize)> = Vec::new();
+    for g in &f.mix.groups {
+        let label = g.shape().label();
+        match shapes.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += g.count,
+            None => shapes.push((label, g.count)),
+        }
+    }
+    let groups: Vec<String> = shapes.iter().map(|(l, n)| format!("{n} x {l}")).collect();
+    let what = if f.input {
+        format!(
+            "Input folder `{}` (`.npy` files, tasks by `run --input`'s rule; its history id is \
+             npy-<folder>-<crc>): the generate share of the split is each worker's loading of \
+             its task's files",
+            f.path.display()
+        )
+    } else {
+        format!("Workload file `{}` ({})", f.path.display(), f.mix.label())
+    };
     format!(
-        "Workload file `{}` ({}): {} ({} tasks, {:.2} GFLOP; every task checked by its \
-         worker; the queue hands the largest out first). Its rows are named {} x {} below: \
-         the task count and the largest dimension. The split's idle share is the imbalance \
-         left after scheduling.\n\n",
-        f.path.display(),
-        f.mix.label(),
+        "{what}: {} ({} tasks, {:.2} GFLOP; every task checked by its worker; the queue hands \
+         the largest out first). Its rows are named {} x {} below: the task count and the \
+         largest dimension. The split's idle share is the imbalance left after scheduling.\n\n",
         groups.join(", "),
         f.mix.tasks(),
         f.mix.flops() / 1e9,
@@ -346,7 +424,8 @@ fn budget(args: &SweepArgs) -> Option<std::time::Duration> {
     let quick = args.preset == Preset::Quick
         && args.tasks.is_empty()
         && args.sizes.is_empty()
-        && args.workload.is_none();
+        && args.workload.is_none()
+        && args.input.is_none();
     args.budget.or(quick.then_some(QUICK_BUDGET))
 }
 
