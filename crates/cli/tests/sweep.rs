@@ -317,21 +317,13 @@ fn a_workload_file_is_swept_as_one_workload_named_by_the_file() {
     );
 }
 
-/// A float64 C-order `.npy` file of `rows` x `cols` values that differ entry to entry.
+/// A float64 `.npy` file of `rows` x `cols` values that differ entry to entry (written
+/// by ndarray-npy, as NumPy's `np.save` would).
 fn npy(dir: &Path, name: &str, rows: usize, cols: usize) {
-    let mut header =
-        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    for i in 0..rows * cols {
-        bytes.extend(((i * 7919 % 1009) as f64 / 1009.0).to_le_bytes());
-    }
-    std::fs::write(dir.join(name), bytes).unwrap();
+    let a = ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| {
+        ((i * cols + j) * 7919 % 1009) as f64 / 1009.0
+    });
+    ndarray_npy::write_npy(dir.join(name), &a).unwrap();
 }
 
 #[test]

@@ -490,11 +490,15 @@ pub fn label(path: &str, groups: impl Iterator<Item = (Operation, Dims, usize)>)
     for (op, dims, count) in groups {
         text.push_str(&format!("{} {} {count};", op.name(), dims));
     }
-    let stem = Path::new(path).file_stem().map_or_else(
-        || "workload".to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    );
-    let stem: String = stem
+    let stem = Path::new(path).file_stem().map(|s| s.to_string_lossy());
+    id_label("file", stem.as_deref().unwrap_or("workload"), &text)
+}
+
+/// `<kind>-<name>-<crc>`: a name that history ids and bench groups can carry (characters
+/// other than ASCII letters, digits, `-` and `_` become `_`) and the CRC-32 of `content`,
+/// what the runs under it computed.
+pub fn id_label(kind: &str, name: &str, content: &str) -> String {
+    let name: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -504,7 +508,7 @@ pub fn label(path: &str, groups: impl Iterator<Item = (Operation, Dims, usize)>)
             }
         })
         .collect();
-    format!("file-{stem}-{:08x}", crc32fast::hash(text.as_bytes()))
+    format!("{kind}-{name}-{:08x}", crc32fast::hash(content.as_bytes()))
 }
 
 /// 1-based line of byte `offset` in `text`.

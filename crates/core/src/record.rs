@@ -266,18 +266,8 @@ impl InputRecord {
         }
         let name = std::path::Path::new(&self.folder)
             .file_name()
-            .map_or_else(|| "input".to_string(), |s| s.to_string_lossy().into_owned());
-        let name: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("npy-{name}-{:08x}", crc32fast::hash(text.as_bytes()))
+            .map(|s| s.to_string_lossy());
+        crate::mix::id_label("npy", name.as_deref().unwrap_or("input"), &text)
     }
 
     /// The record of `mix`'s folder (`None` for a workload file).

@@ -39,15 +39,19 @@
 //! answer says so through `min_runs`).
 //!
 //! **The claims: compare's trust rule on the bootstrap's interval.** In each round, each
-//! configuration's ratio to that round's fastest configuration (whichever it is: among
-//! configurations of equal speed the measured best is only the luckiest, so it gets no
-//! free pass) gives a distribution; its interval `[ratio_low, ratio_high]` is from its
-//! `alpha` and `1 - alpha` quantiles. As `compare` only calls a change when its 95%
-//! interval lies wholly beyond the threshold, a configuration is **as fast** when
-//! `ratio_high <= 1 + margin`, **slower** when `ratio_low > 1 + margin`, **undecided**
-//! when the interval contains `1 + margin`. The answer makes one claim per configuration,
-//! so `alpha = (1 - LEVEL) / (2 k)` for `k` configurations (Bonferroni): every claim of the
-//! answer holds together at [`LEVEL`] = 95%, compare's level.
+//! configuration's ratio to that round's resample of the best (the configuration of the
+//! lowest measured median: the reference, as fast as itself) gives a distribution; its
+//! interval `[ratio_low, ratio_high]` is from its `alpha` and `1 - alpha` quantiles,
+//! `alpha = (1 - LEVEL) / 2`: compare's 95% interval. As `compare` only calls a change
+//! when that interval lies wholly beyond the threshold, a configuration is **as fast**
+//! when `ratio_high <= 1 + margin`, **slower** when `ratio_low > 1 + margin`,
+//! **undecided** when the interval contains `1 + margin`. Each claim is made at 95%; how
+//! often they all hold at once is the **confidence** below, reported rather than forced
+//! to 95%: a Bonferroni level over the 50-odd configurations of a sweep asked for the
+//! 0.05% quantile of 2000 rounds (their extreme), and with a round's fastest as the
+//! reference (the minimum of many noisy medians, below every configuration's own) no
+//! configuration of a real sweep on a 2-CPU VM was ever "as fast", and BLAS threads 14%
+//! slower stayed "undecided" (first version of the three sets, this session).
 //!
 //! - **best**: the configuration with the lowest median seconds (in "as fast" or
 //!   "undecided", never "slower").
@@ -71,7 +75,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bootstrap rounds per workload.
 pub const RESAMPLES: usize = 2000;
-/// The level at which every claim of an answer holds together: compare's 95%
+/// The level of each claim of an answer: compare's 95%
 /// ([`crate::compare::CONFIDENCE`]).
 pub const LEVEL: f64 = crate::compare::CONFIDENCE;
 /// The default equivalence margin: a configuration at most this much slower than the
@@ -93,8 +97,8 @@ pub struct Recommendation {
     pub method: String,
     /// Bootstrap rounds per workload.
     pub resamples: usize,
-    /// The level at which every claim of a workload's answer holds together (0.95; files
-    /// written before version 3: 0).
+    /// The level of each claim of a workload's answer (0.95; files written before version
+    /// 3: 0).
     #[serde(default)]
     pub level: f64,
     /// The equivalence margin: "as fast as the fastest" means at most this much slower
@@ -228,7 +232,7 @@ pub struct Choice {
     /// Its set.
     #[serde(default)]
     pub standing: Standing,
-    /// The interval of its ratio to the round's fastest, at the answer's per-claim level:
+    /// The interval of its ratio to the best (the reference), at the answer's level:
     /// as fast when `ratio_high <= 1 + margin`, slower when `ratio_low > 1 + margin`.
     #[serde(default)]
     pub ratio_low: f64,
@@ -303,9 +307,9 @@ pub fn method(margin: f64) -> String {
          relative residuals as it has measurements, drawn from the pool of the workload's \
          configurations measured at least twice (1 + (x - mean) / mean, scaled by \
          sqrt(n / (n - 1))), and the median of those; each configuration's ratio to the \
-         round's fastest gives an interval, from its alpha and 1 - alpha quantiles with \
-         alpha = {:.2} / (2 k) for k configurations, so that every claim holds together at \
-         {:.0}%; as fast: the interval lies within a margin of {:.1}% (at most {:.3}); \
+         round's resample of the best (the lowest measured median) gives an interval, from \
+         its alpha and 1 - alpha quantiles with alpha = {:.3} / 2, each claim at {:.0}%; \
+         as fast: the interval lies within a margin of {:.1}% (at most {:.3}); \
          slower: it lies wholly beyond; undecided: it contains {:.3} (compare's rule: a \
          claim only when the interval lies wholly on one side); confidence: share of rounds \
          in which every claim held at once",
@@ -353,6 +357,8 @@ fn pooled_residuals(samples: &[Vec<f64>]) -> Vec<f64> {
 /// (`medians[round][configuration]`).
 pub struct Bootstrap {
     pub medians: Vec<Vec<f64>>,
+    /// Each configuration's measured median (the centre its resamples spread around).
+    pub centres: Vec<f64>,
     /// Whether some configuration was measured twice or more: without, there is no noise
     /// to go by and no claim is made.
     pub noise: bool,
@@ -396,7 +402,19 @@ impl Bootstrap {
                     .collect()
             })
             .collect();
-        Bootstrap { medians, noise }
+        Bootstrap {
+            medians,
+            centres,
+            noise,
+        }
+    }
+
+    /// The reference of `among`: its configuration of the lowest measured median.
+    fn reference(&self, among: &[usize]) -> Option<usize> {
+        among
+            .iter()
+            .copied()
+            .min_by(|&a, &b| self.centres[a].total_cmp(&self.centres[b]))
     }
 
     /// Share of rounds that satisfy `test`.
@@ -404,15 +422,14 @@ impl Bootstrap {
         self.medians.iter().filter(|m| test(m)).count() as f64 / self.medians.len() as f64
     }
 
-    /// Per round, each configuration's ratio to the round's fastest of `among`
-    /// (`ratios[configuration][round]`).
+    /// Per round, each configuration's ratio to the round's resample of the best of `among`
+    /// (its lowest measured median; `ratios[configuration][round]`).
     fn ratios(&self, among: &[usize]) -> Vec<Vec<f64>> {
         let n = self.medians.first().map_or(0, Vec::len);
-        let fastest: Vec<f64> = self
-            .medians
-            .iter()
-            .map(|m| among.iter().map(|&c| m[c]).fold(f64::MAX, f64::min))
-            .collect();
+        let Some(best) = self.reference(among) else {
+            return vec![Vec::new(); n];
+        };
+        let fastest: Vec<f64> = self.medians.iter().map(|m| m[best]).collect();
         (0..n)
             .map(|c| {
                 self.medians
@@ -424,11 +441,10 @@ impl Bootstrap {
             .collect()
     }
 
-    /// Each configuration's judgement against the fastest of `among` (every configuration
-    /// of the workload in the answer; the contenders in the race), with `margin`; `claims`
-    /// is how many claims are made together (the Bonferroni divisor, at least 1).
-    pub fn judge(&self, among: &[usize], margin: f64, claims: usize) -> Vec<Judgement> {
-        let alpha = (1.0 - LEVEL) / (2 * claims.max(1)) as f64;
+    /// Each configuration's judgement against the best of `among` (every configuration of
+    /// the workload in the answer; the contenders in the race), with `margin`.
+    pub fn judge(&self, among: &[usize], margin: f64) -> Vec<Judgement> {
+        let alpha = (1.0 - LEVEL) / 2.0;
         let limit = 1.0 + margin;
         self.ratios(among)
             .into_iter()
@@ -472,11 +488,14 @@ impl Bootstrap {
     }
 
     /// Share of rounds in which every claim held at once: each "as fast" configuration
-    /// within `margin` of the round's fastest, each "slower" one beyond it.
+    /// within `margin` of the round's resample of the best, each "slower" one beyond it.
     pub fn all_claims_hold(&self, standing: &[Standing], margin: f64) -> f64 {
+        let all: Vec<usize> = (0..self.centres.len()).collect();
+        let Some(best) = self.reference(&all) else {
+            return 1.0;
+        };
         self.share(|m| {
-            let fastest = m.iter().copied().fold(f64::MAX, f64::min);
-            let limit = (1.0 + margin) * fastest;
+            let limit = (1.0 + margin) * m[best];
             standing.iter().zip(m).all(|(s, &x)| match s {
                 Standing::AsFast => x <= limit,
                 Standing::Slower => x > limit,
@@ -543,7 +562,7 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize, margin: f64)
     let boot = Bootstrap::run(&samples);
     let winners = boot.winners();
     let everyone: Vec<usize> = (0..sums.len()).collect();
-    let judged = boot.judge(&everyone, margin, sums.len());
+    let judged = boot.judge(&everyone, margin);
     let share = |n: usize| n as f64 / winners.len() as f64;
     let choices: Vec<Choice> = sums
         .iter()
@@ -739,22 +758,21 @@ mod tests {
         ]
         .concat();
         let a = &recommend(&all, 0.0).workloads[0];
-        // Neither is surely the fastest: nothing is "as fast", both are undecided, and
-        // the kind is undecided between task threads and processes.
-        assert!(a.tie_set.is_empty());
-        assert_eq!(names(&a.undecided), ["mkl-iomp threads-2", "blis procs-2"]);
+        // The best is the reference; the other is neither surely as fast nor surely
+        // slower: undecided, and so is its kind.
+        assert_eq!(names(&a.tie_set), ["mkl-iomp threads-2"]);
+        assert_eq!(names(&a.undecided), ["blis procs-2"]);
         assert_eq!(names(&a.slower), ["blis sequential"]);
-        assert!(a.kinds.is_empty());
+        assert_eq!(
+            kinds(&a.kinds),
+            [(Some(Kind::TaskThreads), vec!["mkl-iomp".to_string()])]
+        );
         assert_eq!(
             kinds(&a.undecided_kinds),
-            [
-                (Some(Kind::TaskThreads), vec!["mkl-iomp".to_string()]),
-                (Some(Kind::TaskProcesses), vec!["blis".to_string()])
-            ]
+            [(Some(Kind::TaskProcesses), vec!["blis".to_string()])]
         );
-        // Advise falls back on the undecided ones, and says so.
-        assert_eq!(a.advised(), (a.undecided.as_slice(), false));
-        let runner_up = &a.undecided[1];
+        assert_eq!(a.advised(), (a.tie_set.as_slice(), true));
+        let runner_up = &a.undecided[0];
         assert!(runner_up.fastest_in > 0.1, "{}", runner_up.fastest_in);
         assert!(runner_up.ratio_low <= 1.0 && runner_up.ratio_high > 1.0);
     }
@@ -773,8 +791,8 @@ mod tests {
         ]
         .concat();
         let l = &recommend(&loud, 0.0).workloads[0];
-        assert!(l.tie_set.is_empty() && l.slower.is_empty());
-        assert_eq!(l.undecided.len(), 2);
+        assert!(l.slower.is_empty());
+        assert_eq!(names(&l.undecided), ["blis procs-2"]);
         let q = &recommend(&quiet, 0.0).workloads[0];
         assert_eq!(names(&q.tie_set), ["blis threads-2"]);
         assert_eq!(names(&q.slower), ["blis procs-2"]);
@@ -873,7 +891,8 @@ mod tests {
         ]
         .concat();
         let a = &recommend(&all, 0.0).workloads[0];
-        assert_eq!(names(&a.undecided), ["blis threads-2", "blis procs-2"]);
+        assert_eq!(names(&a.tie_set), ["blis threads-2"]);
+        assert_eq!(names(&a.undecided), ["blis procs-2"]);
         assert_eq!(a.min_runs, 1);
         assert!(a.avoid.iter().any(|x| x.name == "sequential"));
     }
@@ -1032,28 +1051,20 @@ mod tests {
         assert_eq!(slower, ["blis blas-2", "blis sequential", "mkl-seq blas-2"]);
         assert_eq!(avoid_kinds, ["blas-threads", "sequential"]);
         assert!(avoid_libs.is_empty());
-        // 3% noise in 6 runs cannot show anything within 2% of the fastest, so the three
-        // sets are: none as fast, the two groups undecided (both kinds of task parallelism),
-        // the 20% slower ones slower. In a few sweeps one configuration of the faster group
-        // drew runs lucky enough to be surely within the margin: a true claim, never one
-        // that another sweep contradicts (nothing "as fast" in one sweep is "slower" in
-        // another, and it is always of the faster group).
-        let mut counts = std::collections::BTreeMap::new();
+        // 3% noise in 6 runs cannot show the other configurations within 2% of the best
+        // (the reference, as fast as itself), nor beyond: the two groups are the best and
+        // the undecided, both kinds of task parallelism together, in every sweep; which of
+        // the six is the best (and so which kind is "as fast") is the luck of the draw.
         for (f, u, _, k, uk, _, _) in &answers_seen {
-            *counts
-                .entry((f.clone(), u.len(), k.clone(), uk.clone()))
-                .or_insert(0) += 1;
-        }
-        let none_as_fast = counts
-            .iter()
-            .filter(|((f, u, k, uk), _)| {
-                f.is_empty() && *u == 6 && k.is_empty() && uk == "task-processes,task-threads"
-            })
-            .map(|(_, n)| *n)
-            .sum::<usize>();
-        assert!(none_as_fast >= 36, "{counts:#?}");
-        for (f, _, _, _, _, _, _) in &answers_seen {
-            assert!(f.iter().all(|c| c.ends_with("threads-2")), "{f:?}");
+            assert!(!f.is_empty() && f.len() + u.len() == 6, "{f:?} {u:?}");
+            let mut both: Vec<&str> = k
+                .split(',')
+                .chain(uk.split(','))
+                .filter(|x| !x.is_empty())
+                .collect();
+            both.sort();
+            both.dedup();
+            assert_eq!(both, ["task-processes", "task-threads"], "{k} / {uk}");
         }
     }
 }
