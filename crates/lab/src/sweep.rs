@@ -370,7 +370,7 @@ fn sweep_op(
     let json = serde_json::to_string_pretty(&rec)? + "\n";
     std::fs::write(out.join("recommendation.json"), json)?;
     std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
-    draw_plots(&out, &rows, &configs, &peak)?;
+    draw_plots(&out, &rows, &configs, &peak, how.tasks_from.as_deref())?;
     eprintln!(
         "rows: {}; summary: {}; answer: {}",
         runs_path.display(),
@@ -538,7 +538,14 @@ fn configurations(
 
 /// The plots of every workload measured (and the scaling plot with several), in the grid's
 /// order, then anything measured around the best.
-fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyhow::Result<()> {
+/// `named`: the workload's name in titles (a workload file's or a folder's).
+fn draw_plots(
+    out: &Path,
+    rows: &[Row],
+    configs: &[Config],
+    peak: &Peak,
+    named: Option<&str>,
+) -> anyhow::Result<()> {
     // The plots know nothing of runs: each summary becomes the plain values they draw.
     let sums: Vec<Measured> = summarise(rows)
         .into_iter()
@@ -548,6 +555,7 @@ fn draw_plots(out: &Path, rows: &[Row], configs: &[Config], peak: &Peak) -> anyh
             strategy: s.strategy,
             tasks: s.tasks,
             size: s.size,
+            named: named.map(str::to_string),
             median_seconds: s.median_seconds,
             min_seconds: s.min_seconds,
             max_seconds: s.max_seconds,

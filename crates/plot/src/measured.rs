@@ -18,6 +18,9 @@ pub struct Measured {
     /// The workload: tasks of size x size matrices.
     pub tasks: usize,
     pub size: usize,
+    /// The workload's name in titles when it is not `tasks` of `size` x `size` (a
+    /// workload file's or an input folder's); `None`: "16 tasks of 1000x1000".
+    pub named: Option<String>,
     /// Median, fastest and slowest wall-clock seconds of its runs.
     pub median_seconds: f64,
     pub min_seconds: f64,
@@ -49,8 +52,9 @@ pub(crate) fn gflops_at(s: &Measured, seconds: f64) -> f64 {
 
 /// The workload of configurations, in words (the first one's: a plot holds one workload).
 pub(crate) fn workload(sums: &[Measured]) -> String {
-    sums.first().map_or(String::new(), |s| {
-        format!("{} tasks of {}x{}", s.tasks, s.size, s.size)
+    sums.first().map_or(String::new(), |s| match &s.named {
+        Some(name) => format!("{} tasks of {name}", s.tasks),
+        None => format!("{} tasks of {}x{}", s.tasks, s.size, s.size),
     })
 }
 
@@ -66,6 +70,7 @@ pub(crate) mod fixtures {
             label: strategy.into(),
             tasks: 16,
             size: 1000,
+            named: None,
             median_seconds: seconds,
             min_seconds: seconds * 0.95,
             max_seconds: seconds * 1.05,
