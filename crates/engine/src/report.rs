@@ -398,7 +398,22 @@ pub fn placement_line(r: &RunRecord) -> Option<String> {
     Some(format!("pin {}: {}", p.mode, workers.join("; ")))
 }
 
+/// Whether every task of `r` was a product (gemm): its time line says "multiplying";
+/// another operation's, or a workload file's with one, "computing".
+fn products_only(r: &RunRecord) -> bool {
+    match (&r.workload_file, &r.input) {
+        (Some(file), _) => file.groups.iter().all(|g| g.op == Operation::Gemm),
+        (None, Some(input)) => input.tasks.iter().all(|t| t.op == Operation::Gemm),
+        (None, None) => r.operation == Operation::Gemm,
+    }
+}
+
 pub fn time_line(r: &RunRecord) -> String {
+    let (computing, compute) = if products_only(r) {
+        ("multiplying", "multiply")
+    } else {
+        ("computing", "compute")
+    };
     let w = &r.time.wall;
     let t = &r.time.task_seconds;
     let in_worker = if t.verify > 0.0 {
@@ -439,7 +454,7 @@ pub fn time_line(r: &RunRecord) -> String {
     };
     format!(
         "time: start-up {:.3} s{store} (not timed); wall {parent_load}setup {:.3} s, tasks {:.3} s \
-         ({making_wall}, multiplying {:.3} s); task-seconds {task_making}, multiply \
+         ({making_wall}, {computing} {:.3} s); task-seconds {task_making}, {compute} \
          {:.3}{in_worker}, transfer {:.4}, idle {:.3} ({:.1}% of workers x wall); verify {:.3} s \
          (not timed); minor page faults in the run {}",
         w.startup,
@@ -517,4 +532,44 @@ pub fn describe<B: Backend>(b: &B) -> String {
             blaspar_core::ThreadScope::Fixed { threads } => format!("fixed at {threads}"),
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_line_says_multiplying_for_products_only() {
+        let text = include_str!("../../../results/2026-11-23-vm/quick-blis-threads-2.json");
+        let mut r: RunRecord = serde_json::from_str(text).unwrap();
+        assert!(
+            time_line(&r).contains(", multiplying "),
+            "{}",
+            time_line(&r)
+        );
+        assert!(time_line(&r).contains("task-seconds generate"));
+        r.operation = Operation::Svd;
+        let line = time_line(&r);
+        assert!(
+            line.contains(", computing ") && line.contains(", compute "),
+            "{line}"
+        );
+        assert!(!line.contains("multiply"), "{line}");
+        // A workload file is products only when every group is one.
+        let mix = blaspar_core::mix::Mix::parse(
+            "w.toml",
+            "[[tasks]]\nop = \"gemm\"\nsize = 4\ncount = 1\n",
+        )
+        .unwrap();
+        r.operation = Operation::Gemm;
+        r.workload_file = Some(blaspar_core::record::WorkloadFile::of(&mix));
+        assert!(time_line(&r).contains(", multiplying "));
+        let mixed = blaspar_core::mix::Mix::parse(
+            "w.toml",
+            "[[tasks]]\nop = \"gemm\"\nsize = 4\ncount = 1\n[[tasks]]\nop = \"qr\"\nsize = 4\ncount = 1\n",
+        )
+        .unwrap();
+        r.workload_file = Some(blaspar_core::record::WorkloadFile::of(&mixed));
+        assert!(time_line(&r).contains(", computing "));
+    }
 }
