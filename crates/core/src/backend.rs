@@ -10,6 +10,14 @@ use crate::task::{Input, Output};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
+/// Stack of every thread that calls a backend, bytes (the engine's thread workers, the
+/// conformance checks). OpenBLAS's threaded LU (`dgetrf_parallel`, under `dgesv` when the
+/// library runs more than one thread) keeps per-thread work arrays on the caller's stack,
+/// more than the 2 MiB a Rust thread gets by default: on Debian's OpenBLAS 0.3.21 it
+/// crashed (SIGSEGV) in a 2 MiB test thread, 3 of 60 runs of its conformance tests, and
+/// never with 64 MiB (0 of 60). Only the pages a thread touches take memory.
+pub const CALLER_STACK_BYTES: usize = 64 << 20;
+
 /// Whether a thread-count setting applies to the calling thread or to the whole process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "scope")]

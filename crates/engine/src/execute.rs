@@ -197,6 +197,7 @@ impl Workers {
                 let p = strategy.workers();
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(p)
+                    .stack_size(blaspar_core::backend::CALLER_STACK_BYTES)
                     .thread_name(crate::pin::worker_thread_name)
                     .build()
                     .map_err(|e| ExecError::Pool {

@@ -10,6 +10,7 @@
 //! The generated tests of one binary hold one lock: thread counts are process-wide on some
 //! libraries, and a concurrent test could otherwise change a count between set and read-back.
 
+pub use blaspar_core::backend::CALLER_STACK_BYTES;
 use blaspar_core::backend::{Backend, Gemm, Layout, ThreadScope};
 use blaspar_core::operation::Operation;
 use blaspar_core::task::{self, Input};
@@ -392,7 +393,8 @@ pub fn operations_are_correct_from_several_threads_at_once<B: Backend + ?Sized>(
         }
         std::thread::scope(|s| {
             for worker in 0..4 {
-                s.spawn(move || {
+                let thread = std::thread::Builder::new().stack_size(CALLER_STACK_BYTES);
+                let spawned = thread.spawn_scoped(s, move || {
                     backend.set_threads(1);
                     for round in 0..3 {
                         let input = op.input(&workload(150), worker * 3 + round, 1);
@@ -407,6 +409,7 @@ pub fn operations_are_correct_from_several_threads_at_once<B: Backend + ?Sized>(
                         );
                     }
                 });
+                spawned.expect("a worker thread starts");
             }
         });
     }
@@ -455,7 +458,16 @@ macro_rules! conformance_tests {
         #[test]
         fn $check() {
             let (_guard, b) = conformance_backend();
-            $crate::conformance::$check(b);
+            // On a thread with the stack the engine gives its workers (a test thread's
+            // 2 MiB is too small for OpenBLAS's threaded LU).
+            std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .stack_size($crate::conformance::CALLER_STACK_BYTES)
+                    .spawn_scoped(s, || $crate::conformance::$check(b))
+                    .expect("a test thread starts")
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            });
         }
     };
 }
