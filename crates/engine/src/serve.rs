@@ -493,7 +493,12 @@ fn serve_main<B: Backend>(text: &str, init: impl FnOnce(&EngineInit) -> anyhow::
     })
     .and_then(|backend| {
         close_on_exec(&channel)?;
-        Served::new(&backend, &spec).serve(&mut channel)
+        // The harness's workload file, rebuilt from its groups.
+        let mix = spec
+            .mix
+            .clone()
+            .map(|(path, groups)| Mix::from_groups(path, groups));
+        Served::new(&backend, &spec, mix.as_ref()).serve(&mut channel)
     });
     match outcome {
         Ok(()) => 0,
@@ -572,17 +577,13 @@ struct Started {
 struct Served<'b, B: Backend> {
     backend: &'b B,
     spec: &'b ServeSpec,
-    /// The harness's workload file, rebuilt from its groups.
-    mix: Option<Mix>,
+    /// The harness's workload file.
+    mix: Option<&'b Mix>,
     started: Option<Started>,
 }
 
 impl<'b, B: Backend> Served<'b, B> {
-    fn new(backend: &'b B, spec: &'b ServeSpec) -> Self {
-        let mix = spec
-            .mix
-            .clone()
-            .map(|(path, groups)| Mix::from_groups(path, groups));
+    fn new(backend: &'b B, spec: &'b ServeSpec, mix: Option<&'b Mix>) -> Self {
         Served {
             backend,
             spec,
@@ -592,10 +593,10 @@ impl<'b, B: Backend> Served<'b, B> {
     }
 
     /// The tasks every strategy runs.
-    fn tasks(&self) -> TaskSet<'_> {
+    fn tasks(&self) -> TaskSet<'b> {
         TaskSet {
             workload: &self.spec.workload,
-            mix: self.mix.as_ref(),
+            mix: self.mix,
             loaded: None,
         }
     }
@@ -667,7 +668,7 @@ impl<'b, B: Backend> Served<'b, B> {
                 _ => strategy.workers().max(machine.cpus_allowed.len()),
             },
         };
-        match &self.mix {
+        match self.mix {
             Some(mix) => mix
                 .fits(plan.in_flight, 0, available, &source)
                 .map_err(anyhow::Error::msg)?,
@@ -706,11 +707,7 @@ impl<'b, B: Backend> Served<'b, B> {
     }
 
     fn run(&mut self) -> anyhow::Result<ServeReply> {
-        let tasks = TaskSet {
-            workload: &self.spec.workload,
-            mix: self.mix.as_ref(),
-            loaded: None,
-        };
+        let tasks = self.tasks();
         let Some(s) = self.started.as_mut() else {
             anyhow::bail!("run: no strategy is started (start S first)");
         };
@@ -737,11 +734,7 @@ impl<'b, B: Backend> Served<'b, B> {
     }
 
     fn verify(&mut self) -> anyhow::Result<ServeReply> {
-        let tasks = TaskSet {
-            workload: &self.spec.workload,
-            mix: self.mix.as_ref(),
-            loaded: None,
-        };
+        let tasks = self.tasks();
         let Some(s) = self.started.as_mut() else {
             anyhow::bail!("verify: no strategy is started");
         };
