@@ -19,7 +19,8 @@ use blaspar_core::task::{Input, Output};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
-pub use probe::{KernelRequest, child_hook, default_cache_dir};
+pub use blaspar_core::kernel_cache::default_cache_dir;
+pub use probe::{KernelRequest, child_hook};
 
 /// Reads a per-thread count of dgemm calls (provided by binaries that wrap `cblas_dgemm`).
 pub type CallCounter = fn() -> u64;

@@ -20,6 +20,7 @@
 
 use crate::ffi;
 use blaspar_core::backend::{ChoiceMethod, KernelProbe, ProbeOutcome};
+use blaspar_core::kernel_cache::{key_hash, write_atomically};
 use blaspar_core::machine::Machine;
 use blaspar_core::verify::Verifier;
 use blaspar_core::workload::Workload;
@@ -212,16 +213,6 @@ fn cache_path(cache_dir: &Path, machine: &Machine, version: &str) -> PathBuf {
     ))
 }
 
-/// 64-bit FNV-1a of the key's bytes: stable across Rust versions, unlike DefaultHasher, so
-/// a cache written by one build is found by the next. Through `write` (not `Hash for str`,
-/// which appends a 0xff byte) to keep the values of existing cache file names.
-fn key_hash(key: &str) -> u64 {
-    use std::hash::Hasher;
-    let mut h = fnv::FnvHasher::default();
-    h.write(key.as_bytes());
-    h.finish()
-}
-
 /// The kernel for matrices of size class `class` (`None`: no workload, the choice at
 /// `PROBE_N`): from the cache, probing what it lacks and adding it.
 fn auto(cache_dir: &Path, class: Option<usize>) -> Result<Selection, ProbeError> {
@@ -375,15 +366,6 @@ fn fastest(probes: &[KernelProbe]) -> Option<String> {
 pub fn set_arch(id: i32) {
     // SAFETY: called during start-up, before any other thread exists (see `select`).
     unsafe { std::env::set_var(ARCH_VAR, id.to_string()) }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The probe table as one line.
@@ -630,21 +612,6 @@ fn check_shape(m: usize, k: usize, n: usize) -> Result<(), String> {
         .map_err(|e| format!("{m}x{k}x{n}: {e}"))
 }
 
-/// Where kernel choices are cached: `$BLASPAR_CACHE_DIR`, else `$XDG_CACHE_HOME/blaspar`,
-/// else `~/.cache/blaspar`, else a folder under the system temp dir.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("BLASPAR_CACHE_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("blaspar");
-    }
-    if let Some(h) = std::env::var_os("HOME") {
-        return PathBuf::from(h).join(".cache").join("blaspar");
-    }
-    std::env::temp_dir().join("blaspar-cache")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,20 +673,6 @@ mod tests {
         let entry: CacheEntry = serde_json::from_str(old).unwrap();
         assert!(entry.by_size.is_empty());
         assert_eq!(entry.probes[0].size, None);
-    }
-
-    #[test]
-    fn cache_keys_hash_as_64_bit_fnv_1a() {
-        // Published FNV-1a test vectors: cache file names written before the fnv crate
-        // replaced the hand-written hash must still be found.
-        assert_eq!(key_hash(""), 0xcbf29ce484222325);
-        assert_eq!(key_hash("a"), 0xaf63dc4c8601ec8c);
-        assert_eq!(key_hash("foobar"), 0x85944171f73967e8);
-        let key = "AMD EPYC 9B45|avx2,avx512f,fma|1.0";
-        let by_hand = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100000001b3)
-        });
-        assert_eq!(key_hash(key), by_hand);
     }
 
     fn sh(script: &str) -> Command {

@@ -12,7 +12,8 @@
 //!   [`topology`]: their packages, cores, SMT siblings and caches, and `--pin`'s plan.
 //! - [`peak`]: the machine's f64 FMA limit, measured by a microkernel.
 //! - [`record`]: the JSON result record; [`history`]: the append-only log of records.
-//! - [`registry`]: the engines this version knows; [`args`]: command-line value parsers.
+//! - [`registry`]: the engines this version knows; [`args`]: command-line value parsers;
+//!   [`kernel_cache`]: where backends cache their kernel probes.
 //!
 //! Nothing here links a BLAS library: matrix-vector products in the verifier are
 //! plain loops, so the check stays independent of the library under test.
@@ -21,6 +22,7 @@ pub mod args;
 pub mod backend;
 pub mod folder;
 pub mod history;
+pub mod kernel_cache;
 pub mod kind;
 pub mod machine;
 pub mod mix;

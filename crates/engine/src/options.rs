@@ -82,8 +82,10 @@ pub struct RunArgs {
           help = format!("Backend to run: {} (`blaspar backends` lists what is built)",
                          blaspar_core::registry::name_list()))]
     pub backend: String,
-    /// Kernel: auto (probe every compiled-in kernel, take the fastest correct one; cached),
-    /// default (the library's own detection) or a name such as skx or haswell (BLIS).
+    /// Kernel: auto (probe, take the fastest correct one; cached: BLIS tries every
+    /// compiled-in kernel, OpenBLAS its own core against the cores made for this CPU's
+    /// vector extensions), default (the library's own detection) or a name such as skx or
+    /// haswell (BLIS), SkylakeX or Haswell (OpenBLAS's OPENBLAS_CORETYPE values).
     #[arg(long, default_value = "auto")]
     pub kernel: String,
     /// Write the result record (JSON) to this file.

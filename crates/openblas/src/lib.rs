@@ -17,9 +17,10 @@
 //! product, which keeps it consistent. The serial build always runs one thread.
 //!
 //! **Kernel.** OpenBLAS picks its kernel ("core") by CPU detection when the library loads;
-//! `OPENBLAS_CORETYPE` overrides it. [`blaspar_cblas::coretype`] reports the choice, probes a
-//! forced core against the library's own in child processes, and applies `--kernel default`
-//! / `--kernel NAME` (re-executing the engine with the variable changed).
+//! `OPENBLAS_CORETYPE` overrides it. [`blaspar_cblas::coretype`] reports the choice, probes
+//! the library's own core against the cores made for this CPU (`auto`; cached), or a forced
+//! core against the library's own, in child processes, and applies `--kernel default` /
+//! `--kernel NAME` (re-executing the engine with the variable changed).
 
 // Links libopenblas (and its cblas symbols, which ndarray's `blas` feature calls).
 extern crate openblas_src;
@@ -30,7 +31,7 @@ use blaspar_core::ThreadScope;
 use blaspar_core::backend::{Backend, KernelChoice};
 use ndarray::Array2;
 use std::os::raw::c_int;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod ffi {
     use std::os::raw::{c_char, c_int};
@@ -202,16 +203,26 @@ fn batch_symbol() -> Option<blaspar_cblas::DgemmBatchFn> {
 
 impl OpenBlas {
     /// Checks that `cblas_dgemm` comes from OpenBLAS's `variant` build and applies the kernel
-    /// request: `auto` (the library's choice, or OPENBLAS_CORETYPE when set, with a warning
-    /// when that is slower), `default` (without OPENBLAS_CORETYPE) or a core name. The last
-    /// two may re-execute the process with the variable changed. Call during start-up, after
+    /// request ([`coretype::choose`]): `auto` (the library's core probed against the cores
+    /// made for this CPU, cached in `cache_dir`; or OPENBLAS_CORETYPE when set, with a
+    /// warning when that is slower), `default` (without OPENBLAS_CORETYPE) or a core name.
+    /// All but `auto` with the library's own core kept may re-execute the process with the
+    /// variable changed. Call during start-up, after
     /// [`child_hook`], before other threads exist.
-    pub fn init(variant: Variant, kernel: &str) -> Result<OpenBlas, OpenBlasError> {
+    pub fn init(
+        variant: Variant,
+        kernel: &str,
+        cache_dir: &Path,
+    ) -> Result<OpenBlas, OpenBlasError> {
         let (path, config) = loaded_build(variant)?;
-        let kernel = coretype::choose(&LIBRARY, kernel)?;
+        let release = config.split_whitespace().nth(1).unwrap_or("?").to_string();
+        let cache = coretype::ProbeCache {
+            dir: cache_dir.to_path_buf(),
+            library: format!("openblas {release} {}", variant.name()),
+        };
+        let kernel = coretype::choose(&LIBRARY, kernel, &cache)?;
         // SAFETY: plain getter, read before anything changed the count.
         let default_threads = unsafe { ffi::openblas_get_num_threads() }.max(1) as usize;
-        let release = config.split_whitespace().nth(1).unwrap_or("?").to_string();
         Ok(OpenBlas {
             variant,
             version: format!("{release} ({} build, {})", variant.name(), path.display()),

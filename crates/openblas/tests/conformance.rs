@@ -16,5 +16,5 @@ fn variant() -> Variant {
 blaspar_testkit::conformance_tests!(
     OpenBlas,
     variant().backend_name(),
-    OpenBlas::init(variant(), "auto").unwrap_or_else(|e| panic!("{e}"))
+    OpenBlas::init(variant(), "default", &std::env::temp_dir()).unwrap_or_else(|e| panic!("{e}"))
 );

@@ -157,3 +157,98 @@ fn a_forced_core_is_reported_and_can_be_dropped() {
     assert_eq!(dropped.kernel, own);
     assert!(!dropped.blas_env.contains_key("OPENBLAS_CORETYPE"));
 }
+
+/// `auto` probes the library's own core against the cores made for this CPU's vector
+/// extensions once, caches the table, and reuses it. A cached choice of another core (as
+/// when the library falls back to an old core on a CPU it does not know: Prescott on an
+/// Emerald Rapids Xeon) re-executes the engine with OPENBLAS_CORETYPE set to it, and its
+/// worker processes run that core too. The test makes such a cache entry by hand from the
+/// real probe's table, since this CPU's own choice is rarely the one to replace.
+#[test]
+fn auto_probes_once_and_a_cached_choice_of_another_core_is_applied() {
+    let (backend, exe) = ENGINES[0];
+    let cache = std::env::temp_dir().join(format!("blaspar-core-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let mut args = small(backend, "procs-2");
+    args.extend(["--cache-dir".to_string(), cache.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let unset: &[(&str, &str)] = &[];
+    let clean = |out: &std::process::Output| assert!(out.status.success(), "{}", text(out));
+
+    let (out, first) = run(Path::new(exe), &args, unset);
+    clean(&out);
+    let first = first.expect("record");
+    let choice = &first.kernel_choice;
+    assert_eq!(
+        choice.method,
+        blaspar_core::ChoiceMethod::Probe,
+        "{}",
+        text(&out)
+    );
+    let own = choice
+        .library_default
+        .clone()
+        .expect("the library's own core");
+    assert!(
+        choice.probes[0].kernel.starts_with(&own) && choice.probes.len() >= 2,
+        "the library's own core first, then the candidates: {:?}",
+        choice.probes
+    );
+
+    let (out, second) = run(Path::new(exe), &args, unset);
+    clean(&out);
+    let second = second.expect("record");
+    assert_eq!(
+        second.kernel_choice.method,
+        blaspar_core::ChoiceMethod::Cache
+    );
+    assert_eq!(second.kernel, first.kernel);
+
+    // Another core that ran correctly in the probe, written into the cache as the choice.
+    let other = choice
+        .probes
+        .iter()
+        .skip(1)
+        .find(|p| matches!(p.outcome, blaspar_core::ProbeOutcome::Correct { .. }))
+        .map(|p| p.kernel.clone())
+        .expect("a candidate core ran on this CPU (every AVX2 CPU runs Haswell's)");
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1, "one cache file per CPU and build");
+    let path = entries[0].path();
+    let mut entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    entry["chosen"] = serde_json::Value::String(other.clone());
+    std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+
+    let (out, applied) = run(Path::new(exe), &args, unset);
+    clean(&out);
+    let applied = applied.expect("record");
+    assert_eq!(applied.kernel, other, "{}", text(&out));
+    assert_eq!(
+        applied.kernel_choice.method,
+        blaspar_core::ChoiceMethod::Cache
+    );
+    assert_eq!(
+        applied.kernel_choice.library_default.as_deref(),
+        Some(own.as_str())
+    );
+    assert_eq!(
+        applied.blas_env.get("OPENBLAS_CORETYPE"),
+        Some(&other),
+        "the engine re-executed itself with the core"
+    );
+
+    // A core the user sets is the user's, probed against the library's own as before.
+    let (out, forced) = run(
+        Path::new(exe),
+        &args,
+        &[("OPENBLAS_CORETYPE", own.as_str())],
+    );
+    clean(&out);
+    let forced = forced.expect("record");
+    assert_eq!(
+        forced.kernel_choice.method,
+        blaspar_core::ChoiceMethod::UserOverride
+    );
+    std::fs::remove_dir_all(&cache).unwrap();
+}

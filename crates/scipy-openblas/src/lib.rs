@@ -208,14 +208,21 @@ impl ScipyOpenBlas {
     /// loaded), reads version and default thread count, and applies the kernel request
     /// ([`coretype::choose`]: `auto`, `default` or a core name; the last two may re-execute
     /// the process). Call during start-up, after [`child_hook`], before other threads exist.
-    pub fn init(kernel: &str) -> Result<ScipyOpenBlas, ScipyOpenBlasError> {
+    pub fn init(
+        kernel: &str,
+        cache_dir: &std::path::Path,
+    ) -> Result<ScipyOpenBlas, ScipyOpenBlasError> {
         let path = blaspar_cblas::provenance::expect_forwarded(c"scipy_cblas_dgemm", LIBRARY_FILE)?;
         lapack_is_the_wheels(&path)?;
-        let kernel = coretype::choose(&LIBRARY, kernel)?;
-        // SAFETY: plain getter, read before anything changed the count.
-        let default_threads = unsafe { ffi::scipy_openblas_get_num_threads() }.max(1) as usize;
         let config = config();
         let release = config.split_whitespace().nth(1).unwrap_or("?");
+        let cache = coretype::ProbeCache {
+            dir: cache_dir.to_path_buf(),
+            library: format!("scipy-openblas32 {release}"),
+        };
+        let kernel = coretype::choose(&LIBRARY, kernel, &cache)?;
+        // SAFETY: plain getter, read before anything changed the count.
+        let default_threads = unsafe { ffi::scipy_openblas_get_num_threads() }.max(1) as usize;
         Ok(ScipyOpenBlas {
             version: format!("{release} (scipy-openblas32 wheel, {})", path.display()),
             kernel,
@@ -318,7 +325,9 @@ mod tests {
 
     #[test]
     fn the_forwarders_count_every_call() {
-        let b = ScipyOpenBlas::init("auto").unwrap_or_else(|e| panic!("{e}"));
+        // `default`: a test binary has no probe-child hook, so `auto` must not probe here.
+        let b =
+            ScipyOpenBlas::init("default", &std::env::temp_dir()).unwrap_or_else(|e| panic!("{e}"));
         let a = Array2::from_shape_fn((9, 9), |(i, j)| (i + j) as f64);
         let before = b.gemm_calls_in_this_thread().expect("counted");
         let _ = b.multiply(&a, &a); // ndarray -> cblas_dgemm

@@ -6,5 +6,5 @@ use blaspar_scipy_openblas::ScipyOpenBlas;
 blaspar_testkit::conformance_tests!(
     ScipyOpenBlas,
     blaspar_scipy_openblas::BACKEND_NAME,
-    ScipyOpenBlas::init("auto").unwrap_or_else(|e| panic!("{e}"))
+    ScipyOpenBlas::init("default", &std::env::temp_dir()).unwrap_or_else(|e| panic!("{e}"))
 );
