@@ -5,7 +5,9 @@
 //!
 //! 1. **Round 1** measures every configuration once.
 //! 2. **Round 2** measures the fastest third of each workload's configurations again (at
-//!    least two), so that the workload has a noise of its own to go by.
+//!    least three), so that the workload has a noise of its own to go by. Its
+//!    [`NOISE_FLOOR`] fastest come first and are measured even when the time budget is
+//!    spent (on a 16-core machine round 1 alone can take the whole budget).
 //! 3. **After every round from 2 on**, each workload's contenders are judged as the answer
 //!    judges them ([`Bootstrap::judge`], the three sets of [`crate::answer`], against the
 //!    fastest contender): a contender **slower** for sure (its interval lies wholly beyond
@@ -31,6 +33,11 @@ use blaspar_core::kind::Kind;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
 use serde::Serialize;
+
+/// How many of each workload's fastest configurations round 2 measures again whatever the
+/// time budget: enough to give the answer a noise (residuals of three pairs), few enough
+/// to cost a second or two (they are the fastest runs of the sweep).
+pub const NOISE_FLOOR: usize = 3;
 
 /// One configuration: workload (tasks, size), backend, strategy, data generation.
 pub type Config = ((usize, usize), String, Strategy, Generation);
@@ -194,8 +201,24 @@ impl Race {
         }
     }
 
-    /// Round 2: the fastest third (at least two) of each workload's measured contenders.
+    /// Round 2: the fastest third (at least [`NOISE_FLOOR`]) of each workload's measured
+    /// contenders.
     fn fastest_thirds(&self, rows: &[Row]) -> Vec<usize> {
+        self.fastest_of_each(rows, |n| n.div_ceil(3).max(NOISE_FLOOR).min(n))
+    }
+
+    /// The [`NOISE_FLOOR`] fastest of each workload's contenders after round 1: measured in
+    /// round 2 even when the time budget is spent, so that the answer has a noise to go by
+    /// (on a 16-core machine round 1 alone can take the whole budget).
+    pub fn noise_floor(&self, rows: &[Row]) -> Vec<Config> {
+        self.fastest_of_each(rows, |n| NOISE_FLOOR.min(n))
+            .into_iter()
+            .map(|i| self.entries[i].config.clone())
+            .collect()
+    }
+
+    /// The `how_many(n)` fastest of each workload's `n` contenders measured in round 1.
+    fn fastest_of_each(&self, rows: &[Row], how_many: impl Fn(usize) -> usize) -> Vec<usize> {
         let mut pick = Vec::new();
         for w in self.workloads() {
             let mut timed: Vec<(f64, usize)> = self
@@ -207,8 +230,8 @@ impl Race {
                 })
                 .collect();
             timed.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let third = timed.len().div_ceil(3).max(2).min(timed.len());
-            pick.extend(timed[..third].iter().map(|&(_, i)| i));
+            let n = how_many(timed.len());
+            pick.extend(timed[..n].iter().map(|&(_, i)| i));
         }
         pick
     }
@@ -365,7 +388,7 @@ mod tests {
     }
 
     #[test]
-    fn a_race_measures_all_once_then_the_faster_half_then_only_contenders() {
+    fn a_race_measures_all_once_then_the_fastest_three_then_only_contenders() {
         let configs = [
             config("blis", "threads-2"),
             config("blis", "procs-2"),
@@ -387,13 +410,22 @@ mod tests {
         race.decide(&rows, 1);
         // Nothing is dropped on one measurement each: there is no noise to go by yet.
         assert!(race.entries.iter().all(|e| e.status == Status::Contender));
+        // Round 2: the fastest third, at least the three fastest (the noise floor).
         assert_eq!(
             names(&race.plan(&rows, 2, 3, 6)),
-            ["blis threads-2", "blis procs-2"]
+            ["blis threads-2", "blis procs-2", "blis blas-2"]
+        );
+        assert_eq!(
+            names(&race.noise_floor(&rows)),
+            ["blis threads-2", "blis procs-2", "blis blas-2"]
         );
         rows.extend(round_rows(
             2,
-            &[("blis", "threads-2", 0.305), ("blis", "procs-2", 0.302)],
+            &[
+                ("blis", "threads-2", 0.305),
+                ("blis", "procs-2", 0.302),
+                ("blis", "blas-2", 0.452),
+            ],
         ));
         race.decide(&rows, 2);
         // 2x and 1.5x slower than the best, in about 1% noise: dropped after round 2.

@@ -80,8 +80,9 @@ pub struct SweepArgs {
     pub margin: f64,
     /// Stop measuring once the sweep has measured this long (seconds): the answer is
     /// given from what was measured, and says so. The first round (every configuration
-    /// once) always completes, so that every configuration is in the answer; a resumed
-    /// sweep starts a new budget. Default: 90 s for the quick preset's own workload (no
+    /// once) always completes, so that every configuration is in the answer, and the
+    /// second always measures the three fastest of each workload again, so that the
+    /// answer has a noise to go by; a resumed sweep starts a new budget. Default: 90 s for the quick preset's own workload (no
     /// --tasks or --sizes), none otherwise.
     #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub budget: Option<std::time::Duration>,
@@ -682,7 +683,12 @@ fn racing(
             break;
         }
         let phase = format!("round {round}");
-        if !ctx.measure(&plan, rows, round, &phase)? {
+        let floor = if round == 2 {
+            race.noise_floor(rows)
+        } else {
+            Vec::new()
+        };
+        if !ctx.measure_at_least(&plan, &floor, rows, round, &phase)? {
             break;
         }
         race.decide(rows, round);
@@ -728,8 +734,24 @@ impl Measure<'_> {
         round: usize,
         phase: &str,
     ) -> anyhow::Result<bool> {
-        let todo: Vec<Config> = shuffled(plan, round as u64)
+        self.measure_at_least(plan, &[], rows, round, phase)
+    }
+
+    /// [`Measure::measure`], with the configurations of `floor` (a part of `plan`) first,
+    /// measured even when the time budget is spent.
+    fn measure_at_least(
+        &mut self,
+        plan: &[Config],
+        floor: &[Config],
+        rows: &mut Vec<Row>,
+        round: usize,
+        phase: &str,
+    ) -> anyhow::Result<bool> {
+        let (first, rest): (Vec<Config>, Vec<Config>) =
+            plan.iter().cloned().partition(|c| floor.contains(c));
+        let todo: Vec<Config> = shuffled(&first, round as u64)
             .into_iter()
+            .chain(shuffled(&rest, round as u64))
             .filter(|c| !rows.iter().any(|r| r.round == round && measures(r, c)))
             .filter(|c| !rows.iter().any(|r| r.refused.is_some() && measures(r, c)))
             .collect();
@@ -745,6 +767,7 @@ impl Measure<'_> {
         let json = self.out.join("last-run.json");
         for config in todo {
             if round > 1
+                && !floor.contains(&config)
                 && self
                     .deadline
                     .is_some_and(|d| std::time::Instant::now() >= d)
