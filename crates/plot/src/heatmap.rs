@@ -262,19 +262,36 @@ fn draw_empty_cell(
             RGBColor(0xcc, 0xcc, 0xcc).stroke_width(1),
         )))
         .map_err(e)?;
-    write(
-        root,
-        if refused {
-            "refused by the library"
-        } else {
-            "not measured"
-        },
-        (cx, cy),
-        SMALL,
-        (HPos::Center, VPos::Center),
-        &RGBColor(0x88, 0x88, 0x88),
-    )
-    .map_err(e)?;
+    let lines: &[&str] = if refused {
+        &["refused by", "the library"]
+    } else {
+        &["not measured"]
+    };
+    write_lines(root, lines, (cx, cy), SMALL, &RGBColor(0x88, 0x88, 0x88)).map_err(e)?;
+    Ok(())
+}
+
+/// `lines` centred on `(cx, cy)`, one under the other: short lines fit the narrow cells of
+/// a plane with many thread counts (five columns on 16 CPUs).
+fn write_lines(
+    root: &Area,
+    lines: &[&str],
+    (cx, cy): (i32, i32),
+    size: u32,
+    colour: &RGBColor,
+) -> Result<(), plotters::drawing::DrawingAreaErrorKind<std::io::Error>> {
+    let step = (size as f64 * 1.2) as i32;
+    let top = cy - step * (lines.len() as i32 - 1) / 2;
+    for (i, line) in lines.iter().enumerate() {
+        write(
+            root,
+            line,
+            (cx, top + step * i as i32),
+            size,
+            (HPos::Center, VPos::Center),
+            colour,
+        )?;
+    }
     Ok(())
 }
 
@@ -314,15 +331,11 @@ fn draw_measured_cell(
             )))
             .map_err(e)?;
     }
-    write(
-        root,
-        &format!("{gf:.1} ({:.0}%)", 100.0 * gf / plane.peak),
-        (cx, cy),
-        PANEL,
-        (HPos::Center, VPos::Center),
-        &ink_on(fill),
-    )
-    .map_err(e)?;
+    let (rate, share) = (
+        format!("{gf:.1}"),
+        format!("({:.0}%)", 100.0 * gf / plane.peak),
+    );
+    write_lines(root, &[&rate, &share], (cx, cy), PANEL, &ink_on(fill)).map_err(e)?;
     Ok(())
 }
 
@@ -360,13 +373,16 @@ mod tests {
         let refused = ["hybrid-threads-2x2".to_string()];
         heatmap("blis", &sums, &refused, 240.0, &heat).unwrap();
         let svg = std::fs::read_to_string(&heat).unwrap();
-        assert!(svg.contains("106.9 (45%)"), "threads-2 cell");
-        assert!(svg.contains("46.5 (19%)"), "hybrid-procs cell");
+        let cell = |rate: &str, share: &str| {
+            svg.contains(&format!(">\n{rate}\n<")) && svg.contains(&format!(">\n({share}%)\n<"))
+        };
+        assert!(cell("106.9", "45"), "threads-2 cell");
+        assert!(cell("46.5", "19"), "hybrid-procs cell");
         assert!(svg.contains("P processes"));
         assert!(svg.contains("not measured"), "the empty cells say so");
-        assert!(svg.contains("refused by the library"), "and why");
+        assert!(svg.contains(">\nthe library\n<"), "and why");
         assert!(
-            svg.contains("84.0 (35%)") && !svg.contains("80.0 (33%)"),
+            cell("84.0", "35") && !svg.contains(">\n80.0\n<"),
             "P = 1: the better of blas-2 and hybrid-procs-1x2, in both panels"
         );
         assert!(svg.contains("Not on the plane: blas-default 55.0 GFLOP/s"));
