@@ -246,3 +246,27 @@ fn a_bad_workload_file_is_one_line_naming_line_and_key() {
         "{err}"
     );
 }
+
+/// A workload file of more groups than the environment can carry to worker processes (one
+/// variable holds at most 128 KiB): its groups reach them through shared memory, and the
+/// run's line names the first groups and counts the rest.
+#[test]
+fn a_file_of_thousands_of_groups_runs_on_worker_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups: String = (0..3000)
+        .map(|i| {
+            format!(
+                "[[tasks]]\nop = \"gemm\"\nshape = [{}, 8, 9]\ncount = 1\n\n",
+                8 + i % 40
+            )
+        })
+        .collect();
+    let file = write(dir.path(), "many.toml", &groups);
+    let (out, record) = run("blis", "procs-2", &file, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r = record.expect("record");
+    assert_eq!(r.workload_file.as_ref().expect("groups").groups.len(), 3000);
+    assert!(r.results_verified);
+    let said = text(&out);
+    assert!(said.contains("and 2988 more groups"), "{said}");
+}

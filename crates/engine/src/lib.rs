@@ -22,6 +22,7 @@ pub mod engine;
 pub mod execute;
 pub mod execution;
 pub mod feed;
+pub mod handoff;
 pub mod loaded;
 pub mod options;
 pub mod pin;

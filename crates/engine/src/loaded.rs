@@ -8,9 +8,7 @@ use blaspar_core::folder::{Files, LoadError, Loaded};
 use memmap2::{Mmap, MmapOptions};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 /// Every file's matrix, in shared memory.
@@ -112,47 +110,6 @@ impl SharedFiles {
     }
 }
 
-/// The folder's files and tasks as worker processes receive them: JSON in a memfd whose
-/// descriptor the spec names (the spec itself travels in the environment, where one
-/// variable may hold at most 128 KiB: a folder of a few thousand files would not fit).
-pub struct FilesForWorkers(File);
-
-impl FilesForWorkers {
-    pub fn new(files: &Files) -> Result<FilesForWorkers, LoadedError> {
-        let text = serde_json::to_vec(files).expect("files serialise");
-        let create = |source| LoadedError::Create {
-            bytes: text.len() as u64,
-            source,
-        };
-        let mut file = File::from(
-            memfd_create(c"blaspar-input-files", MFdFlags::MFD_CLOEXEC)
-                .map_err(|e| create(e.into()))?,
-        );
-        file.write_all(&text).map_err(create)?;
-        Ok(FilesForWorkers(file))
-    }
-
-    /// The descriptor a worker process inherits.
-    pub fn fd(&self) -> RawFd {
-        self.0.as_raw_fd()
-    }
-
-    /// A worker's read of its parent's files and tasks.
-    ///
-    /// # Safety
-    /// `fd` must be an open descriptor of a file made by [`FilesForWorkers::new`], owned by
-    /// nothing else in this process.
-    pub unsafe fn read_inherited(fd: RawFd) -> anyhow::Result<Files> {
-        // SAFETY: the caller hands over ownership of an open descriptor.
-        let file = unsafe { File::from_raw_fd(fd) };
-        let len = file.metadata()?.len() as usize;
-        let mut text = vec![0u8; len];
-        // At offset 0 whatever the shared offset is: every worker reads the same file.
-        file.read_exact_at(&mut text, 0)?;
-        Ok(serde_json::from_slice(&text)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,13 +149,13 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("expected 136"), "{err}");
         // The files and tasks reach a worker whole, twice from one descriptor's copies.
-        let handed = FilesForWorkers::new(&files).unwrap();
+        let handed = crate::handoff::Handoff::new(c"blaspar-input-files", "files", &files).unwrap();
         for _ in 0..2 {
             let fd = nix::unistd::dup(unsafe { BorrowedFd::borrow_raw(handed.fd()) })
                 .unwrap()
                 .into_raw_fd();
             assert_eq!(
-                unsafe { FilesForWorkers::read_inherited(fd) }.unwrap(),
+                unsafe { crate::handoff::Handoff::read_inherited::<Files>(fd) }.unwrap(),
                 files
             );
         }

@@ -35,7 +35,8 @@ use crate::execution::{
     stop_requested,
 };
 use crate::feed::{Inputs, Sink, check, compute, feed};
-use crate::loaded::{FilesForWorkers, SharedFiles};
+use crate::handoff::Handoff;
+use crate::loaded::SharedFiles;
 use crate::pin::{Placement, Plan, Seen, Watch};
 use crate::store::{ResultStore, SharedQueue};
 use blaspar_core::mix::{Group, Mix, TaskSet};
@@ -93,11 +94,12 @@ pub struct WorkerSpec {
     /// BLAS threads to set (`None`: the library default).
     pub blas_threads: Option<usize>,
     pub workload: Workload,
-    /// A workload file's groups (the worker rebuilds its tasks and their order from them).
+    /// Descriptor of a workload file's groups ([`Handoff`]; the worker rebuilds its tasks
+    /// and their order from them).
     #[serde(default)]
-    pub mix: Option<Vec<Group>>,
-    /// Descriptor of `--input`'s folder and tasks ([`FilesForWorkers`]; the worker rebuilds
-    /// its tasks from them, and `mix` is `None`).
+    pub groups_fd: Option<RawFd>,
+    /// Descriptor of `--input`'s folder and tasks ([`Handoff`]; the worker rebuilds its
+    /// tasks from them, and `groups_fd` is `None`).
     #[serde(default)]
     pub files_fd: Option<RawFd>,
     /// Descriptor of the files the parent loaded (`--loading parent`), with their number
@@ -127,7 +129,7 @@ impl WorkerSpec {
         settings: &WorkerSettings,
         store: Option<&ResultStore>,
         queue: &SharedQueue,
-        files: Option<&FilesForWorkers>,
+        handed: &Handed,
     ) -> WorkerSpec {
         let workload = tasks.workload;
         let init = settings.init.clone().unwrap_or(EngineInit {
@@ -142,11 +144,8 @@ impl WorkerSpec {
             cache_dir: init.cache_dir,
             blas_threads: strategy.blas_threads().requested(),
             workload: *workload,
-            mix: tasks
-                .mix
-                .filter(|m| m.files.is_none())
-                .map(|m| m.groups.clone()),
-            files_fd: files.map(FilesForWorkers::fd),
+            groups_fd: handed.groups.as_ref().map(Handoff::fd),
+            files_fd: handed.files.as_ref().map(Handoff::fd),
             loaded: tasks.loaded.map(|l| (l.fd, l.values.len())),
             channel_fd: -1,
             store_fd: store.map(ResultStore::fd),
@@ -324,6 +323,8 @@ pub enum ProcError {
     Queue(#[from] crate::store::StoreError),
     #[error(transparent)]
     Files(#[from] crate::loaded::LoadedError),
+    #[error(transparent)]
+    Handoff(#[from] crate::handoff::HandoffError),
 }
 
 impl ProcError {
@@ -371,8 +372,39 @@ pub struct ProcessPool {
     keep_products: bool,
     timeout: Duration,
     plan: Plan,
-    /// `--input`'s files and tasks, for the workers to read at start.
-    files: Option<FilesForWorkers>,
+    /// What the workers read at start besides their spec.
+    handed: Handed,
+}
+
+/// What worker processes read at start besides their spec (too large for the environment):
+/// a workload file's groups, or `--input`'s files and tasks.
+#[derive(Default)]
+struct Handed {
+    groups: Option<Handoff>,
+    files: Option<Handoff>,
+}
+
+impl Handed {
+    fn new(tasks: TaskSet<'_>) -> Result<Handed, crate::handoff::HandoffError> {
+        Ok(match tasks.mix {
+            Some(mix) if mix.files.is_some() => Handed {
+                files: tasks
+                    .files()
+                    .map(|f| Handoff::new(c"blaspar-input-files", "the input files", f))
+                    .transpose()?,
+                groups: None,
+            },
+            Some(mix) => Handed {
+                groups: Some(Handoff::new(
+                    c"blaspar-workload-groups",
+                    "the workload file's groups",
+                    &mix.groups,
+                )?),
+                files: None,
+            },
+            None => Handed::default(),
+        })
+    }
 }
 
 /// What every worker's `ready` must say.
@@ -407,7 +439,7 @@ impl ProcessPool {
             keep_products: store.is_some(),
             timeout,
             plan: plan.clone(),
-            files: tasks.files().map(FilesForWorkers::new).transpose()?,
+            handed: Handed::new(tasks)?,
         };
         let spec = WorkerSpec::first(
             backend,
@@ -416,7 +448,7 @@ impl ProcessPool {
             settings,
             store,
             &pool.queue,
-            pool.files.as_ref(),
+            &pool.handed,
         );
         let started = Instant::now();
         for index in 0..strategy.workers() {
@@ -962,6 +994,7 @@ fn spawn(exe: &Path, mut spec: WorkerSpec) -> Result<WorkerProc, ProcError> {
         .into_iter()
         .chain(spec.store_fd)
         .chain(spec.files_fd)
+        .chain(spec.groups_fd)
         .chain(spec.loaded.map(|(fd, _)| fd))
         .collect();
     let parent = spec.parent_pid;
@@ -1237,14 +1270,19 @@ fn serve<B: Backend>(
     let w = spec.workload;
     let files = match spec.files_fd {
         // SAFETY: the parent wrote the files and tasks and kept this descriptor open for us.
-        Some(fd) => Some(unsafe { FilesForWorkers::read_inherited(fd) }?),
+        Some(fd) => Some(unsafe { Handoff::read_inherited(fd) }?),
         None => None,
     };
-    let mix = match (&spec.mix, files) {
+    let groups: Option<Vec<Group>> = match spec.groups_fd {
+        // SAFETY: the parent wrote the groups and kept this descriptor open for us.
+        Some(fd) => Some(unsafe { Handoff::read_inherited(fd) }?),
+        None => None,
+    };
+    let mix = match (groups, files) {
         (_, Some(files)) => Some(Mix::from_files(files)),
         (Some(groups), None) => Some(Mix::from_groups(
             "the parent's workload file".to_string(),
-            groups.clone(),
+            groups,
         )),
         (None, None) => None,
     };

@@ -499,13 +499,21 @@ pub fn input_line(i: &InputRecord) -> String {
     )
 }
 
-/// A workload file's line: its groups, tasks, FLOPs and the order they ran in.
+/// Groups a workload file's line names; the rest are counted (the record has them all).
+const LINE_GROUPS: usize = 12;
+
+/// A workload file's line: its groups (the first [`LINE_GROUPS`]), tasks, FLOPs and the
+/// order they ran in.
 pub fn workload_file_line(f: &WorkloadFile) -> String {
-    let groups: Vec<String> = f
+    let mut groups: Vec<String> = f
         .groups
         .iter()
+        .take(LINE_GROUPS)
         .map(|g| format!("{} x {}", g.count, g.label))
         .collect();
+    if f.groups.len() > LINE_GROUPS {
+        groups.push(format!("and {} more groups", f.groups.len() - LINE_GROUPS));
+    }
     format!(
         "workload file {}: {} ({} tasks, {:.3} GFLOP in all), {}",
         f.path,

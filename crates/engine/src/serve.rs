@@ -37,6 +37,7 @@
 
 use crate::execute::{ExecError, Workers, check_supported_tasks};
 use crate::execution::{EngineInit, Execution};
+use crate::handoff::Handoff;
 use crate::procs::{
     Channel, Silence, StderrTail, Wait, WorkerSettings, default_task_timeout, describe_status,
     inherited_channel, kill_and_reap, prepare_worker,
@@ -69,9 +70,10 @@ pub struct ServeSpec {
     pub backend: String,
     /// The workload every strategy runs (a workload file's: [`Mix::workload`]).
     pub workload: Workload,
-    /// A workload file's path and groups (`None`: every task alike, as `workload` says).
+    /// Descriptor of a workload file's path and groups ([`Handoff`]; `None`: every task
+    /// alike, as `workload` says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mix: Option<(String, Vec<Group>)>,
+    pub mix_fd: Option<RawFd>,
     /// Kernel request (`auto`, `default`, a name) and probe cache, as for `run`.
     pub kernel: String,
     pub cache_dir: Option<PathBuf>,
@@ -122,6 +124,8 @@ pub enum ServeReply {
 /// engine, its pid and the request.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Handoff(#[from] crate::handoff::HandoffError),
     #[error("cannot start the {backend} engine {exe}: {source}")]
     Spawn {
         backend: String,
@@ -217,10 +221,21 @@ impl ServedEngine {
             source,
         };
         let (ours, theirs) = UnixStream::pair().map_err(spawn_err)?;
+        // The engine's copy of the descriptor keeps the groups; ours goes after the spawn.
+        let mix = tasks
+            .mix
+            .map(|m| {
+                Handoff::new(
+                    c"blaspar-workload-groups",
+                    "the workload file's groups",
+                    &(&m.path, &m.groups),
+                )
+            })
+            .transpose()?;
         let spec = ServeSpec {
             backend: backend.to_string(),
             workload: *workload,
-            mix: tasks.mix.map(|m| (m.path.clone(), m.groups.clone())),
+            mix_fd: mix.as_ref().map(Handoff::fd),
             kernel: settings.kernel.clone(),
             cache_dir: settings.cache_dir.clone(),
             task_timeout: settings.task_timeout,
@@ -235,10 +250,14 @@ impl ServedEngine {
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped());
-        let (parent, keep) = (std::process::id(), [spec.channel_fd]);
+        let parent = std::process::id();
+        let keep: Vec<RawFd> = std::iter::once(spec.channel_fd)
+            .chain(spec.mix_fd)
+            .collect();
         // SAFETY: only async-signal-safe calls between fork and exec (see prepare_worker).
         unsafe { cmd.pre_exec(move || prepare_worker(parent, &keep)) };
         let mut child = cmd.spawn().map_err(spawn_err)?;
+        drop(mix);
         // Our copy of the engine's end must go, or its death would never close the channel.
         drop(theirs);
         let stderr = StderrTail::follow(child.stderr.take().expect("piped"));
@@ -494,10 +513,14 @@ fn serve_main<B: Backend>(text: &str, init: impl FnOnce(&EngineInit) -> anyhow::
     .and_then(|backend| {
         close_on_exec(&channel)?;
         // The harness's workload file, rebuilt from its groups.
-        let mix = spec
-            .mix
-            .clone()
-            .map(|(path, groups)| Mix::from_groups(path, groups));
+        let mix = match spec.mix_fd {
+            // SAFETY: the harness wrote the groups and kept this descriptor open for us.
+            Some(fd) => {
+                let (path, groups): (String, Vec<Group>) = unsafe { Handoff::read_inherited(fd) }?;
+                Some(Mix::from_groups(path, groups))
+            }
+            None => None,
+        };
         Served::new(&backend, &spec, mix.as_ref()).serve(&mut channel)
     });
     match outcome {
