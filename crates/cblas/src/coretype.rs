@@ -498,11 +498,7 @@ fn probe_cores(running: &str, machine: &Machine, library: &str) -> Probed {
 fn auto_probe(running: &str, cache: &ProbeCache) -> Result<Option<KernelChoice>, CoreError> {
     if let Ok(forced) = std::env::var(CORETYPE) {
         // This engine after the probe re-executed it, or one of its workers.
-        let Some(probed) = std::env::var(PROBED_VAR)
-            .ok()
-            .and_then(|j| serde_json::from_str::<Probed>(&j).ok())
-            .filter(|p| p.chosen == forced)
-        else {
+        let Some(probed) = handed_probe().filter(|p| p.chosen == forced) else {
             return Ok(None);
         };
         if !running.eq_ignore_ascii_case(&probed.chosen) {
@@ -512,6 +508,11 @@ fn auto_probe(running: &str, cache: &ProbeCache) -> Result<Option<KernelChoice>,
             });
         }
         return Ok(Some(probed.choice(running.to_string())));
+    }
+    // A worker process of an engine whose probe kept the library's own core: the parent's
+    // decision, not a probe of its own (which might decide otherwise, or find no cache).
+    if let Some(kept) = handed_probe().filter(|p| p.chosen == running) {
+        return Ok(Some(kept.choice(running.to_string())));
     }
     let machine = Machine::detect();
     if candidates(&machine.simd).is_empty() {
@@ -547,13 +548,21 @@ fn auto_probe(running: &str, cache: &ProbeCache) -> Result<Option<KernelChoice>,
             p
         }
     };
-    if probed.chosen.eq_ignore_ascii_case(running) {
-        return Ok(Some(probed.choice(running.to_string())));
-    }
+    // Handed on to the worker processes (and, with another core, to the re-executed engine).
     let json = serde_json::to_string(&probed).expect("serialisable");
     // SAFETY: called during start-up, before any other thread exists (see `choose`).
     unsafe { std::env::set_var(PROBED_VAR, json) };
+    if probed.chosen.eq_ignore_ascii_case(running) {
+        return Ok(Some(probed.choice(running.to_string())));
+    }
     Err(reexec_with_coretype(Some(&probed.chosen)))
+}
+
+/// The probe an engine handed to this process in `BLASPAR_OPENBLAS_PROBED`, if any.
+fn handed_probe() -> Option<Probed> {
+    std::env::var(PROBED_VAR)
+        .ok()
+        .and_then(|j| serde_json::from_str::<Probed>(&j).ok())
 }
 
 /// The kernel OpenBLAS runs and how it came to be, for the request `kernel`:
