@@ -582,7 +582,8 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize, margin: f64)
             standing: j.standing,
             ratio_low: j.ratio_low,
             ratio_high: j.ratio_high,
-            more_runs: (j.standing == Standing::Undecided)
+            // With no noise to go by (nothing measured twice) there is no estimate.
+            more_runs: (j.standing == Standing::Undecided && boot.noise)
                 .then(|| more_runs(s.runs, j, margin))
                 .flatten(),
         })
@@ -861,6 +862,8 @@ mod tests {
         assert!(a.avoid.is_empty());
         assert_eq!((a.min_runs, a.confidence), (1, 1.0));
         assert!((a.undecided[1].slower_than_best - 2.0).abs() < 1e-12);
+        // Nor is there an estimate of the runs that would decide them.
+        assert!(a.undecided.iter().all(|c| c.more_runs.is_none()));
     }
 
     #[test]

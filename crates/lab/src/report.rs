@@ -524,9 +524,12 @@ fn sets_tables(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation) {
         for c in &a.undecided {
             let mut line = String::new();
             row(&mut line, c);
-            let more = c
-                .more_runs
-                .map_or("on the margin".to_string(), |n| format!("about {n}"));
+            // A point interval: no noise to go by yet (nothing was measured twice).
+            let more = match c.more_runs {
+                Some(n) => format!("about {n}"),
+                None if c.ratio_low == c.ratio_high => "no noise yet".to_string(),
+                None => "on the margin".to_string(),
+            };
             let _ = writeln!(t, "{} {more} |", line.trim_end());
         }
         let _ = writeln!(t);
