@@ -20,7 +20,7 @@
 
 use crate::ffi;
 use blaspar_core::backend::{ChoiceMethod, KernelProbe, ProbeOutcome};
-use blaspar_core::kernel_cache::{key_hash, write_atomically};
+use blaspar_core::kernel_cache::{self, key_hash};
 use blaspar_core::machine::Machine;
 use blaspar_core::verify::Verifier;
 use blaspar_core::workload::Workload;
@@ -244,16 +244,7 @@ fn auto(cache_dir: &Path, class: Option<usize>) -> Result<Selection, ProbeError>
         probed = true;
     }
     if probed {
-        // A cache that cannot be written costs a probe next time, nothing more.
-        if let Err(e) = write_atomically(
-            &path,
-            &serde_json::to_vec_pretty(&entry).expect("serialisable"),
-        ) {
-            eprintln!(
-                "note: could not cache the BLIS kernel choice in {}: {e}",
-                path.display()
-            );
-        }
+        kernel_cache::store(&path, &entry, "the BLIS kernel choice");
     }
     let mut probes = entry.probes.clone();
     let (chosen, decided_at) = match class.and_then(|c| entry.by_size.get(&c).map(|d| (c, d))) {

@@ -19,7 +19,7 @@
 
 use crate::cstr;
 use blaspar_core::backend::{ChoiceMethod, KernelChoice, KernelProbe, ProbeOutcome};
-use blaspar_core::kernel_cache::{key_hash, write_atomically};
+use blaspar_core::kernel_cache::{self, key_hash};
 use blaspar_core::machine::Machine;
 use blaspar_core::{Gemm, Layout};
 use serde::{Deserialize, Serialize};
@@ -139,6 +139,25 @@ enum ChildProbe {
     Wrong { detail: String },
     Killed { detail: String },
     Failed { detail: String },
+}
+
+impl ChildProbe {
+    /// The probe table's outcome of a child asked to run core `want`.
+    fn outcome(self, want: &str) -> ProbeOutcome {
+        match self {
+            ChildProbe::Ran { core, gflops } if core.eq_ignore_ascii_case(want) => {
+                ProbeOutcome::Correct { gflops }
+            }
+            ChildProbe::Ran { core, .. } => ProbeOutcome::Failed {
+                detail: format!("this build runs its {core} kernels for {want}"),
+            },
+            ChildProbe::Wrong { detail } => ProbeOutcome::Wrong { detail },
+            ChildProbe::Killed { detail } => ProbeOutcome::Failed {
+                detail: format!("the CPU cannot run them: {detail}"),
+            },
+            ChildProbe::Failed { detail } => ProbeOutcome::Failed { detail },
+        }
+    }
 }
 
 /// `OPENBLAS_CORETYPE` in a probe child.
@@ -287,20 +306,12 @@ fn coretype_probes(
                 detail,
             });
         }
-        ChildProbe::Failed { detail } => (
+        failed @ (ChildProbe::Failed { .. } | ChildProbe::Wrong { .. }) => (
             None,
             vec![KernelProbe {
                 kernel: label,
                 size: None,
-                outcome: ProbeOutcome::Failed { detail },
-            }],
-        ),
-        ChildProbe::Wrong { detail } => (
-            None,
-            vec![KernelProbe {
-                kernel: label,
-                size: None,
-                outcome: ProbeOutcome::Wrong { detail },
+                outcome: failed.outcome(running),
             }],
         ),
     };
@@ -440,19 +451,6 @@ fn decide(library_default: &str, probes: &[KernelProbe]) -> String {
 /// still be raising its clock, must not lose for that (on the device's Xeon a single pass
 /// timed the library's own core at half its rate).
 fn probe_cores(running: &str, machine: &Machine, library: &str) -> Probed {
-    let outcome = |probe: ChildProbe, want: &str| match probe {
-        ChildProbe::Ran { core, gflops } if core.eq_ignore_ascii_case(want) => {
-            ProbeOutcome::Correct { gflops }
-        }
-        ChildProbe::Ran { core, .. } => ProbeOutcome::Failed {
-            detail: format!("this build runs its {core} kernels for {want}"),
-        },
-        ChildProbe::Wrong { detail } => ProbeOutcome::Wrong { detail },
-        ChildProbe::Killed { detail } => ProbeOutcome::Failed {
-            detail: format!("the CPU cannot run them: {detail}"),
-        },
-        ChildProbe::Failed { detail } => ProbeOutcome::Failed { detail },
-    };
     let mut cores = vec![(own_label(running), running, ChildCore::Removed)];
     for core in candidates(&machine.simd) {
         if !core.eq_ignore_ascii_case(running) {
@@ -464,12 +462,12 @@ fn probe_cores(running: &str, machine: &Machine, library: &str) -> Probed {
         .map(|(label, want, env)| KernelProbe {
             kernel: label.clone(),
             size: Some(PROBE_N),
-            outcome: outcome(probe_child(*env), want),
+            outcome: probe_child(*env).outcome(want),
         })
         .collect();
     for (probe, (_, want, env)) in probes.iter_mut().zip(&cores) {
         if let ProbeOutcome::Correct { gflops } = probe.outcome {
-            probe.outcome = match outcome(probe_child(*env), want) {
+            probe.outcome = match probe_child(*env).outcome(want) {
                 ProbeOutcome::Correct { gflops: again } => ProbeOutcome::Correct {
                     gflops: gflops.max(again),
                 },
@@ -535,16 +533,7 @@ fn auto_probe(running: &str, cache: &ProbeCache) -> Result<Option<KernelChoice>,
                 fresh: false,
                 ..p.clone()
             };
-            // A cache that cannot be written costs a probe next time, nothing more.
-            if let Err(e) = write_atomically(
-                &path,
-                &serde_json::to_vec_pretty(&stored).expect("serialisable"),
-            ) {
-                eprintln!(
-                    "note: could not cache the OpenBLAS core choice in {}: {e}",
-                    path.display()
-                );
-            }
+            kernel_cache::store(&path, &stored, "the OpenBLAS core choice");
             p
         }
     };

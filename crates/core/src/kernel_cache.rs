@@ -40,6 +40,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Writes `value` as JSON to the cache file `path`; a cache that cannot be written costs a
+/// probe next time, nothing more, so a failure is a note on stderr naming `what`.
+pub fn store<T: serde::Serialize>(path: &Path, value: &T, what: &str) {
+    let bytes = serde_json::to_vec_pretty(value).expect("a cache entry serialises");
+    if let Err(e) = write_atomically(path, &bytes) {
+        eprintln!("note: could not cache {what} in {}: {e}", path.display());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

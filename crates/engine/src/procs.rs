@@ -387,11 +387,12 @@ struct Handed {
 impl Handed {
     fn new(tasks: TaskSet<'_>) -> Result<Handed, crate::handoff::HandoffError> {
         Ok(match tasks.mix {
-            Some(mix) if mix.files.is_some() => Handed {
-                files: tasks
-                    .files()
-                    .map(|f| Handoff::new(c"blaspar-input-files", "the input files", f))
-                    .transpose()?,
+            Some(mix) if let Some(files) = &mix.files => Handed {
+                files: Some(Handoff::new(
+                    c"blaspar-input-files",
+                    "the input files",
+                    files,
+                )?),
                 groups: None,
             },
             Some(mix) => Handed {
