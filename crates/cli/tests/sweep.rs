@@ -163,6 +163,21 @@ fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_the_noise_f
     assert_eq!(measured as u64, total);
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("## Racing"), "{summary}");
+    // The noise of the workload, and whether it is quiet enough for the margin: in the
+    // summary, the file and the sweep's last lines.
+    assert!(
+        summary.contains("**Noise**: half the runs lie within"),
+        "{summary}"
+    );
+    assert!(err.contains("noise of "), "{err}");
+    let noise = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(out.join("recommendation.json")).unwrap(),
+    )
+    .unwrap()["workloads"][0]["noise"]
+        .clone();
+    assert!(noise["spread"].as_f64().unwrap() >= 0.0, "{noise}");
+    assert!(noise["resolution"].as_f64().unwrap() > 0.0, "{noise}");
+    assert!(noise["at_runs"].as_u64().unwrap() >= 2, "{noise}");
     // Resumed, the race replays its decisions from the rows: nothing new to measure.
     let again = sweep(&out, &["sweep"]);
     let err = String::from_utf8_lossy(&again.stderr);

@@ -189,6 +189,102 @@ pub struct Answer {
     pub min_runs: usize,
     /// Configurations measured for this workload.
     pub configurations: usize,
+    /// The workload's run-to-run noise and what it lets the sweep tell apart (`null` when
+    /// no configuration was measured twice, and in files written before it existed).
+    #[serde(default)]
+    pub noise: Option<Noise>,
+}
+
+/// A workload's run-to-run noise: how far one run of a configuration lies from its mean,
+/// and so how close two configurations can be for the sweep still to tell them apart.
+/// Where that is wider than the margin, no configuration can be claimed "as fast" in the
+/// runs a race gives it, and repeated sweeps move configurations between "undecided" and
+/// "slower": the machine is too noisy for the margin (another load shares its CPUs, or a
+/// VM's neighbours its caches), and the summary says so.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// How far one run typically lies from its configuration's mean, relative: the median
+    /// of the bootstrap's pooled residuals' distances from 1 ([`pooled_residuals`]); half
+    /// the runs lie closer (e.g. 0.05: within 5%). A median, not a standard deviation, so
+    /// that a few runs disturbed far off do not make it.
+    pub spread: f64,
+    /// Runs in the pool.
+    pub runs: usize,
+    /// Configurations measured at least twice, whose runs the pool holds.
+    pub configurations: usize,
+    /// The most runs of one configuration here: what `resolution` is for.
+    pub at_runs: usize,
+    /// The half-width of the interval (at [`LEVEL`]) of the ratio of two configurations
+    /// of equal speed, `at_runs` runs each, as the bootstrap resamples them (each one's
+    /// median of as many residuals from the pool): the closest two configurations can be
+    /// for these runs to tell them apart.
+    pub resolution: f64,
+}
+
+impl Noise {
+    /// The pooled noise of `samples` (seconds per configuration); `None` when no
+    /// configuration has two.
+    pub fn of(samples: &[Vec<f64>]) -> Option<Noise> {
+        let configurations = samples.iter().filter(|v| v.len() >= 2).count();
+        if configurations == 0 {
+            return None;
+        }
+        let pool = pooled_residuals(samples);
+        let spread = median(&mut pool.iter().map(|r| (r - 1.0).abs()).collect::<Vec<_>>());
+        let at_runs = samples.iter().map(Vec::len).max().unwrap_or(1);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+        let mut draw = Vec::with_capacity(at_runs);
+        let mut resample = |rng: &mut Xoshiro256PlusPlus| {
+            draw.clear();
+            draw.extend((0..at_runs).map(|_| pool[rng.random_range(0..pool.len())]));
+            median(&mut draw)
+        };
+        let mut ratios: Vec<f64> = (0..RESAMPLES)
+            .map(|_| resample(&mut rng) / resample(&mut rng))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let alpha = (1.0 - LEVEL) / 2.0;
+        let at = |q: f64| ratios[((q * ratios.len() as f64) as usize).min(ratios.len() - 1)];
+        Some(Noise {
+            spread,
+            runs: pool.len(),
+            configurations,
+            at_runs,
+            resolution: (at(1.0 - alpha) - at(alpha)) / 2.0,
+        })
+    }
+
+    /// Whether these runs can tell configurations apart at `margin`: the resolution is
+    /// within it.
+    pub fn quiet_for(&self, margin: f64) -> bool {
+        self.resolution <= margin
+    }
+
+    /// One line for the end of a sweep: the noise, its resolution and the verdict.
+    pub fn line(&self, margin: f64) -> String {
+        let verdict = if self.quiet_for(margin) {
+            format!("quiet enough for the {:.1}% margin", 100.0 * margin)
+        } else {
+            format!(
+                "too noisy for the {:.1}% margin (about {} runs each would do)",
+                100.0 * margin,
+                self.runs_for(margin)
+            )
+        };
+        format!(
+            "half the runs within {:.1}% of their mean; ±{:.1}% between two configurations of {} runs; {verdict}",
+            100.0 * self.spread,
+            100.0 * self.resolution,
+            self.at_runs
+        )
+    }
+
+    /// About how many runs of each of two configurations of equal speed narrow their
+    /// interval to `margin` (an interval narrows as one over the square root of the runs):
+    /// what a claim "as fast, within the margin" needs.
+    pub fn runs_for(&self, margin: f64) -> usize {
+        ((self.at_runs as f64 * (self.resolution / margin).powi(2)).ceil() as usize).max(1)
+    }
 }
 
 impl Answer {
@@ -312,7 +408,9 @@ pub fn method(margin: f64) -> String {
          as fast: the interval lies within a margin of {:.1}% (at most {:.3}); \
          slower: it lies wholly beyond; undecided: it contains {:.3} (compare's rule: a \
          claim only when the interval lies wholly on one side); confidence: share of rounds \
-         in which every claim held at once",
+         in which every claim held at once; noise: the median distance of the pooled \
+         residuals from 1, and its resolution: the half-width of the interval of the ratio \
+         of two medians of as many draws from the pool as the most runs of a configuration",
         1.0 - LEVEL,
         100.0 * LEVEL,
         100.0 * margin,
@@ -625,6 +723,7 @@ fn answer(rows: &[Row], all: &[Summary], tasks: usize, size: usize, margin: f64)
         slowest: choices[choices.len() - 1].clone(),
         min_runs: sums.iter().map(|s| s.runs).min().unwrap_or(0),
         configurations: sums.len(),
+        noise: Noise::of(&samples),
         tie_set: as_fast,
         undecided,
         slower,
@@ -886,6 +985,65 @@ mod tests {
     }
 
     #[test]
+    fn the_noise_is_the_relative_spread_of_repeated_runs_and_none_without_repeats() {
+        assert_eq!(Noise::of(&[vec![1.0], vec![2.0]]), None);
+        // 0.9 and 1.1 around 1.0: residuals 1 -+ 0.1414 (scaled by sqrt(n / (n - 1))); a
+        // configuration measured once adds nothing to the pool.
+        let n = Noise::of(&[vec![0.9, 1.1], vec![5.0]]).unwrap();
+        assert!((n.spread - 0.02_f64.sqrt()).abs() < 1e-9, "{n:?}");
+        assert_eq!((n.runs, n.configurations), (2, 1));
+        // Relative: the same runs ten times longer are as noisy.
+        let m = Noise::of(&[vec![9.0, 11.0]]).unwrap();
+        assert!((m.spread - n.spread).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_resolution_is_what_the_bootstrap_can_tell_apart_and_runs_for_reach_the_margin() {
+        // Twelve configurations of one speed, six runs each, normal noise of 4%: the
+        // bootstrap's intervals against the fastest are about as wide as the resolution
+        // says (the reference, the lowest median, sits below the rest: compare widths).
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut normal = || {
+            let (u, v): (f64, f64) = (rng.random(), rng.random());
+            (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let samples: Vec<Vec<f64>> = (0..12)
+            .map(|_| (0..6).map(|_| 1.0 + 0.04 * normal()).collect())
+            .collect();
+        let noise = Noise::of(&samples).unwrap();
+        // Half of normal noise lies within 0.674 standard deviations: 2.7%.
+        assert!((0.02..0.035).contains(&noise.spread), "{noise:?}");
+        assert_eq!(noise.at_runs, 6);
+        let everyone: Vec<usize> = (0..12).collect();
+        let mut widths: Vec<f64> = Bootstrap::run(&samples)
+            .judge(&everyone, 0.0)
+            .iter()
+            .map(|j| (j.ratio_high - j.ratio_low) / 2.0)
+            .filter(|w| *w > 0.0)
+            .collect();
+        let bootstrap = median(&mut widths);
+        assert!(
+            (0.8..1.25).contains(&(bootstrap / noise.resolution)),
+            "bootstrap half-width {bootstrap:.4}, resolution {:.4}",
+            noise.resolution
+        );
+        // Normal theory: 1.96 * sqrt(2) * sqrt(pi / 2) * 4% / sqrt(6) = 5.7%.
+        let theory = 1.96 * 2f64.sqrt() * (std::f64::consts::PI / 2.0).sqrt() * 0.04 / 6f64.sqrt();
+        assert!(
+            (0.75..1.33).contains(&(noise.resolution / theory)),
+            "{noise:?} {theory:.4}"
+        );
+        // runs_for scales the resolution by one over the square root of the runs.
+        let need = noise.runs_for(0.02);
+        let at = |n: usize| noise.resolution * (6.0 / n as f64).sqrt();
+        assert!(at(need) <= 0.02 + 1e-12 && at(need - 1) > 0.02, "{need}");
+        assert!(
+            need > 6,
+            "a 2% margin in 4% noise needs more than six runs: {need}"
+        );
+    }
+
+    #[test]
     fn a_single_measurement_borrows_the_workload_s_noise() {
         let all = [
             rows("blis", "threads-2", &[1.00, 1.04, 0.96]),
@@ -937,7 +1095,7 @@ mod tests {
         let mut v =
             serde_json::to_value(recommend(&rows("blis", "threads-2", &[1.0]), 0.02)).unwrap();
         let w = &mut v["workloads"][0];
-        for field in ["undecided", "slower", "undecided_kinds"] {
+        for field in ["undecided", "slower", "undecided_kinds", "noise"] {
             w.as_object_mut().unwrap().remove(field);
         }
         for c in ["best", "slowest"] {

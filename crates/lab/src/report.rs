@@ -422,6 +422,7 @@ fn recommendation(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation)
     let _ = writeln!(t, "### Recommendation\n");
     kinds_sentence(t, a, rec.resamples);
     sets_tables(t, a, peak, rec);
+    noise_sentence(t, a, rec.margin);
     avoid_list(t, a);
     recipes(t, a);
 }
@@ -534,6 +535,54 @@ fn sets_tables(t: &mut String, a: &Answer, peak: &Peak, rec: &Recommendation) {
         }
         let _ = writeln!(t);
     }
+}
+
+/// The workload's run-to-run noise, what it lets the sweep tell apart with the most runs
+/// it gave a configuration, and whether that is enough for the margin: where it is not, the
+/// sets will differ from one sweep to the next, and the sentence says what would help.
+fn noise_sentence(t: &mut String, a: &Answer, margin: f64) {
+    use std::fmt::Write as _;
+    let Some(noise) = a.noise else {
+        let _ = writeln!(
+            t,
+            "**Noise**: no configuration was measured twice, so there is none to go by: \
+             nothing is claimed.\n"
+        );
+        return;
+    };
+    let (runs, resolution) = (noise.at_runs, noise.resolution);
+    let _ = write!(
+        t,
+        "**Noise**: half the runs lie within {:.1}% of their configuration's mean (pooled \
+         over {} runs of {} configurations measured more than once). With {runs} runs \
+         each (the most this sweep gave a configuration), two configurations of equal speed \
+         get an interval of about ±{:.1}% against each other: closer than that, it cannot tell \
+         them apart. ",
+        100.0 * noise.spread,
+        noise.runs,
+        noise.configurations,
+        100.0 * resolution,
+    );
+    let _ = if noise.quiet_for(margin) {
+        writeln!(
+            t,
+            "That is within the {:.1}% margin: quiet enough for these runs to decide a \
+             configuration near the fastest.\n",
+            100.0 * margin
+        )
+    } else {
+        writeln!(
+            t,
+            "**Too noisy for the {:.1}% margin**: a claim \"as fast\" would need about {} runs \
+             of each configuration, so a repeated sweep will move configurations near the \
+             fastest between \"undecided\" and \"slower\"; what stays is the coarse answer \
+             (what to avoid, and the configurations far slower than the fastest). A quieter \
+             machine (nothing else running; on a VM, a host whose neighbours are idle) or many \
+             more runs (`--max-repeats`, `--budget`) narrow the intervals.\n",
+            100.0 * margin,
+            noise.runs_for(margin),
+        )
+    };
 }
 
 /// What to avoid: the kinds, then the libraries, all of whose configurations are slower
@@ -843,6 +892,57 @@ mod tests {
         assert!(
             !section.contains("matrixmultiply (threads-2): run"),
             "{section}"
+        );
+        // Runs 2-3% apart, three each: too noisy for a 2% margin, and the summary says so.
+        assert!(
+            section.contains("With 3 runs each")
+                && section.contains("**Too noisy for the 2.0% margin**"),
+            "{section}"
+        );
+    }
+
+    #[test]
+    fn the_noise_sentence_says_whether_the_runs_can_decide_at_the_margin() {
+        use crate::summary::test_rows as rows;
+        let sentence = |spread: f64| {
+            let all = [
+                rows(
+                    "blis",
+                    "threads-2",
+                    &[0.300, 0.300 * (1.0 + spread), 0.300 * (1.0 - spread)],
+                ),
+                rows(
+                    "blis",
+                    "procs-2",
+                    &[0.310, 0.310 * (1.0 - spread), 0.310 * (1.0 + spread)],
+                ),
+            ]
+            .concat();
+            let rec = crate::answer::recommend(&all, crate::answer::MARGIN);
+            let mut t = String::new();
+            noise_sentence(&mut t, &rec.workloads[0], rec.margin);
+            t
+        };
+        let quiet = sentence(0.001);
+        assert!(
+            quiet.contains("within 0.1% of their configuration's mean"),
+            "{quiet}"
+        );
+        assert!(quiet.contains("quiet enough"), "{quiet}");
+        let noisy = sentence(0.05);
+        assert!(
+            noisy.contains("**Too noisy for the 2.0% margin**"),
+            "{noisy}"
+        );
+        let none = {
+            let rec = crate::answer::recommend(&rows("blis", "threads-2", &[0.3]), 0.02);
+            let mut t = String::new();
+            noise_sentence(&mut t, &rec.workloads[0], rec.margin);
+            t
+        };
+        assert!(
+            none.contains("no configuration was measured twice"),
+            "{none}"
         );
     }
 

@@ -372,6 +372,16 @@ fn sweep_op(
     std::fs::write(out.join("recommendation.json"), json)?;
     std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
     draw_plots(&out, &rows, &configs, &peak, how.tasks_from.as_deref())?;
+    for a in &rec.workloads {
+        if let Some(noise) = a.noise {
+            eprintln!(
+                "noise of {}x{}: {}",
+                a.tasks,
+                a.size,
+                noise.line(rec.margin)
+            );
+        }
+    }
     eprintln!(
         "rows: {}; summary: {}; answer: {}",
         runs_path.display(),
