@@ -235,9 +235,10 @@ mod tests {
     #[test]
     fn a_stall_in_some_windows_does_not_lower_the_rate() {
         // A "kernel" of a fixed 1000 FLOPs a call, 10 us of spinning each, that stalls for
-        // 20 ms once, at its 3000th call (about 20 ms into the 100 ms measured, after 10 ms
-        // of warm-up): the average over the whole run falls by a sixth, the fastest window
-        // does not.
+        // 60 ms once, at its 3000th call (about 20 ms into the 100 ms measured, after 10 ms
+        // of warm-up): the average over the whole run falls to about 0.6 of the steady
+        // kernel's, the fastest window does not (tests running beside this one on the same
+        // CPUs move both figures by a few percent: hence 0.75).
         use std::sync::atomic::{AtomicU32, Ordering};
         static CALLS: AtomicU32 = AtomicU32::new(0);
         fn spin(d: Duration) {
@@ -248,7 +249,7 @@ mod tests {
         }
         fn stalling() -> (f64, u64) {
             if CALLS.fetch_add(1, Ordering::Relaxed) == 3000 {
-                spin(Duration::from_millis(20));
+                spin(Duration::from_millis(60));
             }
             spin(Duration::from_micros(10));
             (1.0, 1000)
@@ -260,7 +261,7 @@ mod tests {
         let duration = Duration::from_millis(100);
         let (with_stall, without) = (rate(stalling, duration), rate(steady, duration));
         assert!(
-            with_stall > 0.9 * without,
+            with_stall > 0.75 * without,
             "with a stall {with_stall:.6} GFLOP/s, without {without:.6}"
         );
     }
