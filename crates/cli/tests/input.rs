@@ -389,7 +389,8 @@ fn every_bad_file_is_one_line_naming_it_before_anything_runs() {
 fn a_file_gone_before_its_task_loads_fails_the_run_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    c(d, "big.npy", (700, 700), 1);
+    // Its SVD takes long enough (about a second here) for the delete to land first.
+    c(d, "big.npy", (1000, 1000), 1);
     c(d, "small.npy", (8, 8), 2);
     let json = d.join("run.json");
     let mut child = blaspar_testkit::engine::front_with_engine(EXE, "blis")
