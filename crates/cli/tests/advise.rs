@@ -207,11 +207,43 @@ fn with_nothing_surely_as_fast_the_undecided_set_is_advised_and_said_so() {
     let dir = folder(tmp.path(), "undecided", &rec);
     let sh = stdout(&advise(Some(&dir), &[], tmp.path()));
     assert!(
-        sh.contains("# Nothing is surely as fast as the fastest yet; undecided, fastest first: procs-2 on blis"),
+        sh.contains("# Nothing is surely as fast as the fastest yet.\n# Undecided (not told apart from the fastest by these runs), fastest first: procs-2 on blis"),
         "{sh}"
     );
     assert!(sh.contains("BLIS_NUM_THREADS=1"), "{sh}");
     assert!(sh.contains("MKL_NUM_THREADS=2"), "{sh}");
+}
+
+/// A noisy sweep: the best alone is "as fast", its equals on other libraries undecided.
+/// Each library still gets its fastest configuration not surely slower, marked undecided.
+#[test]
+fn the_best_alone_as_fast_still_advises_every_library_not_surely_slower() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rec = everything();
+    let w = &mut rec["workloads"][0];
+    let mut set = w["tie_set"].take();
+    let rest: Vec<serde_json::Value> = set.as_array_mut().unwrap().drain(1..).collect();
+    let best = set[0]["backend"].as_str().unwrap().to_string();
+    let others: Vec<String> = rest
+        .iter()
+        .map(|c| c["backend"].as_str().unwrap().to_string())
+        .filter(|b| *b != best)
+        .collect();
+    assert!(!others.is_empty(), "the fixture has several libraries");
+    w["tie_set"] = set;
+    w["undecided"] = json!(rest);
+    rec["schema_version"] = json!(3);
+    let dir = folder(tmp.path(), "noisy", &rec);
+    let sh = stdout(&advise(Some(&dir), &[], tmp.path()));
+    assert!(sh.contains("# As fast as the fastest"), "{sh}");
+    assert!(
+        sh.contains("# Undecided (not told apart from the fastest by these runs)"),
+        "{sh}"
+    );
+    for b in &others {
+        assert!(sh.contains(&format!("  {b})")), "{b} missing:\n{sh}");
+    }
+    assert!(sh.contains("(undecided against the best):"), "{sh}");
 }
 
 /// One line on stderr, starting `error: `, containing `expected`, with exit status `code`.

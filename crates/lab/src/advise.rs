@@ -5,16 +5,17 @@
 //! (threadpoolctl limits with a thread or process pool, or joblib with
 //! `inner_max_num_threads`).
 //!
-//! Each library of the "as fast" set (`tie_set`: surely within the margin of the fastest)
-//! gets its fastest configuration there; when nothing is surely as fast, the undecided
-//! configurations stand in, and the header says so ([`Answer::advised`]). The thread
+//! Each library of the configurations not surely slower gets its fastest one there: the "as
+//! fast" set (`tie_set`: surely within the margin of the fastest) first, then the undecided
+//! configurations, those the measurements cannot tell from the fastest ([`Answer::advised`]);
+//! the header names both sets, and a library whose pick is undecided says so. The thread
 //! settings come from the registry's `set-threads` phrase (`BLIS_NUM_THREADS={t} (or
 //! bli_thread_set_num_threads({t}) in that thread)`): the variable is the leading
 //! `NAME={t}`, the call the first `name({t})` ([`ThreadControl`]); a test holds every
 //! registry entry to that form. The Rust output needs nothing but std (and the library it
 //! names, at link time), so it can be type-checked on its own.
 
-use crate::answer::{Answer, Choice, Recommendation, SCHEMA_VERSION};
+use crate::answer::{Answer, Choice, Recommendation, SCHEMA_VERSION, Standing};
 use anyhow::Context;
 use blaspar_core::Strategy;
 use blaspar_core::kind::Kind;
@@ -223,6 +224,8 @@ fn extern_decl(call: &str) -> Option<&'static str> {
 /// One library's pick: its fastest configuration in the advised set.
 struct Pick<'a> {
     choice: &'a Choice,
+    /// Its set: "as fast" or "undecided".
+    standing: Standing,
     strategy: Option<Strategy>,
     control: Option<ThreadControl>,
 }
@@ -238,8 +241,13 @@ fn nothing_to_set(backend: &str) -> &'static str {
 }
 
 impl Pick<'_> {
+    /// The configuration's label, marked when the sweep could not tell it from the best.
     fn name(&self) -> String {
-        label(&self.choice.strategy, self.choice.generation)
+        let l = label(&self.choice.strategy, self.choice.generation);
+        match self.standing {
+            Standing::Undecided => format!("{l} (undecided against the best)"),
+            _ => l,
+        }
     }
 
     /// Workers P and BLAS threads T (None: the library's default; 1 for a library that is
@@ -277,12 +285,13 @@ struct Advice<'a> {
 impl<'a> Advice<'a> {
     fn of(answer: &'a Answer, path: &Path, others: &[String]) -> Advice<'a> {
         let mut picks: Vec<Pick> = Vec::new();
-        for c in answer.advised().0 {
+        for (c, standing) in answer.advised() {
             if picks.iter().any(|p| p.choice.backend == c.backend) {
                 continue;
             }
             picks.push(Pick {
                 choice: c,
+                standing,
                 strategy: c.strategy.parse().ok(),
                 control: ThreadControl::of(&c.backend),
             });
@@ -308,34 +317,35 @@ impl<'a> Advice<'a> {
                 self.others.join(", ")
             ));
         }
-        let (advised, sure) = a.advised();
-        let set: Vec<String> = advised
-            .iter()
-            .map(|c| format!("{} on {}", label(&c.strategy, c.generation), c.backend))
-            .collect();
-        lines.push(if sure {
-            format!(
+        let names = |set: &[Choice]| -> String {
+            set.iter()
+                .map(|c| format!("{} on {}", label(&c.strategy, c.generation), c.backend))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if a.tie_set.is_empty() {
+            lines.push("Nothing is surely as fast as the fastest yet.".to_string());
+        } else {
+            lines.push(format!(
                 "As fast as the fastest (every claim together: confidence {:.0}%): {}; the first is the best.",
                 100.0 * a.confidence,
-                set.join(", ")
-            )
-        } else {
-            format!(
-                "Nothing is surely as fast as the fastest yet; undecided, fastest first: {}.",
-                set.join(", ")
-            )
-        });
-        let (kinds, which) = if sure {
-            (&a.kinds, "Kind")
-        } else {
-            (&a.undecided_kinds, "Kind (undecided)")
-        };
-        for k in kinds {
-            lines.push(format!(
-                "{which}: {}; libraries: {}",
-                k.description,
-                k.libraries.join(", ")
+                names(&a.tie_set)
             ));
+        }
+        if !a.undecided.is_empty() {
+            lines.push(format!(
+                "Undecided (not told apart from the fastest by these runs), fastest first: {}.",
+                names(&a.undecided)
+            ));
+        }
+        for (kinds, which) in [(&a.kinds, "Kind"), (&a.undecided_kinds, "Kind (undecided)")] {
+            for k in kinds {
+                lines.push(format!(
+                    "{which}: {}; libraries: {}",
+                    k.description,
+                    k.libraries.join(", ")
+                ));
+            }
         }
         if let Some(worst) = a.avoid.first() {
             lines.push(format!(

@@ -288,15 +288,18 @@ impl Noise {
 }
 
 impl Answer {
-    /// What to advise: the "as fast" set, or, when nothing is surely as fast, the
-    /// undecided configurations (fastest first, the best among them), with whether it is
-    /// the "as fast" set.
-    pub fn advised(&self) -> (&[Choice], bool) {
-        if self.tie_set.is_empty() {
-            (&self.undecided, false)
-        } else {
-            (&self.tie_set, true)
-        }
+    /// What to advise: every configuration not surely slower, the "as fast" ones first
+    /// (the best first among them), then the undecided ones, fastest first. Where the
+    /// noise is wider than the margin the best is "as fast" alone, and which configuration
+    /// that is, is the luck of the draw; the undecided ones are those the measurements
+    /// cannot tell from it, and a program on another library gets its fastest of them.
+    /// Each with its set (by the list it is in, so that files before version 3, whose
+    /// choices carry no standing, read right).
+    pub fn advised(&self) -> Vec<(&Choice, Standing)> {
+        let as_fast = self.tie_set.iter().map(|c| (c, Standing::AsFast));
+        as_fast
+            .chain(self.undecided.iter().map(|c| (c, Standing::Undecided)))
+            .collect()
     }
 }
 
@@ -846,7 +849,8 @@ mod tests {
         assert_eq!(names(a.first_outside.as_slice()), ["faer threads-2"]);
         assert_eq!(a.slowest.strategy, "sequential");
         assert_eq!(a.min_runs, 3);
-        assert_eq!(a.advised(), (a.tie_set.as_slice(), true));
+        let advised: Vec<Choice> = a.advised().into_iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(names(&advised), names(&a.tie_set));
     }
 
     #[test]
@@ -871,7 +875,19 @@ mod tests {
             kinds(&a.undecided_kinds),
             [(Some(Kind::TaskProcesses), vec!["blis".to_string()])]
         );
-        assert_eq!(a.advised(), (a.tie_set.as_slice(), true));
+        // Advised: the as fast one first, then the undecided one.
+        let advised: Vec<(String, Standing)> = a
+            .advised()
+            .into_iter()
+            .map(|(c, s)| (format!("{} {}", c.backend, c.strategy), s))
+            .collect();
+        assert_eq!(
+            advised,
+            [
+                ("mkl-iomp threads-2".to_string(), Standing::AsFast),
+                ("blis procs-2".to_string(), Standing::Undecided)
+            ]
+        );
         let runner_up = &a.undecided[0];
         assert!(runner_up.fastest_in > 0.1, "{}", runner_up.fastest_in);
         assert!(runner_up.ratio_low <= 1.0 && runner_up.ratio_high > 1.0);

@@ -637,21 +637,18 @@ fn avoid_list(t: &mut String, a: &Answer) {
 }
 
 /// How to run it in the user's own program: one recipe per library of the advised set (the
-/// "as fast" one, else the undecided one), for its fastest configuration there.
+/// configurations not surely slower, the "as fast" ones first), for its fastest
+/// configuration there, marked when it is undecided.
 fn recipes(t: &mut String, a: &Answer) {
     use std::fmt::Write as _;
-    let (set, sure) = a.advised();
+    let set = a.advised();
     let _ = writeln!(
         t,
-        "\nIn your own program ({}):\n",
-        if sure {
-            "the \"as fast\" configurations"
-        } else {
-            "nothing is surely as fast yet: the undecided configurations, fastest first"
-        }
+        "\nIn your own program (the configurations not surely slower, the \"as fast\" ones first; \
+         each library's fastest of them):\n"
     );
     let mut seen: Vec<&str> = Vec::new();
-    for c in set {
+    for (c, standing) in set {
         if seen.contains(&c.backend.as_str()) {
             continue;
         }
@@ -661,9 +658,13 @@ fn recipes(t: &mut String, a: &Answer) {
             Ok(strat) => how_to(&c.backend, &strat, c.generation),
             Err(_) => format!("{} (not a strategy this version knows)", c.strategy),
         };
+        let undecided = match standing {
+            crate::answer::Standing::Undecided => ", undecided against the best",
+            _ => "",
+        };
         let _ = writeln!(
             t,
-            "- {} ({}): {recipe}.",
+            "- {} ({}{undecided}): {recipe}.",
             c.backend,
             label(&c.strategy, c.generation)
         );
