@@ -187,6 +187,33 @@ fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_the_noise_f
         serde_json::from_str(&std::fs::read_to_string(out.join("race.json")).unwrap()).unwrap();
     assert_eq!(replayed, race);
 
+    // Answered again at another margin, measuring nothing: the rows and the race's log
+    // stay as measured, the answer follows the margin.
+    let measured_rows = rows(&out).len();
+    let answered = sweep(&out, &["sweep", "--no-measure", "--margin", "50"]);
+    let err = String::from_utf8_lossy(&answered.stderr);
+    assert!(answered.status.success(), "{err}");
+    assert!(err.contains("--no-measure: nothing measured"), "{err}");
+    assert_eq!(rows(&out).len(), measured_rows);
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("recommendation.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["margin"], 0.5);
+    let kept: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("race.json")).unwrap()).unwrap();
+    assert_eq!(kept, race);
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("surely within 50.0% of it"), "{summary}");
+    // A folder without a sweep: one line, and nothing is created.
+    let none = dir.path().join("none");
+    let refused = sweep(&none, &["sweep", "--no-measure"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("holds no sweep to answer again"), "{err}");
+    assert!(!none.exists());
+    // Sweep the answer back to the default margin for what follows.
+    assert!(sweep(&out, &["sweep", "--no-measure"]).status.success());
+
     // The held-out check: the best against the fastest configuration called slower.
     let rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("recommendation.json")).unwrap())

@@ -32,7 +32,7 @@ use blaspar_core::Strategy;
 use blaspar_core::kind::Kind;
 use blaspar_core::strategy::label;
 use blaspar_core::workload::Generation;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many of each workload's fastest configurations round 2 measures again whatever the
 /// time budget: enough to give the answer a noise (residuals of three pairs), few enough
@@ -43,7 +43,7 @@ pub const NOISE_FLOOR: usize = 3;
 pub type Config = ((usize, usize), String, Strategy, Generation);
 
 /// Where a configuration stands in the race.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]
 pub enum Status {
     /// Still measured.
@@ -349,7 +349,7 @@ impl Race {
 }
 
 /// One line of `DIR/race.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LogEntry {
     pub configuration: String,
     pub runs: usize,

@@ -13,7 +13,7 @@ use crate::answer::{Recommendation, recommend};
 use crate::engines::{Outcome, Source, Spec, shuffled};
 use crate::operations::Swept;
 use crate::placement::PinSweep;
-use crate::race::{Config, Race, measures};
+use crate::race::{Config, LogEntry, Race, measures};
 use crate::report::{How, readme, report};
 use crate::summary::{Row, summarise};
 use anyhow::Context;
@@ -141,6 +141,12 @@ pub struct SweepArgs {
         requires = "input"
     )]
     pub loading: Vec<Loading>,
+    /// Measure nothing: answer again from the rows of the sweep in --out (at this
+    /// --margin, by this version of blaspar) and write its summary.md, recommendation.json
+    /// and plots anew. The race's log (race.json), peak.json and README.md stay as they were
+    /// measured; a --pin or --loading section is not redone.
+    #[arg(long, requires = "out", conflicts_with_all = ["pin", "loading", "budget"])]
+    pub no_measure: bool,
 }
 
 /// Runs a sweep of each operation of `--ops`: one alone in DIR; several one after the
@@ -183,13 +189,15 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let cpus = Machine::detect().cpus_allowed.len().max(1);
-    peak_of_folder(&out, cpus, args.peak_seconds)?;
+    if !args.no_measure {
+        peak_of_folder(&out, cpus, args.peak_seconds)?;
+    }
     let mut swept = Vec::new();
     for (i, &op) in ops.iter().enumerate() {
         let dir = out.join(op.name());
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        if !dir.join("peak.json").exists() {
+        if !dir.join("peak.json").exists() && !args.no_measure {
             std::fs::copy(out.join("peak.json"), dir.join("peak.json"))?;
         }
         eprintln!(
@@ -259,17 +267,14 @@ fn sweep_op(
         ),
         None => (workloads(args, &machine, op), Source::Generated),
     };
-    let backends = built_backends(&args.backends)?;
     let out = out.to_path_buf();
     let runs_path = out.join("runs.jsonl");
-    let mut rows = open_folder(&out, &runs_path)?;
-    if let Some(other) = rows.iter().find(|r| r.operation != op) {
-        anyhow::bail!(
-            "{} holds a sweep of {}, not {op}: give another --out (several --ops go to DIR/<op>/)",
-            out.display(),
-            other.operation.name()
-        );
+    if args.no_measure {
+        return answer_again(args, op, &out, file);
     }
+    let backends = built_backends(&args.backends)?;
+    let mut rows = open_folder(&out, &runs_path)?;
+    same_operation(&rows, op, &out)?;
     let peak = peak_of_folder(&out, cpus, args.peak_seconds)?;
 
     let base: Vec<Strategy> = if args.strategies.is_empty() {
@@ -359,19 +364,101 @@ fn sweep_op(
         budget: budget(args).filter(|_| ctx.budget_spent),
         tasks_from: file.map(|f| f.name()),
     };
-    let mut text = report(&rows, &peak, &how, &log, &rec);
+    let placed = crate::placement::section(&pinned, args.margin / 100.0);
+    std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
+    write_answer(
+        &out, &rows, &peak, &how, &log, &rec, file, &placed, &configs,
+    )?;
+    Ok((rows, rec))
+}
+
+/// A folder's rows are all of `op`.
+fn same_operation(rows: &[Row], op: Operation, out: &Path) -> anyhow::Result<()> {
+    if let Some(other) = rows.iter().find(|r| r.operation != op) {
+        anyhow::bail!(
+            "{} holds a sweep of {}, not {op}: give another --out (several --ops go to DIR/<op>/)",
+            out.display(),
+            other.operation.name()
+        );
+    }
+    Ok(())
+}
+
+/// `--no-measure`: the answer again from the rows in `out`, at `args.margin`, measuring
+/// nothing; the race's log is the one the sweep wrote (its decisions as they were taken).
+fn answer_again(
+    args: &SweepArgs,
+    op: Operation,
+    out: &Path,
+    file: Option<WorkloadFile<'_>>,
+) -> anyhow::Result<(Vec<Row>, Recommendation)> {
+    let runs_path = out.join("runs.jsonl");
+    let peak_path = out.join("peak.json");
+    anyhow::ensure!(
+        runs_path.exists() && peak_path.exists(),
+        "{} holds no sweep to answer again (it needs runs.jsonl and peak.json): --no-measure \
+         measures nothing; run the sweep without it first",
+        out.display()
+    );
+    let rows = open_folder(out, &runs_path)?;
+    same_operation(&rows, op, out)?;
+    anyhow::ensure!(
+        rows.iter().any(|r| r.record.is_some()),
+        "{} holds no measurement to answer from",
+        runs_path.display()
+    );
+    let peak: Peak = serde_json::from_str(&std::fs::read_to_string(&peak_path)?)
+        .with_context(|| format!("{} is not a peak measurement", peak_path.display()))?;
+    let race_path = out.join("race.json");
+    let log: Vec<LogEntry> = match std::fs::read_to_string(&race_path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a race log", race_path.display()))?,
+        Err(_) => Vec::new(),
+    };
+    let rec = recommend(&rows, args.margin / 100.0);
+    let how = How {
+        repeats: args.repeats,
+        max_repeats: args.max_repeats,
+        raced: !log.is_empty(),
+        budget: None,
+        tasks_from: file.map(|f| f.name()),
+    };
+    eprintln!(
+        "answered again from the {} rows of {} (--no-measure: nothing measured)",
+        rows.len(),
+        runs_path.display()
+    );
+    write_answer(out, &rows, &peak, &how, &log, &rec, file, "", &[])?;
+    Ok((rows, rec))
+}
+
+/// Writes the sweep's answer: summary.md (also to stdout), recommendation.json and the
+/// plots, and says the noise and where everything is on stderr. `placed` is the pinning
+/// or loading section, `configs` the configurations swept (for the plots' order).
+#[allow(clippy::too_many_arguments)]
+fn write_answer(
+    out: &Path,
+    rows: &[Row],
+    peak: &Peak,
+    how: &How,
+    log: &[LogEntry],
+    rec: &Recommendation,
+    file: Option<WorkloadFile<'_>>,
+    placed: &str,
+    configs: &[Config],
+) -> anyhow::Result<()> {
+    let mut text = report(rows, peak, how, log, rec);
     if let Some(f) = file {
         // After the heading: what the file's tasks are.
         let at = text.find("\n\n").map_or(0, |i| i + 2);
         text.insert_str(at, &file_section(f));
     }
-    text.push_str(&crate::placement::section(&pinned, args.margin / 100.0));
+    text.push_str(placed);
     print!("{text}");
     std::fs::write(out.join("summary.md"), &text)?;
-    let json = serde_json::to_string_pretty(&rec)? + "\n";
+    let json = serde_json::to_string_pretty(rec)? + "\n";
     std::fs::write(out.join("recommendation.json"), json)?;
-    std::fs::write(out.join("README.md"), readme(&rows, &peak, &machine, &out))?;
-    draw_plots(&out, &rows, &configs, &peak, how.tasks_from.as_deref())?;
+    draw_plots(out, rows, configs, peak, how.tasks_from.as_deref())?;
     for a in &rec.workloads {
         if let Some(noise) = a.noise {
             eprintln!(
@@ -384,11 +471,11 @@ fn sweep_op(
     }
     eprintln!(
         "rows: {}; summary: {}; answer: {}",
-        runs_path.display(),
+        out.join("runs.jsonl").display(),
         out.join("summary.md").display(),
         out.join("recommendation.json").display()
     );
-    Ok((rows, rec))
+    Ok(())
 }
 
 /// The quick preset's budget: a quick answer is one that comes within about a minute and
