@@ -81,6 +81,8 @@ pub const LEVEL: f64 = crate::compare::CONFIDENCE;
 /// The default equivalence margin: a configuration at most this much slower than the
 /// fastest (median over median) counts as as fast as it (`sweep --margin`).
 pub const MARGIN: f64 = 0.02;
+/// Each tail of a claim's interval: its ends are the `ALPHA` and `1 - ALPHA` quantiles.
+const ALPHA: f64 = (1.0 - LEVEL) / 2.0;
 /// Seed of the bootstrap: the same rows give the same answer.
 pub const SEED: u64 = 0x7469_6573_6574_0001;
 /// Version of `recommendation.json`.
@@ -243,14 +245,13 @@ impl Noise {
             .map(|_| resample(&mut rng) / resample(&mut rng))
             .collect();
         ratios.sort_by(f64::total_cmp);
-        let alpha = (1.0 - LEVEL) / 2.0;
-        let at = |q: f64| ratios[((q * ratios.len() as f64) as usize).min(ratios.len() - 1)];
+        let at = |q: f64| quantile(&ratios, q);
         Some(Noise {
             spread,
             runs: pool.len(),
             configurations,
             at_runs,
-            resolution: (at(1.0 - alpha) - at(alpha)) / 2.0,
+            resolution: (at(1.0 - ALPHA) - at(ALPHA)) / 2.0,
         })
     }
 
@@ -422,6 +423,11 @@ pub fn method(margin: f64) -> String {
     )
 }
 
+/// The `q` quantile of `sorted` (ascending, not empty): its value at index `q n`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((q * sorted.len() as f64) as usize).min(sorted.len() - 1)]
+}
+
 /// The seconds of every measurement of a summary's configuration.
 fn samples(rows: &[Row], s: &Summary) -> Vec<f64> {
     rows.iter()
@@ -545,15 +551,14 @@ impl Bootstrap {
     /// Each configuration's judgement against the best of `among` (every configuration of
     /// the workload in the answer; the contenders in the race), with `margin`.
     pub fn judge(&self, among: &[usize], margin: f64) -> Vec<Judgement> {
-        let alpha = (1.0 - LEVEL) / 2.0;
         let limit = 1.0 + margin;
         self.ratios(among)
             .into_iter()
             .map(|mut r| {
                 let within = r.iter().filter(|&&x| x <= limit).count() as f64 / r.len() as f64;
                 r.sort_by(f64::total_cmp);
-                let at = |q: f64| r[((q * r.len() as f64) as usize).min(r.len() - 1)];
-                let (ratio_low, ratio_high, ratio_median) = (at(alpha), at(1.0 - alpha), at(0.5));
+                let at = |q: f64| quantile(&r, q);
+                let (ratio_low, ratio_high, ratio_median) = (at(ALPHA), at(1.0 - ALPHA), at(0.5));
                 // With no noise to go by, the intervals are points: no claim rests on them
                 // (but a configuration alone is the fastest).
                 let standing = if !self.noise && among.len() > 1 {

@@ -190,7 +190,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let cpus = Machine::detect().cpus_allowed.len().max(1);
     if !args.no_measure {
-        peak_of_folder(&out, cpus, args.peak_seconds)?;
+        peak_of_folder(&out, Some((cpus, args.peak_seconds)))?;
     }
     let mut swept = Vec::new();
     for (i, &op) in ops.iter().enumerate() {
@@ -275,7 +275,7 @@ fn sweep_op(
     let backends = built_backends(&args.backends)?;
     let mut rows = open_folder(&out, &runs_path)?;
     same_operation(&rows, op, &out)?;
-    let peak = peak_of_folder(&out, cpus, args.peak_seconds)?;
+    let peak = peak_of_folder(&out, Some((cpus, args.peak_seconds)))?;
 
     let base: Vec<Strategy> = if args.strategies.is_empty() {
         Strategy::grid(cpus)
@@ -407,8 +407,7 @@ fn answer_again(
         "{} holds no measurement to answer from",
         runs_path.display()
     );
-    let peak: Peak = serde_json::from_str(&std::fs::read_to_string(&peak_path)?)
-        .with_context(|| format!("{} is not a peak measurement", peak_path.display()))?;
+    let peak = peak_of_folder(out, None)?;
     let race_path = out.join("race.json");
     let log: Vec<LogEntry> = match std::fs::read_to_string(&race_path) {
         Ok(text) => serde_json::from_str(&text)
@@ -591,21 +590,26 @@ fn open_folder(out: &Path, runs_path: &Path) -> anyhow::Result<Vec<Row>> {
     read_rows(runs_path)
 }
 
-/// The folder's peak: measured once, so every row of a resumed sweep compares to one figure.
-fn peak_of_folder(out: &Path, cpus: usize, seconds: std::time::Duration) -> anyhow::Result<Peak> {
+/// The folder's peak: measured once (with `measure`: on that many CPUs for that long), so
+/// every row of a resumed sweep compares to one figure; without `measure` it must be there.
+fn peak_of_folder(
+    out: &Path,
+    measure: Option<(usize, std::time::Duration)>,
+) -> anyhow::Result<Peak> {
     let peak_path = out.join("peak.json");
-    let peak: Peak = match std::fs::read_to_string(&peak_path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| {
+    let peak: Peak = match (std::fs::read_to_string(&peak_path), measure) {
+        (Ok(text), _) => serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} is not a peak measurement: remove it to measure again",
                 peak_path.display()
             )
         })?,
-        Err(_) => {
+        (Err(_), Some((cpus, seconds))) => {
             let p = blaspar_core::peak::measure(cpus, seconds);
             std::fs::write(&peak_path, serde_json::to_string_pretty(&p)? + "\n")?;
             p
         }
+        (Err(e), None) => anyhow::bail!("cannot read {}: {e}", peak_path.display()),
     };
     eprintln!(
         "peak (measured, {}): one core {:.1} GFLOP/s, {} CPUs {:.1} GFLOP/s",
