@@ -256,9 +256,21 @@ fn a_race_drops_what_the_noise_rules_out_and_a_budget_stops_it_after_the_noise_f
     );
 
     // A budget spent at once: round 1 completes (every configuration once), and round 2
-    // measures the three fastest again (the answer's noise), nothing more.
+    // measures the three fastest again (the answer's noise), nothing more. Ten strategies,
+    // so that round 2's plan (the fastest third, four) holds more than those three and the
+    // budget always has something to cut: with the grid alone it held exactly three, and
+    // whether a later round had anything for the budget to stop depended on the draw.
     let out = dir.path().join("budget");
-    let cut = sweep(&out, &["sweep", "--budget", "0.001"]);
+    let cut = sweep(
+        &out,
+        &[
+            "sweep",
+            "--budget",
+            "0.001",
+            "--strategies",
+            "threads-1,threads-2,threads-3,threads-4,threads-5,procs-1,procs-2,procs-3,procs-4,procs-5",
+        ],
+    );
     let err = String::from_utf8_lossy(&cut.stderr);
     assert!(cut.status.success(), "{err}");
     assert!(err.contains("the time budget is spent"), "{err}");
